@@ -1,0 +1,41 @@
+# The two commands a new user runs: `make demo` and `make test`. Each creates .venv and
+# installs into it on first use (a stamp file per extra set makes later runs instant).
+
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+# The CPU build of torch that this platform ships as a local wheel; CUDA users install
+# their own torch first and run `make ... TORCH=`.
+TORCH ?= torch==2.13.0
+PYTEST_ARGS ?=
+
+.PHONY: demo test test-all lint bench clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+
+# One stamp per extra set; each is redone when pyproject.toml changes.
+$(VENV)/.installed-%: pyproject.toml | $(BIN)/python
+	$(if $(TORCH),$(BIN)/python -m pip install --quiet "$(TORCH)")
+	$(BIN)/python -m pip install --quiet -e ".[$*]"
+	touch $@
+
+demo: $(VENV)/.installed-demo
+	$(BIN)/palaestra demo
+
+test: $(VENV)/.installed-dev
+	$(BIN)/python -m pytest -n 2 $(PYTEST_ARGS)
+
+test-all: $(VENV)/.installed-dev
+	$(BIN)/python -m pytest -n 2 -m "" $(PYTEST_ARGS)
+
+lint: $(VENV)/.installed-dev
+	$(BIN)/ruff check palaestra tests benchmarks
+	$(BIN)/ruff format --check palaestra tests benchmarks
+	$(BIN)/mypy palaestra
+
+bench: $(VENV)/.installed-dev
+	for script in benchmarks/*.py; do $(BIN)/python $$script || exit 1; done
+
+clean:
+	rm -rf $(VENV) runs .pytest_cache .mypy_cache .ruff_cache

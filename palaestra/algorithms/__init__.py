@@ -1,0 +1,1 @@
+"""Multi-turn RL algorithms for LLM agents."""

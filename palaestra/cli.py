@@ -1,0 +1,164 @@
+"""The ``palaestra`` command line.
+
+``palaestra envs`` lists the environments, ``palaestra play ENV_ID`` lets a person play one,
+``palaestra run ENV_ID --agent NAME`` runs an agent and prints a summary table, and
+``palaestra demo`` runs the demo that ``make demo`` shows.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Annotated
+
+import gymnasium as gym
+import tyro
+from rich.console import Console
+from rich.table import Table
+from tyro.extras import SubcommandApp
+
+from palaestra.agents.factory import make_agent
+from palaestra.envs.registration import ENTRIES
+from palaestra.errors import PalaestraError
+from palaestra.runner import EpisodeRecord, run_episodes, summarize
+
+app = SubcommandApp()
+# Piped output (logs, CI) gets a wide console so the tables are not squeezed to 80 columns.
+console = Console() if sys.stdout.isatty() else Console(width=140)
+EnvId = Annotated[str, tyro.conf.Positional, tyro.conf.arg(metavar="ENV_ID")]
+
+
+@app.command
+def envs() -> None:
+    """List the registered palaestra environments."""
+    table = Table(title="palaestra environments")
+    table.add_column("id", style="bold")
+    table.add_column("description")
+    table.add_column("step limit", justify="right")
+    for entry in ENTRIES:
+        limit = "" if entry.max_episode_steps is None else str(entry.max_episode_steps)
+        table.add_row(entry.id, entry.description, limit)
+    console.print(table)
+
+
+@app.command
+def play(env_id: EnvId, seed: int | None = None) -> None:
+    """Play an environment yourself: type an action, or the number of a listed action.
+
+    Args:
+        env_id: The environment, e.g. palaestra/Bandit-v0.
+        seed: Episode seed (random when omitted).
+    """
+    env = gym.make(env_id)
+    observation, info = env.reset(seed=seed)
+    console.print(f"[bold]{info.get('instruction', '')}[/]")
+    total, done = 0.0, False
+    while not done:
+        console.print(f"\n{observation}")
+        actions = info.get("available_actions") or []
+        for number, action in enumerate(actions, start=1):
+            console.print(f"  [cyan]{number}[/] {action}")
+        try:
+            typed = input("> ").strip()
+        except EOFError:
+            break
+        if typed in {"quit", "exit"}:
+            break
+        if typed.isdigit() and 1 <= int(typed) <= len(actions):
+            typed = actions[int(typed) - 1]
+        observation, reward, terminated, truncated, info = env.step(typed)
+        total += float(reward)
+        done = terminated or truncated
+        note = " (invalid action)" if info.get("invalid_action") else ""
+        console.print(f"[dim]reward {reward:+g}, total {total:+g}{note}[/]")
+    if done:
+        console.print(f"\n{observation}")
+        console.print(f"[bold]Episode over: success={info.get('success')}, return={total:g}[/]")
+        if info.get("episode_metrics"):
+            console.print(info["episode_metrics"])
+    env.close()
+
+
+@app.command
+def run(
+    env_id: EnvId,
+    agent: str = "random",
+    episodes: int = 10,
+    seed: int = 0,
+    out: Path | None = None,
+    progress: bool = True,
+) -> None:
+    """Run an agent on an environment and print a summary table.
+
+    Args:
+        env_id: The environment, e.g. palaestra/Bandit-v0.
+        agent: Agent spec: random, oracle, ucb, thompson, epsilon-greedy.
+        episodes: Number of episodes (seeds seed, seed+1, ...).
+        seed: Seed of the first episode; the agent's own seed too.
+        out: Write the per-episode records to this JSON file.
+        progress: Show a progress bar.
+    """
+    env = gym.make(env_id)
+    try:
+        player = make_agent(agent, env, seed=seed)
+        records = run_episodes(env, player, episodes=episodes, seed=seed, progress=progress)
+    finally:
+        env.close()
+    print_summary(f"{agent} on {env_id}", {agent: records})
+    if out is not None:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_text(json.dumps([r.to_dict() for r in records], indent=1))
+        console.print(f"records written to {out}")
+
+
+@app.command
+def demo(out: Path = Path("runs/demo"), episodes: int = 100, progress: bool = True) -> None:
+    """Run the demo: classic bandit baselines and a random agent, regret table and plot.
+
+    Args:
+        out: Folder for the plot and tables.
+        episodes: Episodes per agent and environment.
+        progress: Show a progress bar.
+    """
+    from palaestra.demo import bandit_demo
+
+    bandit_demo(out, episodes=episodes, progress=progress, console=console)
+
+
+def print_summary(title: str, results: dict[str, list[EpisodeRecord]]) -> None:
+    """Print one row of summary figures per agent (return as mean ± std over episodes)."""
+    summaries = {name: summarize(records) for name, records in results.items()}
+    fixed = ("episodes", "return", "return_std", "success_rate", "length", "invalid_rate")
+    metrics = sorted({k for s in summaries.values() for k in s} - set(fixed))
+    table = Table(title=title)
+    for header in ("agent", "episodes", "return", "success", "steps", "invalid", *metrics):
+        table.add_column(header, justify="left" if header == "agent" else "right")
+    for name, s in summaries.items():
+        if not s["episodes"]:
+            continue
+        table.add_row(
+            name,
+            f"{s['episodes']:.0f}",
+            f"{s['return']:.2f} ± {s['return_std']:.2f}",
+            f"{s['success_rate']:.2f}",
+            f"{s['length']:.1f}",
+            f"{s['invalid_rate']:.2f}",
+            *(f"{s[k]:.2f}" if k in s else "" for k in metrics),
+        )
+    console.print(table)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``palaestra`` command; returns the exit status."""
+    try:
+        app.cli(prog="palaestra", args=argv, sort_subcommands=False)
+    except (PalaestraError, gym.error.Error) as exc:
+        console.print(f"[red]error:[/] {exc}")
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,107 @@
+"""Every palaestra environment id, registered in Gymnasium's own registry.
+
+Entry points are strings so that ``import palaestra`` stays light: an engine such as
+TextWorld is imported only when one of its environments is made.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import gymnasium as gym
+
+from palaestra.errors import UnknownNameError, did_you_mean
+
+NAMESPACE = "palaestra"
+
+
+@dataclass(frozen=True)
+class EnvEntry:
+    """One registered environment id.
+
+    Attributes:
+        id: The Gymnasium id, ``palaestra/Name-vN``.
+        entry_point: ``"module:Class"`` of the environment.
+        description: One line for ``palaestra envs`` and the README table.
+        kwargs: Constructor arguments that make this variant.
+        max_episode_steps: Time limit (Gymnasium's ``TimeLimit``), if the task has none.
+    """
+
+    id: str
+    entry_point: str
+    description: str
+    kwargs: Mapping[str, Any] = field(default_factory=dict)
+    max_episode_steps: int | None = None
+
+
+_BANDIT = "palaestra.envs.bandit:BanditEnv"
+
+ENTRIES: tuple[EnvEntry, ...] = (
+    EnvEntry("palaestra/Bandit-v0", _BANDIT, "5-armed Bernoulli bandit, 50 rounds"),
+    EnvEntry(
+        "palaestra/Bandit-TwoArmed-v0",
+        _BANDIT,
+        "2-armed Bernoulli bandit, 30 rounds",
+        {"n_arms": 2, "horizon": 30},
+    ),
+    EnvEntry(
+        "palaestra/Bandit-Hard-v0",
+        _BANDIT,
+        "5-armed Bernoulli bandit whose best arm is only 0.1 better, 100 rounds",
+        {"n_arms": 5, "horizon": 100, "gap": 0.1},
+    ),
+    EnvEntry(
+        "palaestra/Bandit-Gaussian-v0",
+        _BANDIT,
+        "5-armed Gaussian bandit (standard normal means, unit noise), 50 rounds",
+        {"distribution": "gaussian"},
+    ),
+    EnvEntry(
+        "palaestra/ContextualBandit-v0",
+        "palaestra.envs.bandit:ContextualBanditEnv",
+        "4-armed bandit whose best arm depends on one of 3 visitor contexts, 60 rounds",
+        {"n_arms": 4, "n_contexts": 3, "horizon": 60},
+    ),
+)
+
+
+def register_envs() -> None:
+    """Register every palaestra id with Gymnasium (idempotent).
+
+    Every id gets :class:`~palaestra.envs.wrappers.EpisodeEndInfo` outside the time limit,
+    so a truncated step carries ``success`` and ``episode_metrics`` like a terminated one,
+    also under ``gym.make(id, max_episode_steps=N)``.
+    """
+    from palaestra.envs.wrappers.episode_end import EpisodeEndInfo
+
+    for entry in ENTRIES:
+        if entry.id not in gym.registry:
+            gym.register(
+                id=entry.id,
+                entry_point=entry.entry_point,
+                kwargs=dict(entry.kwargs),
+                max_episode_steps=entry.max_episode_steps,
+                additional_wrappers=(EpisodeEndInfo.wrapper_spec(),),
+            )
+
+
+def env_ids() -> list[str]:
+    """Return every registered palaestra id, in registration order."""
+    return [entry.id for entry in ENTRIES]
+
+
+def entry(env_id: str) -> EnvEntry:
+    """Return the registry entry of ``env_id``.
+
+    Raises:
+        UnknownNameError: ``env_id`` is not a palaestra id; the message suggests the closest.
+    """
+    for candidate in ENTRIES:
+        if candidate.id == env_id:
+            return candidate
+    raise UnknownNameError(
+        f"unknown environment {env_id!r}{did_you_mean(env_id, env_ids())} "
+        "(`palaestra envs` lists them)"
+    )

@@ -1,0 +1,5 @@
+"""Wrappers for palaestra environments."""
+
+from palaestra.envs.wrappers.episode_end import EpisodeEndInfo
+
+__all__ = ["EpisodeEndInfo"]

@@ -1,0 +1,1 @@
+"""The leaderboard: suites, evaluation harness, results schema and verifying server."""

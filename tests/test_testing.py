@@ -1,0 +1,119 @@
+"""The conformance suite accepts a correct env and pins its message for each broken one."""
+
+import random
+import threading
+from typing import Any
+
+import pytest
+
+import palaestra.testing
+from palaestra.envs.core import InvalidAction, Transition
+from palaestra.errors import ConformanceError
+from tests.envs.test_core import Counter
+
+
+def test_correct_env_passes() -> None:
+    palaestra.testing.check(Counter(target=5))
+
+
+class NoInstruction(Counter):
+    def _reset(self, options: dict[str, Any] | None) -> tuple[str, dict[str, Any]]:
+        obs, _ = super()._reset(options)
+        return obs, {}
+
+
+class IgnoresSeed(Counter):
+    def _reset(self, options: dict[str, Any] | None) -> tuple[str, dict[str, Any]]:
+        self.count = 0
+        return "count 0", {"instruction": "say up"}
+
+
+class GlobalRandom(Counter):
+    def _step(self, action: str) -> Transition:
+        self.count += 1
+        return Transition(f"count {self.count}", random.random(), self.count >= self.target, {})
+
+
+class CrashesOnNumbers(Counter):
+    def _parse_action(self, text: str) -> str:
+        if text.isdigit():
+            return str(1 / 0)
+        return super()._parse_action(text)
+
+
+class Unpicklable(Counter):
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.lock = threading.Lock()
+
+
+class AcceptsAnything(Counter):
+    def _parse_action(self, text: str) -> str:
+        return text
+
+
+class WrongOracle(Counter):
+    def oracle_action(self) -> str:
+        return "down"
+
+
+class UndefinedOracleSuccess(Counter):
+    def _success(self) -> bool:
+        return False
+
+
+@pytest.mark.parametrize(
+    ("env", "message"),
+    [
+        (NoInstruction(), "NoInstruction: api: reset\\(\\) info has no text 'instruction'"),
+        (IgnoresSeed(), "seeds: five different seeds gave the same episode"),
+        (GlobalRandom(), "determinism: two copies with the same seed and actions differ"),
+        (CrashesOnNumbers(), "hostile: action 'number_for_word' raised ZeroDivisionError"),
+        (
+            Unpicklable(),
+            "api: the environment cannot be deep-copied \\(cannot pickle '_thread.lock'",
+        ),
+        (AcceptsAnything(), "hostile: action 'other_scripts' was not marked invalid_action"),
+        (WrongOracle(target=3, max_invalid_actions=2), "oracle: the oracle did not succeed"),
+        (UndefinedOracleSuccess(), "oracle: the oracle did not succeed on seed 0"),
+    ],
+    ids=lambda v: type(v).__name__ if not isinstance(v, str) else "",
+)
+def test_broken_env_is_caught(env: Counter, message: str) -> None:
+    with pytest.raises(ConformanceError, match=message):
+        palaestra.testing.check(env)
+
+
+class FreeText(AcceptsAnything):
+    free_text_actions = True
+
+    def _step(self, action: str) -> Transition:
+        if action != "up":
+            return Transition("I don't understand that.", 0.0, False, {})
+        return super()._step(action)
+
+
+def test_free_text_env_may_accept_semantic_but_not_structural() -> None:
+    palaestra.testing.check(FreeText())
+
+
+def test_hostile_battery_covers_the_documented_kinds() -> None:
+    labels = set(palaestra.testing.HOSTILE_ACTIONS)
+    assert {
+        "empty",
+        "one_megabyte",
+        "binary_bytes",
+        "control_characters",
+        "other_scripts",
+        "prompt_injection",
+        "number_for_word",
+    } <= labels
+    assert len(palaestra.testing.HOSTILE_ACTIONS["one_megabyte"]) == 1 << 20
+
+
+def test_invalid_action_signal_never_escapes() -> None:
+    env = Counter()
+    env.reset(seed=0)
+    with pytest.raises(InvalidAction):
+        env._parse_action("down")
+    assert env.step("down")[4]["invalid_action"] is True
