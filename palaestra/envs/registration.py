@@ -67,6 +67,49 @@ ENTRIES: tuple[EnvEntry, ...] = (
 )
 
 
+_MATH = "palaestra.envs.math:MathEnv"
+
+ENTRIES += (
+    EnvEntry(
+        "palaestra/Math-v0", _MATH, "one math problem (generated, all four kinds), one answer"
+    ),
+    EnvEntry(
+        "palaestra/Math-Arithmetic-v0",
+        _MATH,
+        "integer arithmetic, one answer",
+        {"task": "arithmetic"},
+    ),
+    EnvEntry(
+        "palaestra/Math-Word-v0", _MATH, "GSM8K-style multi-step word problems", {"task": "word"}
+    ),
+    EnvEntry(
+        "palaestra/Math-Fractions-v0",
+        _MATH,
+        "fraction arithmetic in lowest terms",
+        {"task": "fractions"},
+    ),
+    EnvEntry("palaestra/Math-Linear-v0", _MATH, "one linear equation in x", {"task": "linear"}),
+    EnvEntry(
+        "palaestra/Math-Hard-v0",
+        _MATH,
+        "the hardest generated problems (difficulty 3)",
+        {"difficulty": 3},
+    ),
+    EnvEntry(
+        "palaestra/MathFeedback-v0",
+        _MATH,
+        "three attempts, told when wrong; reward halves per extra attempt",
+        {"max_attempts": 3, "difficulty": 2},
+    ),
+    EnvEntry(
+        "palaestra/MathTool-v0",
+        "palaestra.envs.math:MathToolEnv",
+        "run Python in a sandbox (up to 4 calls), then answer",
+        {"difficulty": 3},
+    ),
+)
+
+
 def register_envs() -> None:
     """Register every palaestra id with Gymnasium (idempotent).
 
