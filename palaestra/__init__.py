@@ -31,6 +31,6 @@ __all__ = ["EpisodeRecord", "__version__", "env_ids", "run_episode", "run_episod
 
 def __getattr__(name: str) -> ModuleType:
     # `palaestra.testing.check(...)` works after a bare `import palaestra`.
-    if name == "testing":
-        return importlib.import_module("palaestra.testing")
+    if name in {"testing", "cli", "agents", "envs", "errors"}:
+        return importlib.import_module(f"palaestra.{name}")
     raise AttributeError(f"module 'palaestra' has no attribute {name!r}")

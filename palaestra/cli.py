@@ -20,6 +20,7 @@ from rich.table import Table
 from tyro.extras import SubcommandApp
 
 from palaestra.agents.factory import make_agent
+from palaestra.agents.openai_agent import AgentServerError
 from palaestra.envs.registration import ENTRIES
 from palaestra.errors import PalaestraError
 from palaestra.runner import EpisodeRecord, run_episodes, summarize
@@ -94,16 +95,24 @@ def run(
 
     Args:
         env_id: The environment, e.g. palaestra/Bandit-v0.
-        agent: Agent spec: random, oracle, ucb, thompson, epsilon-greedy.
+        agent: Agent spec: random, oracle, ucb, thompson, epsilon-greedy, hf:MODEL (tiny,
+            smollm2, a folder, a .gguf file or a hub id) or openai:MODEL@URL.
         episodes: Number of episodes (seeds seed, seed+1, ...).
         seed: Seed of the first episode; the agent's own seed too.
         out: Write the per-episode records to this JSON file.
         progress: Show a progress bar.
     """
     env = gym.make(env_id)
+    failure: AgentServerError | None = None
     try:
         player = make_agent(agent, env, seed=seed)
-        records = run_episodes(env, player, episodes=episodes, seed=seed, progress=progress)
+        batched = getattr(player, "run", None)  # LLM agents play many episodes at once
+        if batched is not None:
+            records = batched(env_id, [seed + k for k in range(episodes)])
+        else:
+            records = run_episodes(env, player, episodes=episodes, seed=seed, progress=progress)
+    except AgentServerError as exc:
+        records, failure = exc.completed, exc
     finally:
         env.close()
     print_summary(f"{agent} on {env_id}", {agent: records})
@@ -111,6 +120,8 @@ def run(
         out.parent.mkdir(parents=True, exist_ok=True)
         out.write_text(json.dumps([r.to_dict() for r in records], indent=1))
         console.print(f"records written to {out}")
+    if failure is not None:
+        raise failure
 
 
 @app.command

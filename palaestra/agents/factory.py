@@ -29,17 +29,31 @@ def make_agent(spec: str, env: gym.Env[Any, Any], seed: int | None = None) -> Ag
 
     Args:
         spec: A scripted agent name (``random``, ``oracle``, ``ucb``, ``thompson``,
-            ``epsilon-greedy``).
+            ``epsilon-greedy``), ``hf:MODEL`` (a local or hub model, see
+            :mod:`palaestra.agents.models`) or ``openai:MODEL@URL`` (an OpenAI-compatible
+            server; ``openai:MODEL`` for OpenAI itself).
         env: The environment the agent will play (the oracle reads its state).
         seed: Seed of the agent's own randomness.
 
     Raises:
         UnknownNameError: ``spec`` names no agent; the message suggests the closest.
     """
+    kind, _, rest = spec.partition(":")
+    if kind == "hf" and rest:
+        from palaestra.agents.hf import HFAgent
+
+        return HFAgent.from_spec(rest, seed=seed or 0)
+    if kind == "openai" and rest:
+        from palaestra.agents.openai_agent import OpenAIChatAgent
+
+        model, _, url = rest.partition("@")
+        if not model:
+            raise UnknownNameError(f"agent spec {spec!r} names no model; use openai:MODEL@URL")
+        return OpenAIChatAgent(model, base_url=url or None)
     factory = SCRIPTED_AGENTS.get(spec)
     if factory is None:
         raise UnknownNameError(
             f"unknown agent {spec!r}{did_you_mean(spec, SCRIPTED_AGENTS)} "
-            f"(choose from {', '.join(SCRIPTED_AGENTS)})"
+            f"(choose from {', '.join(SCRIPTED_AGENTS)}, hf:MODEL or openai:MODEL@URL)"
         )
     return factory(env, seed)

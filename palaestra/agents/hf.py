@@ -1,0 +1,302 @@
+"""``HFAgent``: a local Hugging Face model playing many episodes at once."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import gymnasium as gym
+import torch
+
+from palaestra.agents.generation import Decoder, Generation, SamplingConfig
+from palaestra.agents.prompting import ChatSession, PromptConfig, extract_action
+from palaestra.agents.records import Episode, Turn
+from palaestra.errors import InvalidArgumentError
+from palaestra.runner import EpisodeRecord
+
+EnvBatch = Sequence[gym.Env[str, str]] | gym.vector.VectorEnv
+
+
+class HFAgent:
+    """A ``transformers`` causal LM as a palaestra agent.
+
+    It plays one episode through the :class:`~palaestra.agents.Agent` protocol
+    (``reset``/``act``), many through ``reset_batch``/``act_batch``, and collects training
+    data with :meth:`play`: every turn's exact prompt and response token ids, and the
+    log-probability and entropy of each sampled token. Generation is batched across
+    episodes with a KV cache (:func:`~palaestra.agents.generation.generate`).
+
+    Args:
+        model: A causal LM (``AutoModelForCausalLM``).
+        tokenizer: Its tokenizer, with a chat template.
+        sampling: Sampling parameters.
+        prompt: How episodes become prompts and replies become actions.
+        seed: Seed of the sampling generator.
+        max_batch_size: Most sequences generated in one batch.
+        name: Description used in results tables.
+    """
+
+    def __init__(
+        self,
+        model: Any,
+        tokenizer: Any,
+        *,
+        sampling: SamplingConfig | None = None,
+        prompt: PromptConfig | None = None,
+        seed: int = 0,
+        max_batch_size: int = 64,
+        name: str = "hf",
+    ) -> None:
+        if max_batch_size < 1:
+            raise InvalidArgumentError(f"max_batch_size must be >= 1, got {max_batch_size}")
+        self.model = model
+        self.tokenizer = tokenizer
+        self.sampling = sampling or SamplingConfig()
+        self.prompt = prompt or PromptConfig()
+        self.max_batch_size = max_batch_size
+        self.name = name
+        self.generator = torch.Generator().manual_seed(seed)
+        stop = {tokenizer.eos_token_id}
+        if tokenizer.convert_tokens_to_ids("<|endoftext|>") not in (None, tokenizer.unk_token_id):
+            stop.add(tokenizer.convert_tokens_to_ids("<|endoftext|>"))
+        self.stop_ids = sorted(i for i in stop if i is not None)
+        self.pad_id = (
+            tokenizer.pad_token_id if tokenizer.pad_token_id is not None else self.stop_ids[0]
+        )
+        limit = getattr(model.config, "max_position_embeddings", None) or 1 << 30
+        self.max_prompt_tokens = int(limit) - self.sampling.max_new_tokens
+        self._sessions: list[ChatSession] = []
+
+    @classmethod
+    def from_spec(
+        cls, spec: str, *, device: str = "cpu", dtype: str = "auto", **kwargs: Any
+    ) -> HFAgent:
+        """Load the model ``spec`` names (see :mod:`palaestra.agents.models`) into an agent."""
+        from palaestra.agents.models import load_model
+
+        model, tokenizer = load_model(spec, device=device, dtype=dtype)
+        return cls(model, tokenizer, name=f"hf:{spec}", **kwargs)
+
+    # ------------------------------------------------------------------ Agent protocol
+
+    def reset(self, instruction: str) -> None:
+        """Start one episode."""
+        self.reset_batch([instruction])
+
+    def act(self, observation: str, info: dict[str, Any]) -> str:
+        """Reply to one observation and return the extracted action."""
+        return self.act_batch([observation], [info])[0]
+
+    def reset_batch(self, instructions: Sequence[str]) -> None:
+        """Start one episode per instruction."""
+        self._sessions = [ChatSession(self.tokenizer, text, self.prompt) for text in instructions]
+
+    def act_batch(self, observations: Sequence[str], infos: Sequence[dict[str, Any]]) -> list[str]:
+        """Reply to one observation per episode started by :meth:`reset_batch`."""
+        if len(observations) != len(self._sessions):
+            raise InvalidArgumentError(
+                f"{len(observations)} observations for {len(self._sessions)} episodes"
+            )
+        prompts = [
+            s.observe(o, i) for s, o, i in zip(self._sessions, observations, infos, strict=True)
+        ]
+        actions = []
+        for session, info, generation in zip(
+            self._sessions, infos, self.generate(prompts), strict=True
+        ):
+            text = self.decode(generation.token_ids)
+            session.reply(generation.token_ids, text)
+            actions.append(extract_action(text, self.prompt.extract, info.get("available_actions")))
+        return actions
+
+    # ------------------------------------------------------------------ rollouts
+
+    def generate(self, prompts: Sequence[Sequence[int]]) -> list[Generation]:
+        """Sample one reply per prompt, in batches of at most ``max_batch_size``."""
+        replies: list[Generation] = []
+        for start in range(0, len(prompts), self.max_batch_size):
+            replies += self.decoder().generate(prompts[start : start + self.max_batch_size])
+        return replies
+
+    def decoder(self) -> Decoder:
+        """A :class:`~palaestra.agents.generation.Decoder` with this agent's settings."""
+        return Decoder(
+            self.model,
+            sampling=self.sampling,
+            stop_ids=self.stop_ids,
+            pad_id=self.pad_id,
+            generator=self.generator,
+        )
+
+    def decode(self, token_ids: Sequence[int]) -> str:
+        """Text of a reply, special tokens removed."""
+        return str(self.tokenizer.decode(list(token_ids), skip_special_tokens=True))
+
+    def play(
+        self,
+        envs: EnvBatch,
+        seeds: Sequence[int],
+        *,
+        groups: Sequence[int] | None = None,
+        max_turns: int | None = None,
+    ) -> list[Episode]:
+        """Play one episode per seed, all at once, and return what was sampled.
+
+        Generation is batched over the episodes (``max_batch_size`` must be at least the
+        number of seeds; :meth:`run` plays more in waves), and with full-history prompts each
+        episode's KV cache is kept from turn to turn, so a turn only runs its new tokens.
+
+        Args:
+            envs: One environment per seed (a list, or a vector env with as many copies).
+            seeds: Reset seed of each episode.
+            groups: Group id of each episode (default: its position).
+            max_turns: Stop an episode after this many turns (it counts as truncated).
+        """
+        if len(seeds) > self.max_batch_size:
+            raise InvalidArgumentError(
+                f"{len(seeds)} episodes exceed max_batch_size={self.max_batch_size}; "
+                "play them in waves (HFAgent.run does)"
+            )
+        batch = _EnvBatch(envs, len(seeds))
+        decoder = self.decoder()
+        groups = list(groups) if groups is not None else list(range(len(seeds)))
+        observations, infos = batch.reset(seeds)
+        episodes = [
+            Episode(
+                env_id=batch.env_id,
+                seed=seed,
+                instruction=str(info.get("instruction", "")),
+                group=group,
+                ground_truth=info.get("ground_truth"),
+            )
+            for seed, group, info in zip(seeds, groups, infos, strict=True)
+        ]
+        sessions = [ChatSession(self.tokenizer, e.instruction, self.prompt) for e in episodes]
+        prompts = [s.observe(o, i) for s, o, i in zip(sessions, observations, infos, strict=True)]
+        active = list(range(len(seeds)))
+        while active:
+            # Episodes whose next prompt would not fit the model end here, truncated.
+            active = [k for k in active if len(prompts[k]) <= self.max_prompt_tokens]
+            generations = decoder.generate([prompts[k] for k in active], keys=active)
+            actions = {}
+            for k, generation in zip(active, generations, strict=True):
+                text = self.decode(generation.token_ids)
+                actions[k] = (
+                    text,
+                    extract_action(text, self.prompt.extract, infos[k].get("available_actions")),
+                )
+                episodes[k].turns.append(
+                    Turn(
+                        prompt_ids=list(prompts[k]),
+                        response_ids=generation.token_ids,
+                        logprobs=generation.logprobs,
+                        entropies=generation.entropies,
+                        observation=observations[k],
+                        response=text,
+                        action=actions[k][1],
+                        finish_reason=generation.finish_reason,
+                    )
+                )
+                sessions[k].reply(generation.token_ids, text)
+            results = batch.step({k: action for k, (_, action) in actions.items()})
+            still = []
+            for k, (observation, reward, terminated, truncated, info) in results.items():
+                turn = episodes[k].turns[-1]
+                turn.reward, turn.info = float(reward), info
+                turn.invalid_action = bool(info.get("invalid_action", False))
+                over_limit = max_turns is not None and len(episodes[k].turns) >= max_turns
+                if terminated or truncated or over_limit:
+                    _finish(episodes[k], info, terminated)
+                else:
+                    observations[k], infos[k] = observation, info
+                    prompts[k] = sessions[k].observe(observation, info)
+                    still.append(k)
+            active = still
+        batch.close()
+        return episodes
+
+    def run(
+        self, env_id: str, seeds: Sequence[int], *, env_kwargs: dict[str, Any] | None = None
+    ) -> list[EpisodeRecord]:
+        """Play one episode of ``env_id`` per seed, ``max_batch_size`` at a time."""
+        records: list[EpisodeRecord] = []
+        for start in range(0, len(seeds), self.max_batch_size):
+            chunk = list(seeds[start : start + self.max_batch_size])
+            envs = [gym.make(env_id, **(env_kwargs or {})) for _ in chunk]
+            try:
+                records += [episode.to_record() for episode in self.play(envs, chunk)]
+            finally:
+                for env in envs:
+                    env.close()
+        return records
+
+
+def _finish(episode: Episode, info: dict[str, Any], terminated: bool) -> None:
+    episode.terminated = bool(terminated)
+    episode.success = bool(info.get("success", False))
+    episode.metrics = {k: float(v) for k, v in info.get("episode_metrics", {}).items()}
+
+
+StepResult = tuple[str, float, bool, bool, dict[str, Any]]
+
+
+class _EnvBatch:
+    """Steps a list of envs, or a vector env, for a subset of active episodes."""
+
+    def __init__(self, envs: EnvBatch, size: int) -> None:
+        self.vector: gym.vector.VectorEnv | None = None
+        self.envs: list[gym.Env[str, str]] = []
+        if isinstance(envs, gym.vector.VectorEnv):
+            self.vector, count, spec = envs, envs.num_envs, envs.spec
+        else:
+            self.envs, count = list(envs), len(envs)
+            spec = self.envs[0].spec if self.envs else None
+        if count != size:
+            raise InvalidArgumentError(f"{count} environments for {size} seeds; give one per seed")
+        self.env_id = spec.id if spec is not None else None
+        self.size = size
+
+    def reset(self, seeds: Sequence[int]) -> tuple[list[str], list[dict[str, Any]]]:
+        if self.vector is not None:
+            observations, infos = self.vector.reset(seed=list(seeds))  # type: ignore[arg-type]
+            return list(observations), [_unbatch(infos, k) for k in range(self.size)]
+        pairs = [env.reset(seed=seed) for env, seed in zip(self.envs, seeds, strict=True)]
+        return [p[0] for p in pairs], [p[1] for p in pairs]
+
+    def step(self, actions: dict[int, str]) -> dict[int, StepResult]:
+        if self.vector is None:
+            return {k: _as_step(self.envs[k].step(a)) for k, a in actions.items()}
+        # Finished copies get a placeholder action; their results are ignored.
+        full = tuple(actions.get(k, "") for k in range(self.size))
+        obs, rewards, terminated, truncated, infos = self.vector.step(full)
+        return {
+            k: (
+                obs[k],
+                float(rewards[k]),
+                bool(terminated[k]),
+                bool(truncated[k]),
+                _unbatch(infos, k),
+            )
+            for k in actions
+        }
+
+    def close(self) -> None:
+        return None
+
+
+def _as_step(result: tuple[str, Any, bool, bool, dict[str, Any]]) -> StepResult:
+    observation, reward, terminated, truncated, info = result
+    return observation, float(reward), terminated, truncated, info
+
+
+def _unbatch(infos: dict[str, Any], index: int) -> dict[str, Any]:
+    """The info dict of one copy of a vector env (keys present for that copy only)."""
+    single = {}
+    for key, value in infos.items():
+        if key.startswith("_"):
+            continue
+        present = infos.get(f"_{key}")
+        if present is not None and not present[index]:
+            continue
+        single[key] = _unbatch(value, index) if isinstance(value, dict) else value[index]
+    return single

@@ -1,0 +1,222 @@
+"""``OpenAIChatAgent``: any OpenAI-compatible chat endpoint as a palaestra agent.
+
+OpenAI, vLLM, SGLang, Ollama, llama.cpp's server and ``transformers serve`` all speak the
+chat-completions protocol. The agent sends the episode as chat messages (system =
+instruction, user = observations, assistant = its earlier replies), extracts the action from
+the reply, and plays several episodes concurrently (one thread per episode).
+
+Failures: the ``openai`` client retries connection errors, timeouts, 429 and 5xx with
+exponential backoff (``max_retries``); a malformed response is retried the same number of
+times. When the retries are exhausted, or the server refuses the key, :class:`AgentServerError`
+is raised with what happened; :meth:`OpenAIChatAgent.run` attaches the episodes that had
+already finished to it, so no finished work is lost.
+
+:meth:`OpenAIChatAgent.run` has the same signature as :meth:`HFAgent.run
+<palaestra.agents.hf.HFAgent.run>`: both play many episodes at once.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor, as_completed
+from typing import Any
+
+import gymnasium as gym
+
+from palaestra.agents.prompting import (
+    PromptConfig,
+    extract_action,
+    format_observation,
+    system_message,
+)
+from palaestra.errors import InvalidArgumentError, PalaestraError
+from palaestra.runner import EpisodeRecord, run_episode
+
+
+class AgentServerError(PalaestraError):
+    """The model server failed after the allowed retries (or refused the credentials).
+
+    Attributes:
+        completed: Episodes that finished before the failure.
+    """
+
+    def __init__(self, message: str, completed: Sequence[EpisodeRecord] = ()) -> None:
+        super().__init__(message)
+        self.completed = list(completed)
+
+
+class OpenAIChatAgent:
+    """An agent backed by an OpenAI-compatible ``/v1/chat/completions`` endpoint.
+
+    Args:
+        model: Model name as the server knows it.
+        base_url: Endpoint, e.g. ``http://127.0.0.1:8000/v1`` (``None``: OpenAI).
+        api_key: Key (default: ``$OPENAI_API_KEY``, or ``"EMPTY"`` for local servers).
+        prompt: Prompt and action-extraction settings.
+        temperature: Sampling temperature.
+        max_tokens: Reply length limit.
+        timeout: Seconds per request.
+        max_retries: Retries per request (with exponential backoff).
+        concurrency: Episodes played at once by :meth:`run`.
+        extra_body: Extra JSON fields for the server (e.g. ``{"generation_config": ...}``).
+    """
+
+    def __init__(
+        self,
+        model: str,
+        *,
+        base_url: str | None = None,
+        api_key: str | None = None,
+        prompt: PromptConfig | None = None,
+        temperature: float = 0.7,
+        max_tokens: int = 256,
+        timeout: float = 60.0,
+        max_retries: int = 3,
+        concurrency: int = 8,
+        extra_body: dict[str, Any] | None = None,
+    ) -> None:
+        import os
+
+        from openai import OpenAI
+
+        if concurrency < 1:
+            raise InvalidArgumentError(f"concurrency must be >= 1, got {concurrency}")
+        if max_retries < 0:
+            raise InvalidArgumentError(f"max_retries must be >= 0, got {max_retries}")
+        self.model = model
+        self.base_url = base_url
+        self.prompt = prompt or PromptConfig()
+        self.temperature = temperature
+        self.max_tokens = max_tokens
+        self.max_retries = max_retries
+        self.concurrency = concurrency
+        self.extra_body = extra_body
+        self.name = f"openai:{model}" + (f"@{base_url}" if base_url else "")
+        self.client = OpenAI(
+            base_url=base_url,
+            api_key=api_key or os.environ.get("OPENAI_API_KEY") or "EMPTY",
+            timeout=timeout,
+            max_retries=max_retries,
+        )
+        self._messages: list[dict[str, str]] = []
+
+    # ------------------------------------------------------------------ Agent protocol
+
+    def reset(self, instruction: str) -> None:
+        """Start an episode."""
+        self._messages = [{"role": "system", "content": system_message(instruction, self.prompt)}]
+
+    def act(self, observation: str, info: dict[str, Any]) -> str:
+        """Send the chat so far, return the action extracted from the reply."""
+        return self._act(self._messages, observation, info)
+
+    def session(self) -> _Session:
+        """A per-episode view of this agent, for use from several threads at once."""
+        return _Session(self)
+
+    # ------------------------------------------------------------------ many episodes
+
+    def run(
+        self, env_id: str, seeds: Sequence[int], *, env_kwargs: dict[str, Any] | None = None
+    ) -> list[EpisodeRecord]:
+        """Play one episode per seed, ``concurrency`` at a time; records in seed order.
+
+        Raises:
+            AgentServerError: The server failed; ``completed`` holds the finished episodes.
+        """
+        records: dict[int, EpisodeRecord] = {}
+
+        def one(index: int) -> tuple[int, EpisodeRecord]:
+            env = gym.make(env_id, **(env_kwargs or {}))
+            try:
+                return index, run_episode(env, self.session(), seed=seeds[index])
+            finally:
+                env.close()
+
+        failure: AgentServerError | None = None
+        with ThreadPoolExecutor(max_workers=self.concurrency) as pool:
+            futures = [pool.submit(one, k) for k in range(len(seeds))]
+            for future in as_completed(futures):
+                try:
+                    index, record = future.result()
+                    records[index] = record
+                except AgentServerError as exc:
+                    if failure is None:
+                        failure = exc
+                        for pending in futures:
+                            pending.cancel()
+        ordered = [records[k] for k in sorted(records)]
+        if failure is not None:
+            raise AgentServerError(str(failure), ordered) from failure
+        return ordered
+
+    # ------------------------------------------------------------------ internals
+
+    def _act(self, messages: list[dict[str, str]], observation: str, info: dict[str, Any]) -> str:
+        messages.append(
+            {"role": "user", "content": format_observation(observation, info, self.prompt)}
+        )
+        reply = self._complete(messages)
+        messages.append({"role": "assistant", "content": reply})
+        return extract_action(reply, self.prompt.extract, info.get("available_actions"))
+
+    def _complete(self, messages: list[dict[str, str]]) -> str:
+        import openai
+
+        last: Exception | None = None
+        for attempt in range(self.max_retries + 1):
+            try:
+                response = self.client.chat.completions.create(
+                    model=self.model,
+                    messages=messages,  # type: ignore[arg-type]
+                    temperature=self.temperature,
+                    max_tokens=self.max_tokens,
+                    extra_body=self.extra_body,
+                )
+                choices = getattr(response, "choices", None)
+                if not choices:
+                    raise ValueError("the response has no choices")
+                content = choices[0].message.content
+                # An empty or missing reply is the model's problem, not the server's: it
+                # becomes an invalid action.
+                return content if isinstance(content, str) else ""
+            except openai.AuthenticationError as exc:
+                raise AgentServerError(
+                    f"{self._where()} refused the API key (HTTP {exc.status_code}); set "
+                    "OPENAI_API_KEY or pass api_key"
+                ) from exc
+            except (openai.APIConnectionError, openai.APIStatusError) as exc:
+                # The client has already retried these (connection errors, timeouts, 429,
+                # 5xx) with backoff; 4xx other than 429 are not worth retrying.
+                raise AgentServerError(
+                    f"{self._where()} failed after {self.max_retries + 1} attempts: "
+                    f"{type(exc).__name__}: {exc}"
+                ) from exc
+            except (openai.APIError, ValueError, TypeError, AttributeError) as exc:
+                # An answer that is not a chat completion at all: retry it ourselves.
+                last = exc
+                time.sleep(min(0.25 * 2**attempt, 4.0))
+        raise AgentServerError(
+            f"{self._where()} failed after {self.max_retries + 1} attempts: "
+            f"{type(last).__name__}: {last}"
+        )
+
+    def _where(self) -> str:
+        return f"the server at {self.base_url or 'api.openai.com'}"
+
+
+class _Session:
+    """One episode's chat with a shared :class:`OpenAIChatAgent` (thread-safe use)."""
+
+    def __init__(self, agent: OpenAIChatAgent) -> None:
+        self.agent = agent
+        self.messages: list[dict[str, str]] = []
+
+    def reset(self, instruction: str) -> None:
+        self.messages = [
+            {"role": "system", "content": system_message(instruction, self.agent.prompt)}
+        ]
+
+    def act(self, observation: str, info: dict[str, Any]) -> str:
+        return self.agent._act(self.messages, observation, info)

