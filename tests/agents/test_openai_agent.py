@@ -9,12 +9,13 @@ import subprocess
 import sys
 import threading
 import time
+import urllib.error
+import urllib.request
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import gymnasium as gym
-import httpx
 import pytest
 
 import palaestra
@@ -53,9 +54,10 @@ def served_tiny(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str,
             if server.poll() is not None:
                 pytest.fail(f"transformers serve exited: {server.stderr.read().decode()[-2000:]}")
             try:
-                if httpx.get(f"{url}/health", timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
+                with urllib.request.urlopen(f"{url}/health", timeout=1) as response:
+                    if response.status == 200:
+                        break
+            except (urllib.error.URLError, OSError):
                 time.sleep(0.5)
         else:
             pytest.fail("transformers serve did not start within 120 s")
