@@ -42,7 +42,7 @@ lint: $(VENV)/.installed-dev
 	$(BIN)/ruff format --check palaestra tests benchmarks
 	$(BIN)/mypy palaestra
 
-bench: $(VENV)/.installed-dev
+bench: $(VENV)/.installed-bench
 	for script in benchmarks/*.py; do $(BIN)/python $$script || exit 1; done
 
 clean:

@@ -125,17 +125,22 @@ def run(
 
 
 @app.command
-def demo(out: Path = Path("runs/demo"), episodes: int = 100, progress: bool = True) -> None:
-    """Run the demo: classic bandit baselines and a random agent, regret table and plot.
+def demo(
+    out: Path = Path("runs/demo"), episodes: int = 100, train_steps: int = 40, progress: bool = True
+) -> None:
+    """Run the demo: bandit baselines (regret table and plot), then a GRPO training run.
 
     Args:
-        out: Folder for the plot and tables.
-        episodes: Episodes per agent and environment.
-        progress: Show a progress bar.
+        out: Folder for plots, tables and the training run.
+        episodes: Episodes per agent and environment for the baselines.
+        train_steps: GRPO iterations of the reference training run (0 skips it).
+        progress: Show progress bars.
     """
-    from palaestra.demo import bandit_demo
+    from palaestra.demo import bandit_demo, training_demo
 
     bandit_demo(out, episodes=episodes, progress=progress, console=console)
+    if train_steps > 0:
+        training_demo(out, steps=train_steps, progress=progress, console=console)
 
 
 def print_summary(title: str, results: dict[str, list[EpisodeRecord]]) -> None:
@@ -161,10 +166,62 @@ def print_summary(title: str, results: dict[str, list[EpisodeRecord]]) -> None:
     console.print(table)
 
 
+@app.command(name="train")
+def train_help() -> None:
+    """Train an agent: palaestra train --algo NAME --env ID --model SPEC --steps N --out DIR.
+
+    Every field of the run (TrainConfig) is an option; the algorithm's own fields are
+    --algo.FIELD options. `palaestra train --algo grpo --help` lists them all.
+    """
+    train(["--help"])
+
+
+def train(argv: Sequence[str]) -> None:
+    """Parse ``--algo NAME`` and the frozen configs of the run and the algorithm, then train."""
+    from palaestra.algorithms import ALGORITHMS, default_config
+    from palaestra.algorithms.trainer import TrainConfig, Trainer
+
+    args = list(argv)
+    name = "grpo"
+    for index, arg in enumerate(args):
+        if arg == "--algo" and index + 1 < len(args):
+            name = args[index + 1]
+            del args[index : index + 2]
+            break
+        if arg.startswith("--algo="):
+            name = arg.split("=", 1)[1]
+            del args[index]
+            break
+    defaults = default_config(name)
+    config_type = type(defaults)
+
+    def command(run: TrainConfig, algo: object = defaults) -> tuple[TrainConfig, object]:
+        """Train with the shared multi-turn RL trainer."""
+        return run, algo
+
+    # Real objects, not the strings postponed annotations would leave, for tyro to read.
+    command.__annotations__ = {
+        "run": Annotated[TrainConfig, tyro.conf.OmitArgPrefixes],
+        "algo": Annotated[config_type, tyro.conf.arg(name="algo")],
+        "return": tuple,
+    }
+
+    run, algo_config = tyro.cli(command, args=args, prog=f"palaestra train --algo {name}")
+    algorithm = ALGORITHMS[name][0](algo_config)  # type: ignore[arg-type]
+    out = Trainer(run, algorithm).run()
+    console.print(
+        f"run folder: {out}\nmetrics: {out / 'metrics.jsonl'}\ncurves: {out / 'curves.png'}"
+    )
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``palaestra`` command; returns the exit status."""
+    args = list(sys.argv[1:] if argv is None else argv)
     try:
-        app.cli(prog="palaestra", args=argv, sort_subcommands=False)
+        if args[:1] == ["train"] and args[1:2] != ["--help"]:
+            train(args[1:])
+        else:
+            app.cli(prog="palaestra", args=args, sort_subcommands=False)
     except (PalaestraError, gym.error.Error) as exc:
         console.print(f"[red]error:[/] {exc}")
         return 2

@@ -86,7 +86,20 @@ def test_play_to_the_end(
 
 
 def test_demo_writes_plot_and_table(tmp_path: Path) -> None:
-    assert main(["demo", "--out", str(tmp_path), "--episodes", "3", "--no-progress"]) == 0
+    # The training half of the demo runs the reference configs that the trainer tests train
+    # (tests/algorithms/test_trainer.py); here it is switched off.
+    argv = [
+        "demo",
+        "--out",
+        str(tmp_path),
+        "--episodes",
+        "3",
+        "--train-steps",
+        "0",
+        "--no-progress",
+    ]
+    assert main(argv) == 0
+    assert not (tmp_path / "grpo-bandit").exists()
     png = tmp_path / "bandit_regret.png"
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     table = (tmp_path / "bandit_regret.md").read_text()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Sequence
 from typing import Any
 
@@ -66,6 +67,7 @@ class HFAgent:
         limit = getattr(model.config, "max_position_embeddings", None) or 1 << 30
         self.max_prompt_tokens = int(limit) - self.sampling.max_new_tokens
         self._sessions: list[ChatSession] = []
+        self._seconds = {"generate_s": 0.0, "env_s": 0.0}
 
     @classmethod
     def from_spec(
@@ -177,7 +179,9 @@ class HFAgent:
         while active:
             # Episodes whose next prompt would not fit the model end here, truncated.
             active = [k for k in active if len(prompts[k]) <= self.max_prompt_tokens]
+            start = time.perf_counter()
             generations = decoder.generate([prompts[k] for k in active], keys=active)
+            self._seconds["generate_s"] += time.perf_counter() - start
             actions = {}
             for k, generation in zip(active, generations, strict=True):
                 text = self.decode(generation.token_ids)
@@ -198,7 +202,9 @@ class HFAgent:
                     )
                 )
                 sessions[k].reply(generation.token_ids, text)
+            start = time.perf_counter()
             results = batch.step({k: action for k, (_, action) in actions.items()})
+            self._seconds["env_s"] += time.perf_counter() - start
             still = []
             for k, (observation, reward, terminated, truncated, info) in results.items():
                 turn = episodes[k].turns[-1]
@@ -214,6 +220,13 @@ class HFAgent:
             active = still
         batch.close()
         return episodes
+
+    def timing(self, *, reset: bool = False) -> dict[str, float]:
+        """Seconds spent generating and stepping environments in :meth:`play` so far."""
+        seconds = dict(self._seconds)
+        if reset:
+            self._seconds = dict.fromkeys(self._seconds, 0.0)
+        return seconds
 
     def run(
         self, env_id: str, seeds: Sequence[int], *, env_kwargs: dict[str, Any] | None = None

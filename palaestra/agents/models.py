@@ -2,7 +2,8 @@
 
 A model spec is one of:
 
-* ``tiny``: a small Llama-style model with a byte-level BPE tokenizer trained locally on
+* ``tiny`` (or ``tiny:hidden_size=128,num_layers=4``, any :class:`TinyModelConfig` field):
+  a small Llama-style model with a byte-level BPE tokenizer trained locally on
   palaestra's own texts and a ChatML chat template, built on first use, saved with
   ``save_pretrained`` under the cache folder and loaded back with ``from_pretrained``
   (nothing is downloaded; the same build always gives the same weights);
@@ -29,7 +30,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from filelock import FileLock
 
-from palaestra.errors import InvalidArgumentError, PalaestraError
+from palaestra.errors import InvalidArgumentError, PalaestraError, did_you_mean
 from palaestra.paths import cache_dir
 
 if TYPE_CHECKING:
@@ -103,8 +104,8 @@ def resolve_model(spec: str) -> ModelSource:
         raise ModelLoadError(
             "empty model spec; use tiny, smollm2, a folder, a .gguf file or a hub id"
         )
-    if spec == "tiny":
-        return ModelSource("tiny", str(build_tiny_model()))
+    if spec == "tiny" or spec.startswith("tiny:"):
+        return ModelSource("tiny", str(build_tiny_model(_tiny_config(spec))))
     if spec == "smollm2":
         found = importlib.util.find_spec(SMOLLM2_PACKAGE)
         if found is None or found.origin is None:
@@ -122,6 +123,26 @@ def resolve_model(spec: str) -> ModelSource:
             raise ModelLoadError(f"{path}: not a model folder (no config.json)")
         return ModelSource("folder", str(path))
     return ModelSource("hub", spec)
+
+
+def _tiny_config(spec: str) -> TinyModelConfig:
+    """``tiny`` or ``tiny:hidden_size=128,num_layers=4`` (any :class:`TinyModelConfig` field)."""
+    _, _, options = spec.partition(":")
+    values: dict[str, int] = {}
+    fields = TinyModelConfig.__dataclass_fields__
+    for item in filter(None, options.split(",")):
+        key, sep, value = item.partition("=")
+        key = key.strip()
+        if not sep or key not in fields:
+            raise ModelLoadError(
+                f"bad tiny option {item!r}{did_you_mean(key, fields)}; "
+                f"use tiny:FIELD=VALUE,... with fields {', '.join(fields)}"
+            )
+        try:
+            values[key] = int(value)
+        except ValueError:
+            raise ModelLoadError(f"tiny option {key} needs an integer, got {value!r}") from None
+    return TinyModelConfig(**values)
 
 
 def load_model(

@@ -51,7 +51,7 @@ class MathEnv(TextEnv):
 
     Args:
         task: ``mixed`` or one of ``arithmetic``, ``word``, ``fractions``, ``linear``.
-        difficulty: 1-3, for generated problems.
+        difficulty: 0 (warm-up) to 3, for generated problems.
         data_path: A data file or folder to read problems from instead of generating them.
         layout: Data layout: ``auto``, ``gsm8k``, ``math`` or ``generic``.
         question_field: Question field of generic data.
@@ -96,8 +96,8 @@ class MathEnv(TextEnv):
                 f"task must be one of {_TASK_CHOICES}, got {task!r}"
                 f"{did_you_mean(task, _TASK_CHOICES)}"
             )
-        if difficulty not in (1, 2, 3):
-            raise InvalidArgumentError(f"difficulty must be 1, 2 or 3, got {difficulty}")
+        if difficulty not in (0, 1, 2, 3):
+            raise InvalidArgumentError(f"difficulty must be 0, 1, 2 or 3, got {difficulty}")
         if max_attempts < 1:
             raise InvalidArgumentError(f"max_attempts must be at least 1, got {max_attempts}")
         if not 0.0 <= attempt_discount <= 1.0:
@@ -160,7 +160,13 @@ class MathEnv(TextEnv):
         return {"correct": float(self._solved), "attempts": float(self._attempts)}
 
     def oracle_action(self) -> str:
-        """The gold answer, boxed (privileged)."""
+        r"""The worked solution where the problem has one, else the gold answer (privileged).
+
+        Both end in ``\boxed{gold}``; the solution makes oracle play a demonstration for
+        a supervised warm start.
+        """
+        if self.problem.solution:
+            return self.problem.solution
         return f"The answer is \\boxed{{{self.problem.answer}}}."
 
     @property

@@ -1,13 +1,15 @@
 r"""Procedurally generated math problems with exact answers, worked solutions and programs.
 
-Four families, each with difficulty 1-3 and generated from a ``numpy`` generator so the
-same seed gives the same problem:
+Four families, each with difficulty 0-3 and generated from a ``numpy`` generator so the
+same seed gives the same problem (0 is a warm-up level small models can learn):
 
-* ``arithmetic``: integer expressions (1: a + b; 2: a * b + c; 3: (a + b) * c - d * e);
-* ``word``: multi-step GSM8K-style stories with integer answers (one step per difficulty
-  level and then some);
-* ``fractions``: sums and products of fractions, answered in lowest terms;
-* ``linear``: one linear equation in x with an integer solution.
+* ``arithmetic``: integer expressions (0: single digits a + b; 1: a ± b; 2: a * b + c;
+  3: (a + b) * c - d * e);
+* ``word``: multi-step GSM8K-style stories with integer answers (more steps at higher
+  levels; level 0 uses small numbers);
+* ``fractions``: sums and products of fractions, answered in lowest terms (0: two fractions
+  with the same denominator);
+* ``linear``: one linear equation in x with an integer solution (0: x + b = c).
 
 Every problem carries a worked ``solution`` ending in ``\boxed{answer}`` (for supervised
 warm starts) and a Python ``program`` that prints the answer (for the tool-use oracle).
@@ -69,7 +71,11 @@ def _boxed(steps: list[str], answer: str) -> str:
 
 
 def _arithmetic(rng: np.random.Generator, difficulty: int) -> Problem:
-    if difficulty == 1:
+    if difficulty == 0:
+        a, b = _int(rng, 0, 9), _int(rng, 0, 9)
+        expression = f"{a} + {b}"
+        steps = [f"{expression} = {a + b}"]
+    elif difficulty == 1:
         a, b = _int(rng, 10, 99), _int(rng, 10, 99)
         op = "+" if rng.random() < 0.5 else "-"
         expression = f"{a} {op} {b}"
@@ -107,8 +113,11 @@ def _word(rng: np.random.Generator, difficulty: int) -> Problem:
     name = _NAMES[_int(rng, 0, len(_NAMES) - 1)]
     friend = _NAMES[(_NAMES.index(name) + _int(rng, 1, len(_NAMES) - 1)) % len(_NAMES)]
     one, many = _ITEMS[_int(rng, 0, len(_ITEMS) - 1)]
-    start = _int(rng, 5, 40)
-    packs, per_pack = _int(rng, 2, 6), _int(rng, 3, 12)
+    small = difficulty == 0
+    start = _int(rng, 1, 9) if small else _int(rng, 5, 40)
+    packs, per_pack = (
+        (_int(rng, 1, 3), _int(rng, 1, 3)) if small else (_int(rng, 2, 6), _int(rng, 3, 12))
+    )
     total = start + packs * per_pack
     sentences = [
         f"{name} has {start} {many}.",
@@ -157,9 +166,13 @@ def _fraction_text(value: Fraction) -> str:
 
 
 def _fractions(rng: np.random.Generator, difficulty: int) -> Problem:
-    count = difficulty + 1
-    terms = [Fraction(_int(rng, 1, 9), _int(rng, 2, 12)) for _ in range(count)]
-    ops = ["+" if difficulty == 1 or rng.random() < 0.6 else "*" for _ in range(count - 1)]
+    count = max(difficulty, 1) + 1
+    shared = _int(rng, 2, 12)
+    terms = [
+        Fraction(_int(rng, 1, 9), shared if difficulty == 0 else _int(rng, 2, 12))
+        for _ in range(count)
+    ]
+    ops = ["+" if difficulty <= 1 or rng.random() < 0.6 else "*" for _ in range(count - 1)]
     expression = " ".join(
         [
             f"{t.numerator}/{t.denominator}"
@@ -192,7 +205,11 @@ def _linear(rng: np.random.Generator, difficulty: int) -> Problem:
     x = _int(rng, -12, 12)
     a = _int(rng, 2, 9) * (1 if rng.random() < 0.7 else -1)
     b = _int(rng, -30, 30)
-    if difficulty == 1:
+    if difficulty == 0:
+        a = 1
+        left, right = f"x + {b}", str(x + b)
+        steps = [f"x = {x + b} - ({b}) = {x}"]
+    elif difficulty == 1:
         left, right = f"{a}x + {b}", str(a * x + b)
         steps = [f"{a}x = {a * x + b} - ({b}) = {a * x}", f"x = {a * x} / {a} = {x}"]
     else:

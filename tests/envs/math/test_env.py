@@ -119,7 +119,7 @@ def test_gsm8k_file_with_generic_reply() -> None:
     [
         ({"task": "geometry"}, "task must be one of"),
         ({"task": "word_"}, "did you mean 'word'"),
-        ({"difficulty": 4}, "difficulty must be 1, 2 or 3"),
+        ({"difficulty": 4}, "difficulty must be 0, 1, 2 or 3"),
         ({"max_attempts": 0}, "max_attempts must be at least 1"),
         ({"attempt_discount": 2}, "attempt_discount"),
         ({"extraction": "box"}, "did you mean 'boxed'"),

@@ -12,7 +12,7 @@ from palaestra.envs.math.answers import extract_boxed
 
 
 @pytest.mark.parametrize("task", TASKS)
-@pytest.mark.parametrize("difficulty", [1, 2, 3])
+@pytest.mark.parametrize("difficulty", [0, 1, 2, 3])
 def test_program_solution_and_answer_agree(task: str, difficulty: int) -> None:
     for seed in range(40):
         problem = generate(task, np.random.default_rng(seed), difficulty)

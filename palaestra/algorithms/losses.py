@@ -1,0 +1,122 @@
+"""Token-level losses shared by every algorithm: log-probs, entropy, clipped surrogate, KL.
+
+Notation (see the algorithms documentation): ratio ρ = exp(logπ_θ − logπ_old); the base
+token loss is ℓ(ρ, A) = −min(ρA, clip(ρ, 1−ε_low, 1+ε_high)·A), optionally dual-clipped
+(for A < 0 the loss is capped at −c·A). Losses are aggregated over the tokens selected by a
+mask in one of three ways:
+
+* ``token_mean`` (DAPO): the sum over all tokens of the batch divided by their number;
+* ``seq_mean_token_mean`` (original GRPO): the mean over sequences of each sequence's
+  token mean;
+* ``seq_mean_token_sum_norm`` (Dr. GRPO): the mean over sequences of each sequence's token
+  sum divided by a constant length.
+
+Aggregation is over the whole batch even when it is split into micro-batches: the
+denominators are computed once per batch and passed in (``Normalizer``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+import torch
+
+LossAggregation = Literal["token_mean", "seq_mean_token_mean", "seq_mean_token_sum_norm"]
+LOSS_AGGREGATIONS: tuple[str, ...] = (
+    "token_mean",
+    "seq_mean_token_mean",
+    "seq_mean_token_sum_norm",
+)
+
+
+def token_logprobs_and_entropy(
+    logits: torch.Tensor, targets: torch.Tensor, temperature: float = 1.0
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Log-probability of each target token and the entropy of each position's distribution.
+
+    Args:
+        logits: ``[batch, length, vocab]``, where position t predicts ``targets[:, t]``.
+        targets: ``[batch, length]`` token ids.
+        temperature: The sampling temperature (the trained policy is the one sampled from).
+    """
+    log_probs = torch.log_softmax(logits.float() / temperature, dim=-1)
+    chosen = log_probs.gather(-1, targets.unsqueeze(-1)).squeeze(-1)
+    entropy = -(log_probs.exp() * log_probs).sum(-1)
+    return chosen, entropy
+
+
+def clipped_surrogate(
+    logprobs: torch.Tensor,
+    old_logprobs: torch.Tensor,
+    advantages: torch.Tensor,
+    *,
+    clip_low: float,
+    clip_high: float,
+    dual_clip: float | None = None,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Per-token PPO-clip loss −min(ρA, clip(ρ)A) and whether each token was clipped.
+
+    Args:
+        logprobs: log π_θ of the taken tokens (with gradient).
+        old_logprobs: log π_old of the same tokens.
+        advantages: Token advantages.
+        clip_low: ε_low.
+        clip_high: ε_high.
+        dual_clip: c of dual-clip PPO (caps the loss of negative-advantage tokens at −c·A).
+    """
+    ratio = torch.exp(logprobs - old_logprobs)
+    unclipped = ratio * advantages
+    clipped = torch.clamp(ratio, 1.0 - clip_low, 1.0 + clip_high) * advantages
+    loss = -torch.minimum(unclipped, clipped)
+    if dual_clip is not None:
+        capped = torch.minimum(loss, -dual_clip * advantages)
+        loss = torch.where(advantages < 0, capped, loss)
+    was_clipped = (clipped < unclipped).float()
+    return loss, was_clipped
+
+
+def kl_k3(logprobs: torch.Tensor, ref_logprobs: torch.Tensor) -> torch.Tensor:
+    """Schulman's k3 estimator of KL(π_θ || π_ref) per token: exp(r) − r − 1, r = ref − logπ."""
+    delta = ref_logprobs - logprobs
+    return torch.exp(delta) - delta - 1.0
+
+
+@dataclass(frozen=True)
+class Normalizer:
+    """Whole-batch denominators for aggregating a token loss over micro-batches.
+
+    Attributes:
+        mode: The aggregation mode.
+        total_tokens: Masked tokens in the whole batch.
+        sequences: Sequences in the whole batch.
+        norm_length: The constant length of ``seq_mean_token_sum_norm``.
+    """
+
+    mode: LossAggregation
+    total_tokens: float
+    sequences: float
+    norm_length: float
+
+    @classmethod
+    def for_batch(
+        cls, mode: LossAggregation, mask: torch.Tensor, norm_length: int | None = None
+    ) -> Normalizer:
+        """Denominators of ``mode`` for a batch whose loss mask is ``mask`` ([seqs, length])."""
+        lengths = mask.sum(-1)
+        return cls(
+            mode=mode,
+            total_tokens=max(float(lengths.sum()), 1.0),
+            sequences=max(float(mask.size(0)), 1.0),
+            norm_length=float(norm_length or max(int(lengths.max()) if lengths.numel() else 1, 1)),
+        )
+
+    def aggregate(self, token_loss: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        """This micro-batch's share of the batch loss (shares add up to the batch loss)."""
+        masked = token_loss * mask
+        if self.mode == "token_mean":
+            return masked.sum() / self.total_tokens
+        if self.mode == "seq_mean_token_mean":
+            per_sequence = masked.sum(-1) / mask.sum(-1).clamp(min=1)
+            return per_sequence.sum() / self.sequences
+        return (masked.sum(-1) / self.norm_length).sum() / self.sequences

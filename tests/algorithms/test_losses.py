@@ -1,0 +1,77 @@
+"""Hand-computed token losses and their aggregation."""
+
+import pytest
+import torch
+
+from palaestra.algorithms.losses import (
+    Normalizer,
+    clipped_surrogate,
+    kl_k3,
+    token_logprobs_and_entropy,
+)
+
+
+def test_clipped_surrogate_by_hand() -> None:
+    # ratios 1.5, 0.5, 1.0 with A = +1, −1, +2 and ε = 0.2:
+    # token 0: min(1.5, 1.2) * 1 = 1.2 → loss −1.2, clipped
+    # token 1: A < 0: min(−0.5, −0.8) = −0.8 → loss 0.8, clipped
+    # token 2: ratio 1 → loss −2, not clipped
+    logp = torch.log(torch.tensor([1.5, 0.5, 1.0]))
+    loss, clipped = clipped_surrogate(
+        logp, torch.zeros(3), torch.tensor([1.0, -1.0, 2.0]), clip_low=0.2, clip_high=0.2
+    )
+    assert loss.tolist() == pytest.approx([-1.2, 0.8, -2.0])
+    assert clipped.tolist() == [1.0, 1.0, 0.0]
+
+
+def test_clip_higher_and_dual_clip() -> None:
+    logp = torch.log(torch.tensor([1.25, 5.0]))
+    loss, _ = clipped_surrogate(
+        logp, torch.zeros(2), torch.tensor([1.0, -1.0]), clip_low=0.2, clip_high=0.28, dual_clip=3.0
+    )
+    # token 0: 1.25 < 1.28: unclipped → −1.25; token 1: −min(−5, −1.2) = 5, capped at 3.
+    assert loss.tolist() == pytest.approx([-1.25, 3.0])
+
+
+def test_kl_k3() -> None:
+    # r = ref − logp = log 2: exp(r) − r − 1 = 2 − 0.693147 − 1 = 0.306853
+    value = kl_k3(torch.tensor([0.0]), torch.log(torch.tensor([2.0])))
+    assert value.item() == pytest.approx(0.306853, abs=1e-6)
+    assert kl_k3(torch.tensor([0.3]), torch.tensor([0.3])).item() == 0.0
+
+
+def test_logprobs_entropy_and_temperature() -> None:
+    logits = torch.tensor([[[0.0, 0.0], [0.0, 2.0 * 0.6931472]]])
+    logp, entropy = token_logprobs_and_entropy(logits, torch.tensor([[0, 1]]))
+    assert logp[0].tolist() == pytest.approx([-0.693147, -0.223144], abs=1e-5)
+    assert entropy[0, 0].item() == pytest.approx(0.693147, abs=1e-5)
+    hot, _ = token_logprobs_and_entropy(logits, torch.tensor([[0, 1]]), temperature=2.0)
+    assert hot[0, 1].item() == pytest.approx(-0.405465, abs=1e-5)  # log(2/3)
+
+
+def test_aggregation_modes_by_hand() -> None:
+    # Two sequences: losses [1, 3] (2 tokens) and [5, _] (1 token).
+    loss = torch.tensor([[1.0, 3.0], [5.0, 100.0]])
+    mask = torch.tensor([[1.0, 1.0], [1.0, 0.0]])
+    token = Normalizer.for_batch("token_mean", mask).aggregate(loss, mask)
+    seq = Normalizer.for_batch("seq_mean_token_mean", mask).aggregate(loss, mask)
+    norm = Normalizer.for_batch("seq_mean_token_sum_norm", mask, norm_length=4).aggregate(
+        loss, mask
+    )
+    assert token.item() == pytest.approx(9 / 3)  # (1 + 3 + 5) / 3
+    assert seq.item() == pytest.approx((2 + 5) / 2)  # mean(2, 5)
+    assert norm.item() == pytest.approx((4 / 4 + 5 / 4) / 2)
+    default = Normalizer.for_batch("seq_mean_token_sum_norm", mask)
+    assert default.norm_length == 2  # the longest response in the batch
+
+
+@pytest.mark.parametrize("mode", ["token_mean", "seq_mean_token_mean", "seq_mean_token_sum_norm"])
+def test_micro_batches_add_up_to_the_batch(mode: str) -> None:
+    generator = torch.Generator().manual_seed(0)
+    loss = torch.rand(6, 5, generator=generator)
+    mask = (torch.rand(6, 5, generator=generator) > 0.3).float()
+    mask[:, 0] = 1
+    normalizer = Normalizer.for_batch(mode, mask)  # type: ignore[arg-type]
+    whole = normalizer.aggregate(loss, mask)
+    parts = sum(normalizer.aggregate(loss[k : k + 2], mask[k : k + 2]) for k in range(0, 6, 2))
+    assert parts.item() == pytest.approx(whole.item())
