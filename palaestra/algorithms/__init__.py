@@ -1,7 +1,8 @@
 """Multi-turn RL algorithms for LLM agents, over one shared trainer.
 
 ``ALGORITHMS`` maps the names ``palaestra train --algo`` accepts to an algorithm class and
-its default config (presets such as ``dapo`` are GRPO with other defaults).
+its default config (presets such as ``dapo`` are GRPO with other defaults). Clip-Cov and
+KL-Cov are loss options of every algorithm (``covariance_control``).
 """
 
 from __future__ import annotations
@@ -9,11 +10,14 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import Any
 
+from palaestra.algorithms.aepo_agentic import AgenticAEPO, AgenticAEPOConfig
 from palaestra.algorithms.base import Algorithm, LossContext, PolicyLossConfig
+from palaestra.algorithms.epo import EPO, EPOConfig
 from palaestra.algorithms.gigpo import GiGPO, GiGPOConfig
 from palaestra.algorithms.grpo import DAPO, DR_GRPO, GRPO, GRPOConfig
 from palaestra.algorithms.ppo import PPO, PPOConfig
 from palaestra.algorithms.rloo import RLOO, RLOOConfig
+from palaestra.algorithms.salt import SALT, SALTConfig
 from palaestra.errors import UnknownNameError, did_you_mean
 
 ALGORITHMS: dict[str, tuple[type[Algorithm], PolicyLossConfig]] = {
@@ -23,6 +27,9 @@ ALGORITHMS: dict[str, tuple[type[Algorithm], PolicyLossConfig]] = {
     "rloo": (RLOO, RLOOConfig()),
     "ppo": (PPO, PPOConfig()),
     "gigpo": (GiGPO, GiGPOConfig()),
+    "epo": (EPO, EPOConfig()),
+    "salt": (SALT, SALTConfig()),
+    "aepo_agentic": (AgenticAEPO, AgenticAEPOConfig()),
 }
 
 
@@ -52,10 +59,15 @@ __all__ = [
     "ALGORITHMS",
     "DAPO",
     "DR_GRPO",
+    "EPO",
     "GRPO",
     "PPO",
     "RLOO",
+    "SALT",
+    "AgenticAEPO",
+    "AgenticAEPOConfig",
     "Algorithm",
+    "EPOConfig",
     "GRPOConfig",
     "GiGPO",
     "GiGPOConfig",
@@ -63,6 +75,7 @@ __all__ = [
     "PPOConfig",
     "PolicyLossConfig",
     "RLOOConfig",
+    "SALTConfig",
     "default_config",
     "make_algorithm",
 ]

@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Literal
 
 import torch
 
@@ -38,6 +38,13 @@ class PolicyLossConfig:
         kl_coef: Weight of the k3 KL to the frozen initial policy (GRPO: 0.04; DAPO and
             Dr. GRPO: 0).
         entropy_coef: Weight of a token-entropy bonus (0: off).
+        covariance_control: ``none``, ``clip_cov`` or ``kl_cov`` (Cui et al., 2025): keep
+            the tokens whose advantage and log-prob covary most from collapsing entropy.
+        clip_cov_ratio: Clip-Cov: fraction r of tokens detached (paper: 2e-4).
+        clip_cov_lower: Clip-Cov: lower covariance bound (paper: 1).
+        clip_cov_upper: Clip-Cov: upper covariance bound (paper: 5).
+        kl_cov_ratio: KL-Cov: fraction k of tokens penalized (paper: 0.002).
+        kl_cov_coef: KL-Cov: β (paper: 1).
     """
 
     clip_low: float = 0.2
@@ -47,8 +54,19 @@ class PolicyLossConfig:
     loss_norm_length: int | None = None
     kl_coef: float = 0.0
     entropy_coef: float = 0.0
+    covariance_control: Literal["none", "clip_cov", "kl_cov"] = "none"
+    clip_cov_ratio: float = 2e-4
+    clip_cov_lower: float = 1.0
+    clip_cov_upper: float = 5.0
+    kl_cov_ratio: float = 0.002
+    kl_cov_coef: float = 1.0
 
     def __post_init__(self) -> None:
+        if self.covariance_control not in ("none", "clip_cov", "kl_cov"):
+            raise InvalidArgumentError(
+                "covariance_control must be none, clip_cov or kl_cov, "
+                f"got {self.covariance_control!r}"
+            )
         if self.loss_aggregation not in LOSS_AGGREGATIONS:
             raise InvalidArgumentError(
                 f"loss_aggregation must be one of {LOSS_AGGREGATIONS}, "
@@ -112,6 +130,9 @@ class Algorithm:
 
     def check_env(self, env: Any) -> None:
         """Fail at config time if the environment cannot support this algorithm."""
+
+    def start(self, total_iterations: int) -> None:
+        """Called once before training with the run's number of iterations (schedules)."""
 
     def filter_episodes(self, episodes: list[Episode]) -> list[Episode]:
         """Drop episodes before training (DAPO's dynamic sampling); default: keep all."""

@@ -138,6 +138,24 @@ class TokenBatch:
                 out[row, selected] = lookup[turns[selected]]
         return out * self.loss_mask
 
+    def broadcast_tokens(self, token_values: Sequence[Sequence[float]]) -> torch.Tensor:
+        """Token tensor holding each episode's response-token values, in order.
+
+        ``token_values[episode]`` lists one value per sampled token of the episode, turn
+        after turn (for example the sampling entropies); they are placed on the trained
+        tokens of the episode's rows in either layout.
+        """
+        out = torch.zeros(self.loss_mask.shape, dtype=torch.float32)
+        used = [0] * len(token_values)
+        for row in range(self.targets.size(0)):
+            episode = int(self.episode[row])
+            positions = torch.nonzero(self.loss_mask[row]).flatten()
+            start = used[episode]
+            values = list(token_values[episode][start : start + len(positions)])
+            out[row, positions] = torch.tensor(values, dtype=torch.float32)
+            used[episode] += len(positions)
+        return out
+
     def select(self, rows: slice | torch.Tensor) -> TokenBatch:
         """A micro-batch of rows, with the padding columns none of them needs cut off."""
         part = {name: getattr(self, name)[rows] for name in self.__dataclass_fields__}

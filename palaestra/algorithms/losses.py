@@ -17,6 +17,7 @@ denominators are computed once per batch and passed in (``Normalizer``).
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Literal
 
@@ -120,3 +121,68 @@ class Normalizer:
             per_sequence = masked.sum(-1) / mask.sum(-1).clamp(min=1)
             return per_sequence.sum() / self.sequences
         return (masked.sum(-1) / self.norm_length).sum() / self.sequences
+
+
+def token_covariance(
+    advantages: torch.Tensor, logprobs: torch.Tensor, mask: torch.Tensor
+) -> torch.Tensor:
+    """Cov_k = (A_k − mean A)(logπ_k − mean logπ) over the masked tokens (0 elsewhere).
+
+    The covariance that drives entropy collapse (Cui et al., 2025, "The Entropy Mechanism of
+    Reinforcement Learning for Reasoning Language Models"); detached.
+    """
+    selected = mask.bool()
+    if not selected.any():
+        return torch.zeros_like(advantages)
+    a, lp = advantages.detach(), logprobs.detach()
+    centred = (a - a[selected].mean()) * (lp - lp[selected].mean())
+    return centred * mask
+
+
+def clip_cov(
+    token_loss: torch.Tensor,
+    covariance: torch.Tensor,
+    mask: torch.Tensor,
+    *,
+    ratio: float,
+    lower: float,
+    upper: float,
+    generator: torch.Generator,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Clip-Cov: detach a random ⌈ratio·N⌉ of the tokens with lower < Cov < upper.
+
+    Returns the loss (those tokens keep their value but pass no gradient) and a 0/1 tensor
+    of the detached tokens.
+    """
+    candidates = torch.nonzero(
+        (mask.bool() & (covariance > lower) & (covariance < upper)).flatten()
+    )
+    count = math.ceil(ratio * float(mask.sum()))
+    chosen = torch.zeros(mask.numel(), dtype=torch.bool)
+    if count and len(candidates):
+        order = torch.randperm(len(candidates), generator=generator)[:count]
+        chosen[candidates.flatten()[order].cpu()] = True
+    detached = chosen.view(mask.shape).to(token_loss.device)
+    return torch.where(detached, token_loss.detach(), token_loss), detached.float()
+
+
+def kl_cov(
+    logprobs: torch.Tensor,
+    old_logprobs: torch.Tensor,
+    covariance: torch.Tensor,
+    mask: torch.Tensor,
+    *,
+    ratio: float,
+    coef: float,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """KL-Cov: β·|log ρ| on the top ``ratio`` fraction of tokens by Cov.
+
+    Returns the per-token penalty and a 0/1 tensor of the penalized tokens.
+    """
+    count = max(1, math.ceil(ratio * float(mask.sum()))) if mask.any() else 0
+    chosen = torch.zeros_like(mask)
+    if count:
+        scores = covariance.masked_fill(~mask.bool(), float("-inf")).flatten()
+        top = torch.topk(scores, min(count, int(mask.sum()))).indices
+        chosen.view(-1)[top] = 1.0
+    return coef * (logprobs - old_logprobs).abs() * chosen, chosen

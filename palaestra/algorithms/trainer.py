@@ -45,7 +45,14 @@ from palaestra.agents.prompting import EXTRACT_MODES, ExtractMode, PromptConfig
 from palaestra.agents.records import Episode
 from palaestra.algorithms.base import Algorithm, LossContext
 from palaestra.algorithms.batch import LAYOUTS, Layout, TokenBatch, build_samples
-from palaestra.algorithms.losses import Normalizer, kl_k3, token_logprobs_and_entropy
+from palaestra.algorithms.losses import (
+    Normalizer,
+    clip_cov,
+    kl_cov,
+    kl_k3,
+    token_covariance,
+    token_logprobs_and_entropy,
+)
 from palaestra.algorithms.sft import demonstrations, supervised_steps
 from palaestra.errors import InvalidArgumentError, PalaestraError, did_you_mean
 from palaestra.progress import track
@@ -263,6 +270,9 @@ class Trainer:
             max_batch_size=self.batch_size,
         )
         self.envs = [gym.make(config.env, **self.env_kwargs) for _ in range(self.batch_size)]
+        # Randomness of loss terms (Clip-Cov's token choice): seeded, checkpointed.
+        self.loss_generator = torch.Generator().manual_seed(config.seed)
+        algorithm.start(config.steps)
         self.out = Path(config.out)
         self.start_iteration = 0
         self._writer: Any = None
@@ -417,6 +427,7 @@ class Trainer:
             },
         )
         token_loss, clipped = self.algorithm.token_loss(ctx)
+        token_loss = self._covariance_control(token_loss, ctx)
         loss = normalizer.aggregate(token_loss, mask)
         kl = torch.zeros_like(logprobs)
         if "ref" in pre:
@@ -471,6 +482,33 @@ class Trainer:
                     logprobs, _, _ = self._forward(reference, part, False)
                 out["ref"][rows, -width:] = logprobs.float().cpu()
         return out
+
+    def _covariance_control(self, token_loss: torch.Tensor, ctx: LossContext) -> torch.Tensor:
+        """Clip-Cov / KL-Cov over the micro-batch's trained tokens, where turned on."""
+        config = self.algorithm.config
+        if config.covariance_control == "none":
+            return token_loss
+        covariance = token_covariance(ctx.advantages, ctx.logprobs, ctx.mask)
+        if config.covariance_control == "clip_cov":
+            token_loss, _ = clip_cov(
+                token_loss,
+                covariance,
+                ctx.mask,
+                ratio=config.clip_cov_ratio,
+                lower=config.clip_cov_lower,
+                upper=config.clip_cov_upper,
+                generator=self.loss_generator,
+            )
+            return token_loss
+        penalty, _ = kl_cov(
+            ctx.logprobs,
+            ctx.old_logprobs,
+            covariance,
+            ctx.mask,
+            ratio=config.kl_cov_ratio,
+            coef=config.kl_cov_coef,
+        )
+        return token_loss + penalty
 
     def _forward(
         self, model: Any, part: TokenBatch, hidden: bool
@@ -605,6 +643,7 @@ class Trainer:
                 "optimizer": self.optimizer.state_dict(),
                 "scheduler": self.scheduler.state_dict(),
                 "sampling_rng": self.agent.generator.get_state(),
+                "loss_rng": self.loss_generator.get_state(),
                 "algorithm": self.algorithm.state_dict(),
                 "config": asdict(self.config),
             },
@@ -631,6 +670,7 @@ class Trainer:
         self.optimizer.load_state_dict(state["optimizer"])
         self.scheduler.load_state_dict(state["scheduler"])
         self.agent.generator.set_state(state["sampling_rng"])
+        self.loss_generator.set_state(state["loss_rng"])
         self.algorithm.load_state_dict(state["algorithm"])
         iteration = int(state["iteration"])
         # Metrics logged after the checkpoint belong to the killed run: drop them.

@@ -1,6 +1,7 @@
 """The shared trainer: learning, parameter updates, layouts, devices, resume, failures."""
 
 import json
+import math
 import os
 import signal
 import subprocess
@@ -113,7 +114,9 @@ def test_multi_turn_per_turn_with_history_window(tmp_path: Path) -> None:
     assert metrics["episode_turns"] == 3
 
 
-@pytest.mark.parametrize("name", ["rloo", "gigpo", "ppo", "dapo", "dr_grpo"])
+@pytest.mark.parametrize(
+    "name", ["rloo", "gigpo", "ppo", "dapo", "dr_grpo", "epo", "salt", "aepo_agentic"]
+)
 def test_every_baseline_runs_an_iteration(tmp_path: Path, name: str) -> None:
     trainer = Trainer(
         config(
@@ -133,6 +136,22 @@ def test_every_baseline_runs_an_iteration(tmp_path: Path, name: str) -> None:
             not torch.equal(h, p)
             for h, p in zip(heads, trainer.algorithm.parameters(), strict=True)
         )
+
+
+@pytest.mark.parametrize("mode", ["clip_cov", "kl_cov"])
+def test_covariance_control_runs_in_the_trainer(tmp_path: Path, mode: str) -> None:
+    algorithm = Alternating(
+        replace(
+            GRPO().config,
+            covariance_control=mode,
+            clip_cov_ratio=0.5,
+            clip_cov_lower=-1e9,
+            clip_cov_upper=1e9,
+        )
+    )
+    trainer = Trainer(config(tmp_path), algorithm)
+    metrics = trainer.iteration(0)
+    assert math.isfinite(metrics["loss"]) and metrics["grad_norm"] > 0
 
 
 def test_cuda_branches_on_cpu_bf16_checkpointing_lora_kl(tmp_path: Path) -> None:

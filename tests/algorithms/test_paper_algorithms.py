@@ -1,0 +1,175 @@
+"""Hand-computed checks of EPO, SALT, agentic AEPO and Clip-Cov / KL-Cov."""
+
+import math
+
+import pytest
+import torch
+
+from palaestra.algorithms import SALT, SALTConfig
+from palaestra.algorithms.aepo_agentic import AgenticAEPO, entropy_balanced_surrogate
+from palaestra.algorithms.batch import TokenBatch, build_samples
+from palaestra.algorithms.epo import EPO, nested_mean_weights, schedule, smoothing_penalty
+from palaestra.algorithms.losses import clip_cov, clipped_surrogate, kl_cov, token_covariance
+from palaestra.errors import InvalidArgumentError
+from tests.algorithms.helpers import episode
+
+# ---------------------------------------------------------------- Clip-Cov / KL-Cov
+
+
+def test_token_covariance_by_hand() -> None:
+    # A = 1, -1, 3 (mean 1); logp = -1, -2, -3 (mean -2):
+    # Cov = (0)(1), (-2)(0), (2)(-1) = 0, 0, -2; the masked-out 4th token is 0.
+    cov = token_covariance(
+        torch.tensor([1.0, -1.0, 3.0, 9.0]),
+        torch.tensor([-1.0, -2.0, -3.0, 5.0]),
+        torch.tensor([1.0, 1.0, 1.0, 0.0]),
+    )
+    assert cov.tolist() == [0.0, 0.0, -2.0, 0.0]
+
+
+def test_clip_cov_detaches_ceil_r_n_tokens_inside_the_bounds() -> None:
+    cov = torch.tensor([[0.5, 2.0, 3.0, 4.0, 7.0]])
+    mask = torch.ones(1, 5)
+    loss = torch.tensor([[1.0, 2.0, 3.0, 4.0, 5.0]], requires_grad=True)
+    # ⌈0.3 · 5⌉ = 2 of the 3 candidates (Cov 2, 3, 4 inside (1, 5)) are detached.
+    out, detached = clip_cov(
+        loss, cov, mask, ratio=0.3, lower=1.0, upper=5.0, generator=torch.Generator().manual_seed(0)
+    )
+    assert detached.sum() == 2 and detached[0, 0] == 0 and detached[0, 4] == 0
+    out.sum().backward()
+    assert loss.grad is not None
+    assert (loss.grad == 1 - detached).all()
+    assert torch.equal(out.detach(), loss.detach())
+
+
+def test_kl_cov_penalizes_the_top_fraction() -> None:
+    cov = torch.tensor([[0.1, 5.0, 2.0, 9.0]])
+    logp = torch.tensor([[0.0, -1.0, 0.0, 0.5]])
+    old = torch.zeros(1, 4)
+    # ⌈0.5 · 4⌉ = 2 tokens with the largest Cov: positions 3 and 1; β|log ρ| = 0.5 and 1.
+    penalty, chosen = kl_cov(logp, old, cov, torch.ones(1, 4), ratio=0.5, coef=1.0)
+    assert chosen.tolist() == [[0.0, 1.0, 0.0, 1.0]]
+    assert penalty.tolist() == [[0.0, 1.0, 0.0, 0.5]]
+
+
+def test_covariance_control_is_validated() -> None:
+    from palaestra.algorithms import GRPOConfig
+
+    with pytest.raises(InvalidArgumentError, match="covariance_control must be"):
+        GRPOConfig(covariance_control="clip")  # type: ignore[arg-type]
+
+
+# ---------------------------------------------------------------- EPO
+
+
+def test_epo_smoothing_penalty_gradient_outside_band_only() -> None:
+    # Band [κ_l·H̄, κ_r·H̄] = [0.5, 2.0] for H̄ = 1, κ_l = 0.5, κ_r = 2.
+    entropy = torch.tensor([0.2, 1.0, 1.9, 3.0], requires_grad=True)
+    penalty = smoothing_penalty(entropy, 1.0, 0.5, 2.0)
+    assert penalty.tolist() == pytest.approx([0.3, 0.0, 0.0, 1.0])
+    penalty.sum().backward()
+    assert entropy.grad is not None
+    assert entropy.grad.tolist() == [-1.0, 0.0, 0.0, 1.0]
+
+
+def test_epo_schedule() -> None:
+    # β_k = 1 + exp(−3k / ⌊10/2⌋): k = 0 → 2, k = 5 → 1 + e^-3
+    assert schedule(0, 10, 3.0) == 2.0
+    assert schedule(5, 10, 3.0) == pytest.approx(1 + math.exp(-3))
+
+
+def test_nested_mean_weights_by_hand() -> None:
+    # Episode 0: two turns with 2 and 2 response tokens; episode 1: one turn of 2 tokens.
+    # Trajectory → turn → token mean weights: ep0 tokens 1/(2·2·2) = 0.125, ep1 1/(2·1·2).
+    batch = TokenBatch.collate(build_samples([episode([0.0, 1.0]), episode([1.0])], "per_turn"), 0)
+    weights = nested_mean_weights(batch)
+    assert sorted(weights[batch.loss_mask.bool()].tolist()) == [0.125] * 4 + [0.25] * 2
+    assert weights.sum().item() == pytest.approx(1.0)
+
+
+def test_epo_state_round_trip_and_history() -> None:
+    epo = EPO()
+    epo.end_iteration({"entropy": 2.0})
+    epo.end_iteration({"entropy": 1.0})
+    restored = EPO()
+    restored.load_state_dict(epo.state_dict())
+    assert restored.entropy_history == [2.0, 1.0] and restored.iteration == 2
+
+
+# ---------------------------------------------------------------- SALT
+
+
+def test_salt_shared_step_gets_the_mean_of_winner_and_loser() -> None:
+    # Winner W and loser L share the first edge (s0, go, s1); then their paths differ.
+    # GRPO A_traj (returns 1, 0): ±0.5 / (0.707107 + 1e-6) = ±0.707106.
+    # Shared edge: mean(+a, −a) = 0; unique edges keep ±a.
+    win = episode([0.0, 1.0], observations=["s0", "s1"])
+    lose = episode([0.0, 0.0], observations=["s0", "s1"])
+    win.turns[1].action, lose.turns[1].action = "take key", "eat key"
+    a = 0.5 / (math.sqrt(0.5) + 1e-6)
+    advantages = SALT().turn_advantages([win, lose])
+    assert advantages[0] == pytest.approx([0.0, a])
+    assert advantages[1] == pytest.approx([0.0, -a])
+
+
+def test_salt_occurrence_versus_trajectory_averaging() -> None:
+    # W loops the shared edge (s0, go, s0) twice, L once. A_traj = +a / −a.
+    # occurrence: (a + a − a) / 3 = a/3 on every shared step; trajectory: (a − a) / 2 = 0.
+    win = episode([0.0, 0.0, 1.0], observations=["s0", "s0", "s0"])
+    lose = episode([0.0, 0.0], observations=["s0", "s0"])
+    for turn in (*win.turns[:2], lose.turns[0]):
+        turn.action = "go"
+    win.turns[2].action, lose.turns[1].action = "win", "lose"
+    a = 0.5 / (math.sqrt(0.5) + 1e-6)
+    occurrence = SALT().turn_advantages([win, lose])
+    trajectory = SALT(SALTConfig(averaging="trajectory")).turn_advantages([win, lose])
+    assert occurrence[0][:2] == pytest.approx([a / 3, a / 3]) and occurrence[1][0] == pytest.approx(
+        a / 3
+    )
+    assert trajectory[0][:2] == pytest.approx([0.0, 0.0])
+
+
+def test_salt_history_nodes_and_rloo_base() -> None:
+    # With history nodes the second step differs (different pasts), so nothing is shared
+    # after the first step; RLOO base: returns 1, 0 → A = 1, −1.
+    w = episode([0.0, 1.0], observations=["s0", "s1"])
+    l_ = episode([0.0, 0.0], observations=["s0", "s1"])
+    w.turns[0].action, l_.turns[0].action = "left", "right"
+    history = SALT(SALTConfig(node="history", base="rloo")).turn_advantages([w, l_])
+    assert history == [[1.0, 1.0], [-1.0, -1.0]]
+    with pytest.raises(InvalidArgumentError, match="SALT base must be one of"):
+        SALTConfig(base="ppo")  # type: ignore[arg-type]
+
+
+# ---------------------------------------------------------------- agentic AEPO
+
+
+def test_entropy_balanced_clipping_keeps_a_gradient() -> None:
+    # A = +1 and ρ = 1.5 > 1 + 0.28: PPO's clipped term is a constant (no gradient);
+    # AEPO's has the same value, −1.28, and gradient −1.28 · ∂logπ.
+    for fn, expected_grad in ((clipped_surrogate, 0.0), (entropy_balanced_surrogate, -1.28)):
+        logp = torch.tensor([math.log(1.5)], requires_grad=True)
+        kwargs = {"clip_low": 0.2, "clip_high": 0.28}
+        if fn is entropy_balanced_surrogate:
+            kwargs["dual_clip"] = None
+        loss, _ = fn(logp, torch.zeros(1), torch.tensor([1.0]), **kwargs)  # type: ignore[operator]
+        assert loss.item() == pytest.approx(-1.28)
+        loss.sum().backward()
+        assert logp.grad is not None
+        assert logp.grad.item() == pytest.approx(expected_grad)
+
+
+def test_entropy_aware_advantage_by_hand() -> None:
+    # One group: returns 1 and 0 → A = ±a; token entropies 1, 3 (episode 0) and 1, 3
+    # (episode 1): z = (H − 2) / std(1, 3, 1, 3) = ∓0.866; Ã = A · (1 + 0.2 z).
+    win, lose = episode([1.0]), episode([0.0])
+    for ep in (win, lose):
+        ep.turns[0].entropies = [1.0, 3.0]
+    batch = TokenBatch.collate(build_samples([win, lose], "per_turn"), 0)
+    advantages = AgenticAEPO().token_advantages([win, lose], batch, None)
+    a = 0.5 / (math.sqrt(0.5) + 1e-6)
+    z = 1.0 / torch.tensor([1.0, 3.0, 1.0, 3.0]).std().item()
+    got = advantages[batch.loss_mask.bool()].tolist()
+    assert got == pytest.approx(
+        [a * (1 - 0.2 * z), a * (1 + 0.2 * z), -a * (1 - 0.2 * z), -a * (1 + 0.2 * z)], abs=1e-5
+    )
