@@ -110,6 +110,16 @@ ENTRIES += (
 )
 
 
+ENTRIES += (
+    EnvEntry(
+        "palaestra/SearchQA-v0",
+        "palaestra.envs.searchqa:SearchQAEnv",
+        "2-hop questions about invented entities; search[query] a BM25 index, answer[text]",
+        max_episode_steps=10,
+    ),
+)
+
+
 def register_envs() -> None:
     """Register every palaestra id with Gymnasium (idempotent).
 
