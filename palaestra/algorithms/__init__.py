@@ -15,6 +15,7 @@ from palaestra.algorithms.base import Algorithm, LossContext, PolicyLossConfig
 from palaestra.algorithms.epo import EPO, EPOConfig
 from palaestra.algorithms.gigpo import GiGPO, GiGPOConfig
 from palaestra.algorithms.grpo import DAPO, DR_GRPO, GRPO, GRPOConfig
+from palaestra.algorithms.igpo import IGPO, IGPOConfig
 from palaestra.algorithms.ppo import PPO, PPOConfig
 from palaestra.algorithms.rloo import RLOO, RLOOConfig
 from palaestra.algorithms.salt import SALT, SALTConfig
@@ -30,6 +31,7 @@ ALGORITHMS: dict[str, tuple[type[Algorithm], PolicyLossConfig]] = {
     "epo": (EPO, EPOConfig()),
     "salt": (SALT, SALTConfig()),
     "aepo_agentic": (AgenticAEPO, AgenticAEPOConfig()),
+    "igpo": (IGPO, IGPOConfig()),
 }
 
 
@@ -61,6 +63,7 @@ __all__ = [
     "DR_GRPO",
     "EPO",
     "GRPO",
+    "IGPO",
     "PPO",
     "RLOO",
     "SALT",
@@ -71,6 +74,7 @@ __all__ = [
     "GRPOConfig",
     "GiGPO",
     "GiGPOConfig",
+    "IGPOConfig",
     "LossContext",
     "PPOConfig",
     "PolicyLossConfig",

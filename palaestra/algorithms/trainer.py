@@ -29,7 +29,7 @@ import math
 import os
 import shutil
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -44,7 +44,7 @@ from palaestra.agents.models import load_model
 from palaestra.agents.prompting import EXTRACT_MODES, ExtractMode, PromptConfig
 from palaestra.agents.records import Episode
 from palaestra.algorithms.base import Algorithm, LossContext
-from palaestra.algorithms.batch import LAYOUTS, Layout, TokenBatch, build_samples
+from palaestra.algorithms.batch import LAYOUTS, Layout, Sample, TokenBatch, build_samples
 from palaestra.algorithms.losses import (
     Normalizer,
     clip_cov,
@@ -273,6 +273,9 @@ class Trainer:
         # Randomness of loss terms (Clip-Cov's token choice): seeded, checkpointed.
         self.loss_generator = torch.Generator().manual_seed(config.seed)
         algorithm.start(config.steps)
+        attach = getattr(algorithm, "attach", None)
+        if attach is not None:  # IGPO scores answers with the policy
+            attach(self.answer_logprobs, self._tokenize)
         self.out = Path(config.out)
         self.start_iteration = 0
         self._writer: Any = None
@@ -482,6 +485,39 @@ class Trainer:
                     logprobs, _, _ = self._forward(reference, part, False)
                 out["ref"][rows, -width:] = logprobs.float().cpu()
         return out
+
+    @torch.no_grad()
+    def answer_logprobs(
+        self, requests: Sequence[tuple[Sequence[int], Sequence[int]]]
+    ) -> list[float]:
+        """Mean teacher-forced log-prob of each answer after its context, batched.
+
+        Args:
+            requests: (context ids, answer ids) pairs; the answer follows the context as the
+                assistant's reply would.
+        """
+        samples = [
+            Sample(
+                input_ids=[*context, *answer],
+                loss_mask=[0] * len(context) + [1] * len(answer),
+                turn_index=[-1] * (len(context) + len(answer)),
+                sample_logprobs=[0.0] * (len(context) + len(answer)),
+                episode=k,
+            )
+            for k, (context, answer) in enumerate(requests)
+        ]
+        scores: list[float] = []
+        self.policy.eval()
+        size = self.config.micro_batch_size
+        for start in range(0, len(samples), size):
+            part = TokenBatch.collate(samples[start : start + size], self.agent.pad_id)
+            logprobs, _, _ = self._forward(self.model, part, False)
+            mask = part.loss_mask.to(logprobs.device)
+            scores += ((logprobs * mask).sum(-1) / mask.sum(-1).clamp(min=1)).tolist()
+        return scores
+
+    def _tokenize(self, text: str) -> list[int]:
+        return list(self.tokenizer(text, add_special_tokens=False)["input_ids"])
 
     def _covariance_control(self, token_loss: torch.Tensor, ctx: LossContext) -> torch.Tensor:
         """Clip-Cov / KL-Cov over the micro-batch's trained tokens, where turned on."""
