@@ -11,6 +11,7 @@ from dataclasses import replace
 from typing import Any
 
 from palaestra.algorithms.aepo_agentic import AgenticAEPO, AgenticAEPOConfig
+from palaestra.algorithms.aepo_arbitrary import ArbitraryAEPO, ArbitraryAEPOConfig
 from palaestra.algorithms.base import Algorithm, LossContext, PolicyLossConfig
 from palaestra.algorithms.epo import EPO, EPOConfig
 from palaestra.algorithms.gigpo import GiGPO, GiGPOConfig
@@ -32,6 +33,7 @@ ALGORITHMS: dict[str, tuple[type[Algorithm], PolicyLossConfig]] = {
     "salt": (SALT, SALTConfig()),
     "aepo_agentic": (AgenticAEPO, AgenticAEPOConfig()),
     "igpo": (IGPO, IGPOConfig()),
+    "aepo_arbitrary": (ArbitraryAEPO, ArbitraryAEPOConfig()),
 }
 
 
@@ -70,6 +72,8 @@ __all__ = [
     "AgenticAEPO",
     "AgenticAEPOConfig",
     "Algorithm",
+    "ArbitraryAEPO",
+    "ArbitraryAEPOConfig",
     "EPOConfig",
     "GRPOConfig",
     "GiGPO",

@@ -11,7 +11,7 @@ optimizer, logging and checkpoints.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, Literal
 
@@ -137,6 +137,18 @@ class Algorithm:
     def filter_episodes(self, episodes: list[Episode]) -> list[Episode]:
         """Drop episodes before training (DAPO's dynamic sampling); default: keep all."""
         return episodes
+
+    def extra_episodes(
+        self, episodes: list[Episode], play: Callable[[int, float], list[Episode]]
+    ) -> list[Episode]:
+        """Episodes to train on besides the rollout (regularization sets, replays).
+
+        Args:
+            episodes: The iteration's (filtered) rollout.
+            play: ``play(groups, temperature)`` plays that many more seeds x group size
+                episodes at that temperature (seeds and group ids of their own).
+        """
+        return []
 
     def turn_advantages(self, episodes: Sequence[Episode]) -> list[list[float]]:
         """Advantage of every turn of every episode."""

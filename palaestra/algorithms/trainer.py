@@ -31,7 +31,7 @@ import shutil
 import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any, Literal
 
@@ -331,6 +331,11 @@ class Trainer:
         metrics = _rollout_metrics(episodes)
         metrics.update(rollout_s=rollout_s, **self.agent.timing(reset=True))
         kept = self.algorithm.filter_episodes(episodes)
+
+        def play(groups: int, temperature: float) -> list[Episode]:
+            return self._rollout(iteration, groups=groups, temperature=temperature, stream=1)
+
+        kept = kept + self.algorithm.extra_episodes(kept, play)
         start = time.perf_counter()
         # With nothing left to learn from (all groups flat), the iteration makes no update.
         metrics.update(self._update(kept, iteration) if kept else dict.fromkeys(_UPDATE_KEYS, 0.0))
@@ -339,15 +344,38 @@ class Trainer:
         metrics.update(self.algorithm.end_iteration(metrics))
         return metrics
 
-    def _rollout(self, iteration: int) -> list[Episode]:
-        base = (self.config.seed * 1_000_003 + iteration * self.config.groups) * (
-            self.accelerator.num_processes
-        ) + self.accelerator.process_index * self.config.groups
-        seeds = [base + g for g in range(self.config.groups) for _ in range(self.config.group_size)]
-        groups = [g for g in range(self.config.groups) for _ in range(self.config.group_size)]
+    def _rollout(
+        self,
+        iteration: int,
+        *,
+        groups: int | None = None,
+        temperature: float | None = None,
+        stream: int = 0,
+    ) -> list[Episode]:
+        """Play ``groups`` seeds x ``group_size`` episodes.
+
+        ``stream`` 1 marks the extra rollouts an algorithm asks for: they get seeds and group
+        ids of their own.
+        """
+        count = min(groups or self.config.groups, self.config.groups)
+        base = (
+            (self.config.seed * 1_000_003 + iteration * self.config.groups)
+            * (self.accelerator.num_processes)
+            + self.accelerator.process_index * self.config.groups
+            + stream * 500_000_009
+        )
+        seeds = [base + g for g in range(count) for _ in range(self.config.group_size)]
+        group_ids = [
+            stream * 100_000 + g for g in range(count) for _ in range(self.config.group_size)
+        ]
         self.policy.eval()
+        sampling = self.agent.sampling
+        if temperature is not None:
+            self.agent.sampling = replace(sampling, temperature=temperature)
         try:
-            return self.agent.play(self.envs, seeds, groups=groups, max_turns=self.config.max_turns)
+            return self.agent.play(
+                self.envs[: len(seeds)], seeds, groups=group_ids, max_turns=self.config.max_turns
+            )
         except PalaestraError:
             raise
         except Exception as exc:
@@ -355,6 +383,8 @@ class Trainer:
                 f"the environment raised during the rollout of iteration {iteration}: "
                 f"{type(exc).__name__}: {exc}"
             ) from exc
+        finally:
+            self.agent.sampling = sampling
 
     def _update(self, episodes: list[Episode], iteration: int) -> dict[str, float]:
         config = self.config

@@ -173,3 +173,59 @@ def test_entropy_aware_advantage_by_hand() -> None:
     assert got == pytest.approx(
         [a * (1 - 0.2 * z), a * (1 + 0.2 * z), -a * (1 - 0.2 * z), -a * (1 + 0.2 * z)], abs=1e-5
     )
+
+
+# ---------------------------------------------------------------- arbitrary-entropy AEPO
+
+
+def test_arbitrary_aepo_steers_the_temperature() -> None:
+    from palaestra.algorithms import ArbitraryAEPO
+
+    aepo = ArbitraryAEPO()
+    assert aepo.choose_temperature(None) == 1.2  # no measurement yet: explore
+    assert aepo.choose_temperature(0.3) == 1.2  # below the 0.5 target: sample hotter
+    assert aepo.choose_temperature(0.7) == 0.8  # above: colder
+    main = [episode([1.0]), episode([0.0])]
+    for ep in main:
+        ep.turns[0].entropies = [0.2, 0.4]
+    asked: list[tuple[int, float]] = []
+
+    def play(groups: int, temperature: float) -> list:
+        asked.append((groups, temperature))
+        return [episode([1.0], group=100_000), episode([0.0], group=100_000)]
+
+    extra = aepo.extra_episodes(main, play)
+    # Measured entropy 0.3 < 0.5: one group (⌈0.25 · 1⌉) at T = 1.2.
+    assert asked == [(1, 1.2)] and aepo.last_entropy == pytest.approx(0.3) and len(extra) == 2
+    advantages = aepo.turn_advantages(main + extra)
+    a = 0.5 / (math.sqrt(0.5) + 1e-6)
+    # Main samples keep both signs; the regularization set keeps only the positive one.
+    assert advantages == [[pytest.approx(a)], [pytest.approx(-a)], [pytest.approx(a)], [0.0]]
+
+
+def test_arbitrary_aepo_reinforce_term_on_regularization_rows() -> None:
+    from palaestra.algorithms import ArbitraryAEPO
+    from palaestra.algorithms.base import LossContext
+
+    aepo = ArbitraryAEPO()
+    aepo._main = 1
+    batch = TokenBatch.collate(build_samples([episode([1.0]), episode([1.0])], "per_turn"), 0)
+    logprobs = torch.full(batch.loss_mask.shape, -0.5, requires_grad=True)
+    advantages = batch.loss_mask * 2.0
+    ctx = LossContext(
+        batch=batch,
+        rows=torch.arange(2),
+        logprobs=logprobs,
+        old_logprobs=logprobs.detach(),
+        entropy=torch.zeros_like(logprobs),
+        advantages=advantages,
+        mask=batch.loss_mask,
+    )
+    loss, _ = aepo.token_loss(ctx)
+    (loss * batch.loss_mask).sum().backward()
+    assert logprobs.grad is not None
+    # Row 1 (regularization): −α·A·logπ = −2 · (−0.5) = 1 per token, gradient −2.
+    assert loss[1][batch.loss_mask[1].bool()].tolist() == [1.0, 1.0]
+    assert logprobs.grad[1][batch.loss_mask[1].bool()].tolist() == [-2.0, -2.0]
+    # Row 0 (main): the clipped surrogate at ratio 1, −A = −2, gradient −2 as well.
+    assert loss[0][batch.loss_mask[0].bool()].tolist() == [-2.0, -2.0]

@@ -115,7 +115,8 @@ def test_multi_turn_per_turn_with_history_window(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize(
-    "name", ["rloo", "gigpo", "ppo", "dapo", "dr_grpo", "epo", "salt", "aepo_agentic"]
+    "name",
+    ["rloo", "gigpo", "ppo", "dapo", "dr_grpo", "epo", "salt", "aepo_agentic", "aepo_arbitrary"],
 )
 def test_every_baseline_runs_an_iteration(tmp_path: Path, name: str) -> None:
     trainer = Trainer(

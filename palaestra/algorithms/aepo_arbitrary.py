@@ -1,0 +1,112 @@
+"""Arbitrary entropy policy optimization (AEPO, Wang et al., 2025): entropy at a chosen target.
+
+No entropy bonus. Each iteration, besides the main rollouts (at the run's temperature, 1),
+a regularization set of a quarter of the prompts is sampled at temperature T: T_high (1.2)
+when the last measured token entropy is below the target H_target, T_low (0.8) otherwise.
+Its samples with positive group advantage are trained with a REINFORCE term of weight α,
+−α·A·log π; the main samples with GRPO's clipped loss. Sampling hotter raises entropy and
+colder lowers it, so entropy is pulled toward the target. The "last measured" entropy is the
+mean sampling entropy of this iteration's main rollout.
+
+The released code instead replaces up to 60 rows of the batch with regularization samples
+(half as many above target); this implements the paper's weighted term.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+
+from palaestra.agents.records import Episode
+from palaestra.algorithms.base import LossContext, group_indices
+from palaestra.algorithms.grpo import GRPO, GRPOConfig
+
+
+@dataclass(frozen=True, kw_only=True)
+class ArbitraryAEPOConfig(GRPOConfig):
+    """Arbitrary-entropy AEPO settings (defaults: the paper).
+
+    Attributes:
+        target_entropy: H_target (0.5).
+        temperature_high: T when entropy is below target (1.2).
+        temperature_low: T when entropy is at or above target (0.8).
+        regularization_fraction: Share of the prompts (groups) in the regularization set
+            (a quarter).
+        regularization_weight: α of the REINFORCE term.
+    """
+
+    target_entropy: float = 0.5
+    temperature_high: float = 1.2
+    temperature_low: float = 0.8
+    regularization_fraction: float = 0.25
+    regularization_weight: float = 1.0
+
+
+class ArbitraryAEPO(GRPO):
+    """GRPO plus a temperature-steered, positive-advantage REINFORCE regularization set."""
+
+    name = "aepo_arbitrary"
+    config_class = ArbitraryAEPOConfig
+    config: ArbitraryAEPOConfig
+
+    def __init__(self, config: ArbitraryAEPOConfig | None = None) -> None:
+        super().__init__(config)
+        self.last_entropy: float | None = None
+        self.temperature = 0.0
+        self._main = 0
+
+    def choose_temperature(self, entropy: float | None) -> float:
+        """T_high below the target (or with no measurement yet), else T_low."""
+        if entropy is None or entropy < self.config.target_entropy:
+            return self.config.temperature_high
+        return self.config.temperature_low
+
+    def extra_episodes(
+        self, episodes: list[Episode], play: Callable[[int, float], list[Episode]]
+    ) -> list[Episode]:
+        """Measure the rollout's entropy, then sample the regularization set."""
+        self._main = len(episodes)
+        tokens = [h for e in episodes for t in e.turns for h in t.entropies]
+        if tokens:
+            self.last_entropy = sum(tokens) / len(tokens)
+        self.temperature = self.choose_temperature(self.last_entropy)
+        groups = max(
+            1, math.ceil(self.config.regularization_fraction * len(group_indices(episodes)))
+        )
+        return play(groups, self.temperature)
+
+    def turn_advantages(self, episodes: Sequence[Episode]) -> list[list[float]]:
+        """GRPO advantages; regularization samples keep only positive ones."""
+        advantages = super().turn_advantages(episodes)
+        for i in range(self._main, len(episodes)):
+            advantages[i] = [max(a, 0.0) for a in advantages[i]]
+        return advantages
+
+    def token_loss(self, ctx: LossContext) -> tuple[torch.Tensor, torch.Tensor]:
+        """Clipped loss on main rows; −α·A·log π on regularization rows."""
+        loss, clipped = super().token_loss(ctx)
+        regular = (ctx.batch.episode >= self._main).to(loss.device)[:, None]
+        reinforce = -self.config.regularization_weight * ctx.advantages * ctx.logprobs
+        return torch.where(regular, reinforce, loss), clipped * (~regular)
+
+    def end_iteration(self, metrics: dict[str, float]) -> dict[str, float]:
+        """Report the measured entropy and the regularization temperature."""
+        out = super().end_iteration(metrics)
+        return {
+            **out,
+            "measured_entropy": self.last_entropy or 0.0,
+            "regularization_temperature": self.temperature,
+        }
+
+    def state_dict(self) -> dict[str, Any]:
+        """Iteration and last measured entropy."""
+        return {**super().state_dict(), "last_entropy": self.last_entropy}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        """Restore the iteration and last measured entropy."""
+        super().load_state_dict(state)
+        self.last_entropy = state.get("last_entropy")
