@@ -20,6 +20,7 @@ from palaestra.algorithms.igpo import IGPO, IGPOConfig
 from palaestra.algorithms.ppo import PPO, PPOConfig
 from palaestra.algorithms.rloo import RLOO, RLOOConfig
 from palaestra.algorithms.salt import SALT, SALTConfig
+from palaestra.algorithms.spear import SPEAR, SPEARConfig
 from palaestra.errors import UnknownNameError, did_you_mean
 
 ALGORITHMS: dict[str, tuple[type[Algorithm], PolicyLossConfig]] = {
@@ -34,6 +35,7 @@ ALGORITHMS: dict[str, tuple[type[Algorithm], PolicyLossConfig]] = {
     "aepo_agentic": (AgenticAEPO, AgenticAEPOConfig()),
     "igpo": (IGPO, IGPOConfig()),
     "aepo_arbitrary": (ArbitraryAEPO, ArbitraryAEPOConfig()),
+    "spear": (SPEAR, SPEARConfig()),
 }
 
 
@@ -69,6 +71,7 @@ __all__ = [
     "PPO",
     "RLOO",
     "SALT",
+    "SPEAR",
     "AgenticAEPO",
     "AgenticAEPOConfig",
     "Algorithm",
@@ -84,6 +87,7 @@ __all__ = [
     "PolicyLossConfig",
     "RLOOConfig",
     "SALTConfig",
+    "SPEARConfig",
     "default_config",
     "make_algorithm",
 ]

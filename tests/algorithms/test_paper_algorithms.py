@@ -229,3 +229,68 @@ def test_arbitrary_aepo_reinforce_term_on_regularization_rows() -> None:
     assert logprobs.grad[1][batch.loss_mask[1].bool()].tolist() == [-2.0, -2.0]
     # Row 0 (main): the clipped surrogate at ratio 1, −A = −2, gradient −2 as well.
     assert loss[0][batch.loss_mask[0].bool()].tolist() == [-2.0, -2.0]
+
+
+# ---------------------------------------------------------------- SPEAR
+
+
+def test_spear_schedules() -> None:
+    from palaestra.algorithms.spear import replay_weight, tool_weight
+
+    # μ_k: 1 at k = 0, 1/2 at K_t/2, 0 at K_t and after.
+    assert [tool_weight(k, 200) for k in (0, 100, 200, 300)] == pytest.approx([1.0, 0.5, 0.0, 0.0])
+    # γ_k: 0 at k = 0, c/2 at K_r/2, c from K_r on.
+    assert [replay_weight(k, 100, 2.0) for k in (0, 50, 100, 500)] == pytest.approx(
+        [0.0, 1.0, 2.0, 2.0]
+    )
+
+
+def test_spear_buffer_eviction_by_age_and_recalibrated_replay() -> None:
+    from palaestra.algorithms import SPEAR, SPEARConfig
+
+    spear = SPEAR(SPEARConfig(tool_reward=False, replay_size=1, tolerate_steps=2))
+    spear._main = 2
+    # Iteration 0: returns 1 and 0 → the winner (positive advantage) enters the buffer,
+    # D_R gets the group mean 0.5.
+    win, lose = episode([1.0]), episode([0.0])
+    spear.turn_advantages([win, lose])
+    assert [e.episode for e in spear.buffer] == [win] and list(spear.group_rewards) == [0.5]
+    spear.end_iteration({})
+    # Iteration 1: replay the winner; Ã = R − median(D_R) = 1 − 0.5.
+    replayed = spear.extra_episodes([lose, lose], lambda g, t: [])
+    assert len(replayed) == 1 and replayed[0].group < 0
+    advantages = spear.turn_advantages([episode([0.0]), episode([0.0]), *replayed])
+    assert advantages[2] == [pytest.approx(0.5)]
+    # Iterations pass: entries older than tolerate_steps (2) are dropped before replay.
+    spear.iteration = 3
+    assert spear.extra_episodes([lose], lambda g, t: []) == []
+    assert len(spear.buffer) == 0
+
+
+def test_spear_tool_reward_needs_tool_calls() -> None:
+    import gymnasium as gym
+
+    from palaestra.algorithms import SPEAR
+
+    with pytest.raises(
+        InvalidArgumentError,
+        match="SPEAR's tool reward needs tool calls, and palaestra/Bandit-v0 counts none",
+    ):
+        SPEAR().check_env(gym.make("palaestra/Bandit-v0"))
+    spear = SPEAR()
+    spear.check_env(gym.make("palaestra/SearchQA-v0"))
+    assert spear.tool_metric == "searches"
+    shaped = episode([1.0])
+    shaped.metrics = {"searches": 3.0}
+    assert spear.shaped_return(shaped) == pytest.approx(1.3)  # μ_0 = 1, 0.1 · 3
+
+
+def test_spear_state_round_trip() -> None:
+    from palaestra.algorithms import SPEAR, SPEARConfig
+
+    spear = SPEAR(SPEARConfig(tool_reward=False))
+    spear._main = 2
+    spear.turn_advantages([episode([1.0]), episode([0.0])])
+    restored = SPEAR(SPEARConfig(tool_reward=False))
+    restored.load_state_dict(spear.state_dict())
+    assert len(restored.buffer) == 1 and list(restored.group_rewards) == [0.5]

@@ -139,6 +139,18 @@ def test_every_baseline_runs_an_iteration(tmp_path: Path, name: str) -> None:
         )
 
 
+def test_spear_replays_on_searchqa(tmp_path: Path) -> None:
+    from palaestra.algorithms import SPEARConfig
+
+    run = config(tmp_path, env="palaestra/SearchQA-v0", env_kwargs="{}", max_turns=2, steps=3)
+    algorithm = make_algorithm("spear", SPEARConfig(replay_size=1, replay_warmup=1))
+    trainer = Trainer(run, algorithm)
+    for k in range(3):
+        metrics = trainer.iteration(k)
+        assert math.isfinite(metrics["loss"])
+    assert "buffer_size" in metrics and metrics["tool_weight"] < 1.0
+
+
 @pytest.mark.parametrize("mode", ["clip_cov", "kl_cov"])
 def test_covariance_control_runs_in_the_trainer(tmp_path: Path, mode: str) -> None:
     algorithm = Alternating(
