@@ -214,12 +214,59 @@ def train(argv: Sequence[str]) -> None:
     )
 
 
+@app.command(name="compare")
+def compare_help() -> None:
+    """Train algorithms with one budget: palaestra compare --algos grpo,epo --env ID --seeds N.
+
+    Every run option of `palaestra train` applies to all of them; writes comparison.png,
+    results.csv and results.md to --out. `palaestra compare --help` lists the options.
+    """
+    compare(["--help"])
+
+
+def compare(argv: Sequence[str]) -> None:
+    """Parse the shared run options, ``--algos`` and ``--seeds``, then compare."""
+    from palaestra.algorithms.compare import compare as run_comparison
+    from palaestra.algorithms.trainer import TrainConfig
+
+    def command(
+        run: TrainConfig, algos: str = "grpo,epo", seeds: int = 2
+    ) -> tuple[TrainConfig, str, int]:
+        """Train several algorithms with the same budget and seeds.
+
+        Args:
+            run: Run options shared by every algorithm.
+            algos: Comma-separated algorithm names.
+            seeds: Seeds per algorithm.
+        """
+        return run, algos, seeds
+
+    command.__annotations__ = {
+        "run": Annotated[TrainConfig, tyro.conf.OmitArgPrefixes],
+        "algos": str,
+        "seeds": int,
+        "return": tuple,
+    }
+    run, algos, seeds = tyro.cli(command, args=list(argv), prog="palaestra compare")
+    names = [a.strip() for a in algos.split(",") if a.strip()]
+    rows = run_comparison(names, run, seeds=seeds, out=run.out, progress=run.progress)
+    table = Table(title=f"{run.env}: {seeds} seed(s), {run.steps} iterations")
+    for header in rows[0]:
+        table.add_column(header)
+    for row in rows:
+        table.add_row(*(f"{v:.3f}" if isinstance(v, float) else str(v) for v in row.values()))
+    console.print(table)
+    console.print(f"figure: {run.out / 'comparison.png'}\ntable: {run.out / 'results.md'}")
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``palaestra`` command; returns the exit status."""
     args = list(sys.argv[1:] if argv is None else argv)
     try:
         if args[:1] == ["train"] and args[1:2] != ["--help"]:
             train(args[1:])
+        elif args[:1] == ["compare"] and args[1:2] != ["--help"]:
+            compare(args[1:])
         else:
             app.cli(prog="palaestra", args=args, sort_subcommands=False)
     except (PalaestraError, gym.error.Error) as exc:
