@@ -67,15 +67,15 @@ def nested_mean_weights(batch: TokenBatch) -> torch.Tensor:
     selected = batch.loss_mask.bool()
     episodes = batch.episode[:, None].expand_as(batch.turn_index)[selected]
     turns = batch.turn_index[selected]
-    pairs = episodes * 1_000_000 + turns
-    _, pair_index, pair_counts = torch.unique(pairs, return_inverse=True, return_counts=True)
-    turn_keys = torch.unique(pairs)
-    turn_episode = turn_keys // 1_000_000
-    _, turns_per_episode = torch.unique(turn_episode, return_counts=True)
-    episode_ids = torch.unique(turn_episode)
-    lookup = {int(e): int(c) for e, c in zip(episode_ids, turns_per_episode, strict=True)}
-    per_token_turns = torch.tensor([lookup[int(e)] for e in episodes], dtype=torch.float32)
-    weights[selected] = 1.0 / (pair_counts[pair_index].float() * per_token_turns * len(episode_ids))
+    # Tokens per (episode, turn), turns per episode, and episodes: all by tensor counting.
+    pair = episodes * (int(turns.max()) + 1 if turns.numel() else 1) + turns
+    _, pair_index, tokens_per_turn = torch.unique(pair, return_inverse=True, return_counts=True)
+    turn_episode = torch.unique(torch.stack([episodes, turns]), dim=1)[0]
+    turns_per_episode = torch.bincount(turn_episode)
+    count = int((turns_per_episode > 0).sum())
+    weights[selected] = 1.0 / (
+        tokens_per_turn[pair_index].float() * turns_per_episode[episodes].float() * count
+    )
     return weights
 
 
