@@ -218,7 +218,6 @@ class HFAgent:
                     prompts[k] = sessions[k].observe(observation, info)
                     still.append(k)
             active = still
-        batch.close()
         return episodes
 
     def timing(self, *, reset: bool = False) -> dict[str, float]:
@@ -292,9 +291,6 @@ class _EnvBatch:
             )
             for k in actions
         }
-
-    def close(self) -> None:
-        return None
 
 
 def _as_step(result: tuple[str, Any, bool, bool, dict[str, Any]]) -> StepResult:

@@ -31,7 +31,7 @@ import shutil
 import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any, Literal
 
@@ -197,13 +197,6 @@ class TrainConfig:
         if not isinstance(value, dict):
             raise InvalidArgumentError(f"env_kwargs must be a JSON object, got {self.env_kwargs!r}")
         return value
-
-
-@dataclass
-class _History:
-    """Metrics of every iteration so far (for the final plot)."""
-
-    rows: list[dict[str, float]] = field(default_factory=list)
 
 
 class Trainer:
