@@ -21,7 +21,6 @@ from dataclasses import dataclass
 import torch
 
 from palaestra.agents.records import Episode
-from palaestra.algorithms.base import LossContext
 from palaestra.algorithms.batch import TokenBatch
 from palaestra.algorithms.grpo import GRPO, GRPOConfig
 
@@ -72,6 +71,7 @@ class AgenticAEPO(GRPO):
     name = "aepo_agentic"
     config_class = AgenticAEPOConfig
     config: AgenticAEPOConfig
+    surrogate = staticmethod(entropy_balanced_surrogate)
 
     def token_advantages(
         self, episodes: Sequence[Episode], batch: TokenBatch, values: torch.Tensor | None
@@ -88,14 +88,3 @@ class AgenticAEPO(GRPO):
         z = torch.zeros_like(entropy)
         z[selected] = (values_h - values_h.mean()) / (values_h.std() + 1e-8)
         return advantages * (1.0 + self.config.entropy_advantage_weight * z) * batch.loss_mask
-
-    def token_loss(self, ctx: LossContext) -> tuple[torch.Tensor, torch.Tensor]:
-        """The entropy-balanced clipped surrogate."""
-        return entropy_balanced_surrogate(
-            ctx.logprobs,
-            ctx.old_logprobs,
-            ctx.advantages,
-            clip_low=self.config.clip_low,
-            clip_high=self.config.clip_high,
-            dual_clip=self.config.dual_clip,
-        )

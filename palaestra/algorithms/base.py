@@ -121,6 +121,10 @@ class Algorithm:
     config_class: ClassVar[type[PolicyLossConfig]] = PolicyLossConfig
     #: Whether the trainer must run a no-grad pass for values (hidden states) first.
     needs_values: ClassVar[bool] = False
+    #: The per-token policy loss (PPO-clip; agentic AEPO swaps in its own).
+    surrogate: ClassVar[Callable[..., tuple[torch.Tensor, torch.Tensor]]] = staticmethod(
+        clipped_surrogate
+    )
 
     def __init__(self, config: PolicyLossConfig | None = None) -> None:
         self.config = config or self.config_class()
@@ -161,8 +165,8 @@ class Algorithm:
         return batch.broadcast(self.turn_advantages(episodes))
 
     def token_loss(self, ctx: LossContext) -> tuple[torch.Tensor, torch.Tensor]:
-        """Per-token loss and a 0/1 clipped indicator; default: the clipped surrogate."""
-        return clipped_surrogate(
+        """Per-token loss and a 0/1 clipped indicator from the class's ``surrogate``."""
+        return type(self).surrogate(
             ctx.logprobs,
             ctx.old_logprobs,
             ctx.advantages,

@@ -294,3 +294,25 @@ def test_spear_state_round_trip() -> None:
     restored = SPEAR(SPEARConfig(tool_reward=False))
     restored.load_state_dict(spear.state_dict())
     assert len(restored.buffer) == 1 and list(restored.group_rewards) == [0.5]
+
+
+def test_agentic_aepo_token_loss_uses_entropy_balanced_clipping() -> None:
+    from palaestra.algorithms.base import LossContext
+
+    batch = TokenBatch.collate(build_samples([episode([1.0])], "per_turn"), 0)
+    logprobs = torch.full(batch.loss_mask.shape, math.log(1.5), requires_grad=True)
+    ctx = LossContext(
+        batch=batch,
+        rows=torch.arange(1),
+        logprobs=logprobs,
+        old_logprobs=torch.zeros_like(logprobs),
+        entropy=torch.zeros_like(logprobs),
+        advantages=batch.loss_mask.clone(),
+        mask=batch.loss_mask,
+    )
+    for algorithm, expected in ((AgenticAEPO(), -1.28), (SALT(), 0.0)):  # SALT: plain PPO clip
+        logprobs.grad = None
+        loss, _ = algorithm.token_loss(ctx)
+        (loss * batch.loss_mask).sum().backward()
+        assert logprobs.grad is not None
+        assert logprobs.grad[batch.loss_mask.bool()].tolist() == pytest.approx([expected] * 2)
