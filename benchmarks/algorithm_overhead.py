@@ -59,7 +59,7 @@ def update_seconds(trainer: Trainer, episodes: list, k: int) -> float:
 
     start = time.perf_counter()
     kept = algorithm.filter_episodes(list(episodes))
-    kept = kept + algorithm.extra_episodes(kept, play)
+    kept = algorithm.training_episodes(kept, play)
     trainer._update(kept, k)
     algorithm.end_iteration({"entropy": 0.5})
     return time.perf_counter() - start

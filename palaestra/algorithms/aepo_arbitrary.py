@@ -8,8 +8,10 @@ Its samples with positive group advantage are trained with a REINFORCE term of w
 colder lowers it, so entropy is pulled toward the target. The "last measured" entropy is the
 mean sampling entropy of this iteration's main rollout.
 
-The released code instead replaces up to 60 rows of the batch with regularization samples
-(half as many above target); this implements the paper's weighted term.
+The released code instead replaces rows of the batch with the positive regularization
+samples: up to 60, half as many above the target. The weighted term is the default here;
+``replace_rows`` switches to the replacement scheme. Replaced rows are dropped after the main
+advantages are computed, so the rows that stay keep their full-group advantages.
 """
 
 from __future__ import annotations
@@ -37,6 +39,9 @@ class ArbitraryAEPOConfig(GRPOConfig):
         regularization_fraction: Share of the prompts (groups) in the regularization set
             (a quarter).
         regularization_weight: α of the REINFORCE term.
+        replace_rows: 0 for the weighted term; otherwise the released code's scheme: up to
+            this many rows of the rollout (half as many above the target) are replaced by
+            positive-advantage regularization samples (released value: 60).
     """
 
     target_entropy: float = 0.5
@@ -44,6 +49,12 @@ class ArbitraryAEPOConfig(GRPOConfig):
     temperature_low: float = 0.8
     regularization_fraction: float = 0.25
     regularization_weight: float = 1.0
+    replace_rows: int = 0
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        if self.replace_rows < 0:
+            raise ValueError(f"replace_rows must be >= 0, got {self.replace_rows}")
 
 
 class ArbitraryAEPO(GRPO):
@@ -58,6 +69,8 @@ class ArbitraryAEPO(GRPO):
         self.last_entropy: float | None = None
         self.temperature = 0.0
         self._main = 0
+        self._main_advantages: list[list[float]] = []
+        self._regular_advantages: list[list[float]] = []
 
     def choose_temperature(self, entropy: float | None) -> float:
         """T_high below the target (or with no measurement yet), else T_low."""
@@ -65,11 +78,10 @@ class ArbitraryAEPO(GRPO):
             return self.config.temperature_high
         return self.config.temperature_low
 
-    def extra_episodes(
+    def training_episodes(
         self, episodes: list[Episode], play: Callable[[int, float], list[Episode]]
     ) -> list[Episode]:
-        """Measure the rollout's entropy, then sample the regularization set."""
-        self._main = len(episodes)
+        """Measure the rollout's entropy, sample the regularization set, add or swap it in."""
         tokens = [h for e in episodes for t in e.turns for h in t.entropies]
         if tokens:
             self.last_entropy = sum(tokens) / len(tokens)
@@ -77,14 +89,29 @@ class ArbitraryAEPO(GRPO):
         groups = max(
             1, math.ceil(self.config.regularization_fraction * len(group_indices(episodes)))
         )
-        return play(groups, self.temperature)
+        regular = play(groups, self.temperature)
+        # Advantages of each set within its own full groups, before any row is dropped.
+        self._main_advantages = super().turn_advantages(episodes)
+        advantages = [[max(a, 0.0) for a in row] for row in super().turn_advantages(regular)]
+        if self.config.replace_rows:
+            limit = self.config.replace_rows
+            if self.last_entropy is not None and self.last_entropy >= self.config.target_entropy:
+                limit //= 2
+            positive = [i for i, row in enumerate(advantages) if any(a > 0 for a in row)]
+            chosen = positive[: min(limit, len(episodes))]
+            regular = [regular[i] for i in chosen]
+            advantages = [advantages[i] for i in chosen]
+            episodes = episodes[: len(episodes) - len(chosen)]
+        self._main = len(episodes)
+        self._regular_advantages = advantages
+        return episodes + regular
 
     def turn_advantages(self, episodes: Sequence[Episode]) -> list[list[float]]:
-        """GRPO advantages; regularization samples keep only positive ones."""
-        advantages = super().turn_advantages(episodes)
-        for i in range(self._main, len(episodes)):
-            advantages[i] = [max(a, 0.0) for a in advantages[i]]
-        return advantages
+        """GRPO advantages (from full groups); regularization samples keep only positive ones."""
+        if len(episodes) != self._main + len(self._regular_advantages):
+            # Called outside training_episodes (e.g. on a plain batch): GRPO's advantages.
+            return super().turn_advantages(episodes)
+        return self._main_advantages[: self._main] + self._regular_advantages
 
     def token_loss(self, ctx: LossContext) -> tuple[torch.Tensor, torch.Tensor]:
         """Clipped loss on main rows; −α·A·log π on regularization rows."""

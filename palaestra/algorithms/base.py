@@ -142,17 +142,19 @@ class Algorithm:
         """Drop episodes before training (DAPO's dynamic sampling); default: keep all."""
         return episodes
 
-    def extra_episodes(
+    def training_episodes(
         self, episodes: list[Episode], play: Callable[[int, float], list[Episode]]
     ) -> list[Episode]:
-        """Episodes to train on besides the rollout (regularization sets, replays).
+        """The episodes to train on; default: the rollout.
+
+        Algorithms add others (regularization sets, replays) or swap them in for rollout rows.
 
         Args:
             episodes: The iteration's (filtered) rollout.
             play: ``play(groups, temperature)`` plays that many more seeds x group size
                 episodes at that temperature (seeds and group ids of their own).
         """
-        return []
+        return episodes
 
     def turn_advantages(self, episodes: Sequence[Episode]) -> list[list[float]]:
         """Advantage of every turn of every episode."""

@@ -148,17 +148,17 @@ class SPEAR(Algorithm):
             reward += tool_weight(self.iteration, self.config.tool_warmup) * min(1.0, 0.1 * calls)
         return reward
 
-    def extra_episodes(
+    def training_episodes(
         self, episodes: list[Episode], play: Callable[[int, float], list[Episode]]
     ) -> list[Episode]:
-        """Drop stale buffer entries, then replay ``replay_size`` of them if there are enough."""
+        """Drop stale buffer entries, then add ``replay_size`` of them if there are enough."""
         self._main = len(episodes)
         while (
             self.buffer and self.iteration - self.buffer[0].iteration > self.config.tolerate_steps
         ):
             self.buffer.popleft()
         if len(self.buffer) < self.config.replay_size:
-            return []
+            return episodes
         picks = torch.randperm(len(self.buffer), generator=self.generator)[
             : self.config.replay_size
         ]
@@ -167,7 +167,7 @@ class SPEAR(Algorithm):
             episode = copy.copy(self.buffer[index].episode)
             episode.group = -1 - k  # never mixed into an on-policy group
             replayed.append(episode)
-        return replayed
+        return episodes + replayed
 
     def turn_advantages(self, episodes: Sequence[Episode]) -> list[list[float]]:
         """Base advantages on the rollout (shaped rewards); Ã⁺ on replayed trajectories."""

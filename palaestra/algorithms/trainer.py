@@ -328,7 +328,7 @@ class Trainer:
         def play(groups: int, temperature: float) -> list[Episode]:
             return self._rollout(iteration, groups=groups, temperature=temperature, stream=1)
 
-        kept = kept + self.algorithm.extra_episodes(kept, play)
+        kept = self.algorithm.training_episodes(kept, play)
         start = time.perf_counter()
         # With nothing left to learn from (all groups flat), the iteration makes no update.
         metrics.update(self._update(kept, iteration) if kept else dict.fromkeys(_UPDATE_KEYS, 0.0))

@@ -194,13 +194,40 @@ def test_arbitrary_aepo_steers_the_temperature() -> None:
         asked.append((groups, temperature))
         return [episode([1.0], group=100_000), episode([0.0], group=100_000)]
 
-    extra = aepo.extra_episodes(main, play)
+    batch = aepo.training_episodes(main, play)
     # Measured entropy 0.3 < 0.5: one group (⌈0.25 · 1⌉) at T = 1.2.
-    assert asked == [(1, 1.2)] and aepo.last_entropy == pytest.approx(0.3) and len(extra) == 2
-    advantages = aepo.turn_advantages(main + extra)
+    assert asked == [(1, 1.2)] and aepo.last_entropy == pytest.approx(0.3) and len(batch) == 4
+    advantages = aepo.turn_advantages(batch)
     a = 0.5 / (math.sqrt(0.5) + 1e-6)
     # Main samples keep both signs; the regularization set keeps only the positive one.
     assert advantages == [[pytest.approx(a)], [pytest.approx(-a)], [pytest.approx(a)], [0.0]]
+
+
+def test_arbitrary_aepo_replacement_scheme() -> None:
+    from palaestra.algorithms import ArbitraryAEPO, ArbitraryAEPOConfig
+
+    aepo = ArbitraryAEPO(ArbitraryAEPOConfig(replace_rows=4))
+    main = [episode([r]) for r in (1.0, 0.0, 1.0, 0.0)]
+    for ep in main:
+        ep.turns[0].entropies = [0.1]
+
+    def play(groups: int, temperature: float) -> list:
+        rewards = (1.0, 1.0, 0.0, 0.0, 0.0, 1.0)  # three winners above a group mean of 0.5
+        return [episode([r], group=100_000) for r in rewards]
+
+    batch = aepo.training_episodes(main, play)
+    # Below target: up to 4 rows may go; three regularization samples have A > 0, so the
+    # last three main rows are replaced and the first keeps its full-group advantage.
+    assert batch[:1] == main[:1] and len(batch) == 4
+    a = 0.5 / (math.sqrt(1 / 3) + 1e-6)  # main group {1, 0, 1, 0}: std √(1/3)
+    b = 0.5 / (math.sqrt(0.3) + 1e-6)  # regularization group of six: std √0.3
+    assert aepo.turn_advantages(batch) == [[pytest.approx(a)]] + [[pytest.approx(b)]] * 3
+    # Above target only half as many rows (2) are replaced.
+    for ep in main:
+        ep.turns[0].entropies = [0.9]
+    assert len(aepo.training_episodes(main, play)) == 4 and aepo._main == 2
+    with pytest.raises(ValueError, match="replace_rows"):
+        ArbitraryAEPOConfig(replace_rows=-1)
 
 
 def test_arbitrary_aepo_reinforce_term_on_regularization_rows() -> None:
@@ -257,13 +284,13 @@ def test_spear_buffer_eviction_by_age_and_recalibrated_replay() -> None:
     assert [e.episode for e in spear.buffer] == [win] and list(spear.group_rewards) == [0.5]
     spear.end_iteration({})
     # Iteration 1: replay the winner; Ã = R − median(D_R) = 1 − 0.5.
-    replayed = spear.extra_episodes([lose, lose], lambda g, t: [])
+    replayed = spear.training_episodes([lose, lose], lambda g, t: [])[2:]
     assert len(replayed) == 1 and replayed[0].group < 0
     advantages = spear.turn_advantages([episode([0.0]), episode([0.0]), *replayed])
     assert advantages[2] == [pytest.approx(0.5)]
     # Iterations pass: entries older than tolerate_steps (2) are dropped before replay.
     spear.iteration = 3
-    assert spear.extra_episodes([lose], lambda g, t: []) == []
+    assert spear.training_episodes([lose], lambda g, t: []) == [lose]
     assert len(spear.buffer) == 0
 
 
