@@ -119,6 +119,48 @@ ENTRIES += (
     ),
 )
 
+_TEXTWORLD = "palaestra.envs.textworld:TextWorldEnv"
+
+ENTRIES += (
+    EnvEntry(
+        "palaestra/TextWorld-v0",
+        _TEXTWORLD,
+        "TextWorld 'simple' house chores: a key, doors and an object to put away",
+        max_episode_steps=50,
+    ),
+    EnvEntry(
+        "palaestra/TextWorld-CoinCollector-v0",
+        _TEXTWORLD,
+        "TextWorld coin collector, level 5: find the coin through a maze of rooms",
+        {"challenge": "coin_collector", "settings": {"level": 5}},
+        max_episode_steps=50,
+    ),
+    EnvEntry(
+        "palaestra/TextWorld-TreasureHunter-v0",
+        _TEXTWORLD,
+        "TextWorld treasure hunter, level 5: find and take the named object",
+        {"challenge": "treasure_hunter", "settings": {"level": 5}},
+        max_episode_steps=50,
+    ),
+    EnvEntry(
+        "palaestra/TextWorld-Cooking-v0",
+        _TEXTWORLD,
+        "TextWorld cooking: read the recipe, gather, cut and cook 2 ingredients in 6 rooms",
+        {
+            "challenge": "cooking",
+            "settings": {"recipe": 2, "take": 2, "go": 6, "open": True, "cook": True, "cut": True},
+        },
+        max_episode_steps=80,
+    ),
+    EnvEntry(
+        "palaestra/TextWorld-Custom-v0",
+        _TEXTWORLD,
+        "TextWorld custom world: 5 rooms, 10 objects, a 5-step quest (settings change them)",
+        {"challenge": "custom"},
+        max_episode_steps=50,
+    ),
+)
+
 
 def register_envs() -> None:
     """Register every palaestra id with Gymnasium (idempotent).
