@@ -161,6 +161,41 @@ ENTRIES += (
     ),
 )
 
+_ALFWORLD = "palaestra.envs.alfworld:ALFWorldEnv"
+
+ENTRIES += (
+    EnvEntry(
+        "palaestra/ALFWorld-v0",
+        _ALFWORLD,
+        "ALFWorld household tasks, all six types, generated offline (train floor plans)",
+        max_episode_steps=50,
+    ),
+    EnvEntry(
+        "palaestra/ALFWorld-Unseen-v0",
+        _ALFWORLD,
+        "ALFWorld tasks in floor plans never used for the train split",
+        {"split": "unseen"},
+        max_episode_steps=50,
+    ),
+    *(
+        EnvEntry(
+            f"palaestra/ALFWorld-{name}-v0",
+            _ALFWORLD,
+            f"ALFWorld {task.replace('_', ' ')} tasks",
+            {"task_type": task},
+            max_episode_steps=50,
+        )
+        for name, task in (
+            ("Pick", "pick_and_place_simple"),
+            ("Look", "look_at_obj_in_light"),
+            ("Clean", "pick_clean_then_place_in_recep"),
+            ("Heat", "pick_heat_then_place_in_recep"),
+            ("Cool", "pick_cool_then_place_in_recep"),
+            ("PickTwo", "pick_two_obj_and_place"),
+        )
+    ),
+)
+
 
 def register_envs() -> None:
     """Register every palaestra id with Gymnasium (idempotent).

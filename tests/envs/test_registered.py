@@ -10,9 +10,23 @@ import palaestra
 import palaestra.testing
 
 
-@pytest.mark.parametrize("env_id", palaestra.env_ids())
-def test_conformance(env_id: str) -> None:
-    palaestra.testing.check(env_id)
+def conformance_cases() -> list[object]:
+    """Every id; ALFWorld on a pool of two games per type, its per-type variants slow."""
+    cases: list[object] = []
+    for env_id in palaestra.env_ids():
+        if not env_id.startswith("palaestra/ALFWorld-"):
+            cases.append(pytest.param(env_id, {}, id=env_id))
+        elif env_id in ("palaestra/ALFWorld-v0", "palaestra/ALFWorld-Unseen-v0"):
+            cases.append(pytest.param(env_id, {"pool_size": 2}, id=env_id))
+        else:  # the same engine and games as ALFWorld-v0, one task type each
+            marks = pytest.mark.slow
+            cases.append(pytest.param(env_id, {"pool_size": 2}, id=env_id, marks=marks))
+    return cases
+
+
+@pytest.mark.parametrize(("env_id", "kwargs"), conformance_cases())
+def test_conformance(env_id: str, kwargs: dict[str, object]) -> None:
+    palaestra.testing.check(env_id, kwargs=kwargs)
 
 
 @pytest.mark.parametrize("env_id", palaestra.env_ids())

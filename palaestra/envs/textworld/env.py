@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from palaestra.envs.core import InvalidAction, TextEnv, Transition, shorten
+from palaestra.envs.replay import ReplayedEngine
 from palaestra.envs.textworld.games import GameSpec, game_path
 from palaestra.errors import InvalidArgumentError
 
@@ -83,6 +84,20 @@ def game_files(games: str | Path | Sequence[str | Path]) -> list[Path]:
     if not found:
         raise InvalidArgumentError("games is empty; pass a .z8 file, a folder or a list")
     return found
+
+
+def _start_planner(game: Path) -> Any:
+    """An interpreter on ``game`` that tracks quests and reports the planner's commands."""
+    import textworld
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)
+        return textworld.start(str(game), request_infos=textworld.EnvInfos(policy_commands=True))
+
+
+def _seed_engine(engine: Any) -> None:
+    """Seed the interpreter's own RNG the same way every episode."""
+    engine.seed(0)
 
 
 class TextWorldEnv(TextEnv):
@@ -177,10 +192,7 @@ class TextWorldEnv(TextEnv):
         self._walk = 0  # walkthrough commands played so far
         self._on_walkthrough = True
         # The oracle's planner off the walkthrough: a second interpreter, started on demand.
-        self._planner: Any = None
-        self._planner_game: Path | None = None
-        self._planner_state: Any = None
-        self._planner_commands: list[str] | None = None
+        self._planner = ReplayedEngine(_start_planner, _seed_engine)
 
     # ------------------------------------------------------------------ episodes
     def choose_game(self) -> Path:
@@ -224,7 +236,7 @@ class TextWorldEnv(TextEnv):
             except Exception as exc:  # a file that passed the checks but is not a game
                 raise InvalidArgumentError(f"cannot load game {self._game}: {exc}") from exc
             self._loaded = self._game
-        self._engine.seed(0)  # the interpreter's own RNG: the same every episode
+        _seed_engine(self._engine)
         self._state = self._engine.reset()
 
     def _parse_action(self, text: str) -> str:
@@ -323,25 +335,9 @@ class TextWorldEnv(TextEnv):
         """TextWorld's planner commands from the current state."""
         if self.expert:
             return list(self._state.get("policy_commands") or [])
-        import textworld
-
-        done = self._planner_commands
-        if self._planner is None or self._planner_game != self._game:
-            self._close_planner()
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore", UserWarning)
-                infos = textworld.EnvInfos(policy_commands=True)
-                self._planner = textworld.start(str(self._game), request_infos=infos)
-            self._planner_game, done = self._game, None
-        if done is None or self._commands[: len(done)] != done:
-            self._planner.seed(0)
-            self._planner_state = self._planner.reset()
-            done = []
-        for command in self._commands[len(done) :]:
-            self._planner_state, _, _ = self._planner.step(command)
-            done.append(command)
-        self._planner_commands = done
-        return list(self._planner_state.get("policy_commands") or [])
+        assert self._game is not None
+        state = self._planner.state(self._game, self._commands)
+        return list(state.get("policy_commands") or [])
 
     def _walkthrough_position(self) -> tuple[list[str], int]:
         """The walkthrough and the index of its next command admissible now."""
@@ -361,27 +357,13 @@ class TextWorldEnv(TextEnv):
             self._engine.close()
             self._engine = None
             self._loaded = None
-        self._close_planner()
-
-    def _close_planner(self) -> None:
-        if self._planner is not None:
-            self._planner.close()
-        self._planner = self._planner_game = self._planner_state = None
-        self._planner_commands = None
+        self._planner.close()
 
     def __getstate__(self) -> dict[str, Any]:
         # The interpreter cannot be pickled: a copy reloads the game and replays the
         # episode's commands (the engine is deterministic), which restores the same state.
         state = dict(self.__dict__)
-        state.update(
-            _engine=None,
-            _loaded=None,
-            _state=None,
-            _planner=None,
-            _planner_game=None,
-            _planner_state=None,
-            _planner_commands=None,
-        )
+        state.update(_engine=None, _loaded=None, _state=None)
         return state
 
     def __setstate__(self, state: dict[str, Any]) -> None:

@@ -1,0 +1,231 @@
+"""ALFWorld household tasks on ALFWorld's own text engine (TextWorld's PDDL backend)."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+from typing import Any
+
+from palaestra.envs.alfworld.engine import start_engine
+from palaestra.envs.alfworld.games import (
+    check_game,
+    data_folder,
+    generated_game,
+    official_games,
+)
+from palaestra.envs.alfworld.generator import SPLITS, TASK_TYPES, task_type_name
+from palaestra.envs.core import InvalidAction, TextEnv, Transition, shorten
+from palaestra.envs.replay import ReplayedEngine
+from palaestra.errors import InvalidArgumentError
+
+#: "put X in Y" / "put X on Y" / "put X in/on Y" (ALFWorld before 0.4) → "move X to Y".
+_PUT = re.compile(r"put (.+?) (?:in/on|in|on|into|onto) (.+)")
+
+_WELCOME = "-= Welcome to TextWorld, ALFRED! =-"
+
+_INSTRUCTION = (
+    "You are an agent in a household, in the middle of a room. Each turn, reply with exactly "
+    "one of the available actions, such as 'go to countertop 1', 'open fridge 1', 'take apple "
+    "1 from countertop 1', 'move apple 1 to fridge 1' (or 'put apple 1 in fridge 1'), 'heat "
+    "apple 1 with microwave 1', 'cool apple 1 with fridge 1', 'clean apple 1 with sinkbasin "
+    "1', 'use desklamp 1', 'examine apple 1', 'look' or 'inventory'."
+)
+
+
+def _start_expert(game: Path) -> Any:
+    return start_engine(game, expert=True)
+
+
+class ALFWorldEnv(TextEnv):
+    """An ALFWorld household task, played on ALFWorld's own text engine.
+
+    **Task.** One of ALFWorld's six task types ("put a clean apple in the fridge", "examine
+    the alarmclock with the desklamp", ...), stated in the first observation and in
+    ``info["instruction"]``. Tasks come from palaestra's offline generator
+    (:mod:`palaestra.envs.alfworld.generator`: seeded households from the AI2-THOR floor
+    plans ALFWorld uses, written as ALFWorld game folders, verified solvable by ALFWorld's
+    expert and cached on disk) or, with ``data_path`` (or ``$PALAESTRA_ALFWORLD_DATA``),
+    from ALFWorld's official ``json_2.1.1`` games. The episode seed picks the task type
+    (when several) and the game.
+
+    **Action.** One of ``info["available_actions"]`` (ALFWorld's admissible commands).
+    "put X in/on Y", the syntax before ALFWorld 0.4 used in the papers' prompts, is accepted
+    as "move X to Y". Case, surrounding whitespace and a final period do not matter. Any
+    other command is an invalid action: the observation is ALFWorld's "Nothing happens.".
+
+    **Reward.** 1 when the task is done (the episode then terminates), else 0; an invalid
+    action adds :data:`~palaestra.envs.core.INVALID_ACTION_PENALTY`. ``success``: the task
+    is done. ``info["expert_action"]`` with ``expert=True``: ALFWorld's hand-coded expert's
+    next command (computed every step).
+
+    Args:
+        task_type: One of ALFWorld's task types or its short name (``pick``, ``look``,
+            ``clean``, ``heat``, ``cool``, ``pick_two``); ``None`` for all six.
+        split: ``train`` or ``unseen`` (floor plans never used in train); with official
+            data also ``seen`` (ALFWorld's ``valid_seen``).
+        pool_size: Generated games per task type the episode seed chooses from.
+        data_path: An official ALFWorld data folder (``json_2.1.1``) or a folder of game
+            folders; overrides ``$PALAESTRA_ALFWORLD_DATA``.
+        expert: Add ``expert_action`` to ``info`` (privileged).
+        **kwargs: :class:`~palaestra.envs.core.TextEnv` arguments.
+
+    Version History:
+        * v0: Initial version (ALFWorld 0.4 engine and grammar).
+    """
+
+    max_action_length = 200
+
+    def __init__(
+        self,
+        *,
+        task_type: str | None = None,
+        split: str = "train",
+        pool_size: int = 100,
+        data_path: str | Path | None = None,
+        expert: bool = False,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        try:
+            import alfworld  # noqa: F401
+        except ImportError as exc:
+            raise InvalidArgumentError(
+                "ALFWorld environments need alfworld: pip install 'palaestra[alfworld]'"
+            ) from exc
+        self.task_types = TASK_TYPES if task_type is None else (task_type_name(task_type),)
+        if pool_size < 1:
+            raise InvalidArgumentError(f"pool_size must be at least 1, got {pool_size}")
+        self.pool_size = pool_size
+        self.split = split
+        self.expert = expert
+        folder = data_folder(data_path)
+        self.files = official_games(folder, split, self.task_types) if folder else None
+        if self.files is None and split not in SPLITS:
+            raise InvalidArgumentError(f"unknown ALFWorld split {split!r}; choose one of {SPLITS}")
+        self._engine: Any = None
+        self._game: Path | None = None
+        self._state: Any = None
+        self._commands: list[str] = []
+        self._walkthrough: list[str] = []
+        self._on_walkthrough = True
+        self._expert = ReplayedEngine(_start_expert)
+
+    # ------------------------------------------------------------------ episodes
+    def choose_game(self) -> Path:
+        """This episode's ``game.tw-pddl``, drawn with the episode's RNG (generated if needed)."""
+        if self.files is not None:
+            return self.files[int(self.np_random.integers(len(self.files)))]
+        task_type = self.task_types[int(self.np_random.integers(len(self.task_types)))]
+        return generated_game(self.split, task_type, int(self.np_random.integers(self.pool_size)))
+
+    def _reset(self, options: dict[str, Any] | None) -> tuple[str, dict[str, Any]]:
+        self._game = self.choose_game()
+        data = check_game(self._game)
+        walkthrough = data.get("walkthrough")
+        self._walkthrough = [str(c) for c in walkthrough] if isinstance(walkthrough, list) else []
+        self._commands, self._on_walkthrough = [], True
+        self._start()
+        text = (self._state.feedback or "").replace(_WELCOME, "").strip()
+        task = text.rsplit("Your task is to:", 1)[-1].strip() if "Your task is to:" in text else ""
+        info: dict[str, Any] = {"instruction": f"{_INSTRUCTION}\n\nYour task is to: {task}"}
+        self._add_expert_action(info)
+        return text, info
+
+    def _start(self) -> None:
+        assert self._game is not None
+        self.close_engine()
+        try:
+            self._engine = start_engine(self._game, expert=self.expert)
+            self._state = self._engine.reset()
+        except Exception as exc:  # a game file with the keys but a broken domain or problem
+            raise InvalidArgumentError(f"cannot load ALFWorld game {self._game}: {exc}") from exc
+
+    def _parse_action(self, text: str) -> str:
+        command = " ".join(text.lower().split()).rstrip(".")
+        put = _PUT.fullmatch(command)
+        if put is not None:
+            command = f"move {put.group(1)} to {put.group(2)}"
+        if command not in (self._state.admissible_commands or []):
+            raise InvalidAction(f"{shorten(text)} is not one of the available actions")
+        return command
+
+    def _step(self, action: str) -> Transition:
+        if self._on_walkthrough and (
+            len(self._commands) >= len(self._walkthrough)
+            or self._walkthrough[len(self._commands)] != action
+        ):
+            self._on_walkthrough = False
+        self._state, _, done = self._engine.step(action)
+        self._commands.append(action)
+        won = bool(self._state["won"])
+        info: dict[str, Any] = {}
+        self._add_expert_action(info)
+        return Transition(self._state.feedback.strip(), 1.0 if won else 0.0, won or done, info)
+
+    def _invalid_transition(self, reason: str) -> Transition:
+        info: dict[str, Any] = {}
+        self._add_expert_action(info)
+        return Transition("Nothing happens.", 0.0, False, info)
+
+    # ------------------------------------------------------------------ state
+    def _available_actions(self) -> list[str] | None:
+        return list(self._state.admissible_commands) if self._state is not None else None
+
+    def _add_expert_action(self, info: dict[str, Any]) -> None:
+        if self.expert:
+            plan = self._state.get("extra.expert_plan") or []
+            if plan:
+                info["expert_action"] = plan[0]
+
+    def _success(self) -> bool:
+        return bool(self._state is not None and self._state["won"])
+
+    @property
+    def max_return(self) -> float:
+        """The task done."""
+        return 1.0
+
+    @property
+    def task(self) -> dict[str, Any]:
+        """The episode's ``traj_data.json`` (task type and targets; privileged)."""
+        assert self._game is not None
+        return dict(json.loads((self._game.parent / "traj_data.json").read_text()))
+
+    def oracle_action(self) -> str:
+        """The stored walkthrough while the episode follows it, else ALFWorld's expert.
+
+        Off the walkthrough, ALFWorld's hand-coded expert is run in a second engine that
+        replays the episode's commands (started on the first such call).
+        """
+        if self._on_walkthrough and len(self._commands) < len(self._walkthrough):
+            return self._walkthrough[len(self._commands)]
+        if self.expert:
+            plan = self._state.get("extra.expert_plan") or []
+        else:
+            assert self._game is not None
+            plan = self._expert.state(self._game, self._commands).get("extra.expert_plan") or []
+        return str(plan[0]) if plan else "look"
+
+    # ------------------------------------------------------------------ lifecycle
+    def close_engine(self) -> None:
+        """Stop the episode's engine."""
+        if self._engine is not None:
+            self._engine.close()
+            self._engine = None
+
+    def close(self) -> None:
+        """Stop the engines."""
+        self.close_engine()
+        self._expert.close()
+
+    def __getstate__(self) -> dict[str, Any]:
+        # The engine cannot be pickled: a copy reloads the game and replays the episode.
+        return {**self.__dict__, "_engine": None, "_state": None}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state)
+        if self._game is not None:
+            self._start()
+            for command in self._commands:
+                self._state, _, _ = self._engine.step(command)

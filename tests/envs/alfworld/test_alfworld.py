@@ -1,0 +1,202 @@
+"""ALFWorld on its own engine: the expert wins every task type; actions, data folders, vectors."""
+
+import gc
+import json
+import shutil
+import warnings
+from pathlib import Path
+from typing import Any
+
+import gymnasium as gym
+import numpy as np
+import pytest
+
+from palaestra.envs.alfworld import TASK_TYPES, ALFWorldEnv, generated_game
+from palaestra.errors import InvalidArgumentError
+
+POOL = {"pool_size": 2}
+
+
+def play_oracle(env: gym.Env[str, str], seed: int) -> tuple[float, dict[str, Any], int]:
+    env.reset(seed=seed)
+    total, steps = 0.0, 0
+    while True:
+        _, reward, terminated, truncated, info = env.step(env.unwrapped.oracle_action())
+        total, steps = total + reward, steps + 1
+        if terminated or truncated:
+            return total, info, steps
+
+
+@pytest.mark.parametrize("task_type", TASK_TYPES)
+def test_expert_wins_every_task_type(task_type: str) -> None:
+    env = gym.make("palaestra/ALFWorld-v0", task_type=task_type, **POOL)
+    for seed in range(2):
+        total, info, steps = play_oracle(env, seed)
+        assert info["success"] and total == 1.0 and steps < 50, (task_type, seed)
+        assert env.unwrapped.task["task_type"] == task_type
+
+
+def test_expert_wins_after_leaving_the_walkthrough() -> None:
+    env = gym.make("palaestra/ALFWorld-Pick-v0", **POOL)
+    _, info = env.reset(seed=0)
+    rng = np.random.default_rng(3)
+    for _ in range(4):
+        goes = [a for a in info["available_actions"] if a.startswith("go to")]
+        _, _, terminated, _, info = env.step(goes[int(rng.integers(len(goes)))])
+        assert not terminated
+    assert not env.unwrapped._on_walkthrough
+    for _ in range(45):
+        _, _, terminated, truncated, info = env.step(env.unwrapped.oracle_action())
+        if terminated or truncated:
+            break
+    assert info["success"]
+
+
+def test_expert_action_only_when_asked() -> None:
+    env = gym.make("palaestra/ALFWorld-Heat-v0", **POOL)
+    assert "expert_action" not in env.reset(seed=0)[1]
+    env = gym.make("palaestra/ALFWorld-Heat-v0", expert=True, **POOL)
+    _, info = env.reset(seed=0)
+    for _ in range(49):
+        assert info["expert_action"] in info["available_actions"] or info["expert_action"] == "look"
+        _, _, terminated, _, info = env.step(info["expert_action"])
+        if terminated:
+            break
+    assert info["success"]
+
+
+def test_old_put_syntax_is_accepted_as_move() -> None:
+    env = gym.make("palaestra/ALFWorld-Pick-v0", **POOL)
+    env.reset(seed=1)
+    walkthrough = env.unwrapped._walkthrough
+    for command in walkthrough[:-1]:
+        env.step(command)
+    final = walkthrough[-1]
+    assert final.startswith("move ")
+    obj, recep = final[len("move ") :].split(" to ")
+    _, reward, terminated, _, info = env.step(f"  Put {obj} in/on {recep}. ")
+    assert reward == 1.0 and terminated and info["success"] and not info["invalid_action"]
+
+
+@pytest.mark.parametrize(
+    "action",
+    ["xyzzy", "go to the moon", "take apple 99 from fridge 1", "move everything to me",
+     "put", "go to countertop 1; go to fridge 1", "GO TO", "look look", "help me"],
+)  # fmt: skip
+def test_other_commands_are_invalid_and_nothing_happens(action: str) -> None:
+    env = gym.make("palaestra/ALFWorld-Pick-v0", **POOL)
+    env.reset(seed=0)
+    before = env.unwrapped._commands[:]
+    observation, reward, terminated, _, info = env.step(action)
+    assert observation == "Nothing happens." and info["invalid_action"]
+    assert reward == pytest.approx(-0.1) and not terminated
+    assert env.unwrapped._commands == before
+
+
+def test_first_observation_and_instruction() -> None:
+    observation, info = gym.make("palaestra/ALFWorld-Clean-v0", **POOL).reset(seed=0)
+    assert observation.startswith("You are in the middle of a room.")
+    assert "Welcome" not in observation
+    task = observation.rsplit("Your task is to: ", 1)[1]
+    assert info["instruction"].endswith(f"Your task is to: {task}")
+    assert "clean" in task
+
+
+def official_layout(root: Path, games: list[Path]) -> Path:
+    """A json_2.1.1 folder in ALFWorld's layout holding copies of generated games."""
+    data = root / "json_2.1.1"
+    for k, game in enumerate(games):
+        traj = json.loads((game.parent / "traj_data.json").read_text())
+        split = "train" if k % 2 == 0 else "valid_unseen"
+        name = f"{traj['task_type']}-{traj['pddl_params']['object_target']}-None-{k}"
+        trial = data / split / name / f"trial_T2019_{k:04d}"
+        shutil.copytree(game.parent, trial)
+    return data
+
+
+def test_official_data_folder(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    games = [generated_game("train", t, 0) for t in TASK_TYPES[:4]]
+    data = official_layout(tmp_path, games)
+    env = gym.make("palaestra/ALFWorld-v0", data_path=data)
+    assert len(env.unwrapped.files) == 2  # the train split only
+    total, info, _ = play_oracle(env, 0)
+    assert info["success"] and total == 1.0
+    assert all("valid_unseen" in str(f) for f in ALFWorldEnv(data_path=data, split="unseen").files)
+    assert len(ALFWorldEnv(data_path=data, task_type="clean").files) == 1
+    monkeypatch.setenv("PALAESTRA_ALFWORLD_DATA", str(data))
+    assert ALFWorldEnv().files == env.unwrapped.files
+
+
+def test_bad_data_folders_name_the_path(tmp_path: Path) -> None:
+    with pytest.raises(InvalidArgumentError, match=f"{tmp_path / 'missing'} does not exist"):
+        ALFWorldEnv(data_path=tmp_path / "missing")
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(InvalidArgumentError, match=r"no ALFWorld games under .*empty"):
+        ALFWorldEnv(data_path=tmp_path / "empty")
+    bad_traj = tmp_path / "bad" / "task"
+    bad_traj.mkdir(parents=True)
+    (bad_traj / "traj_data.json").write_text("{nope")
+    (bad_traj / "game.tw-pddl").write_text("{}")
+    with pytest.raises(InvalidArgumentError, match=r"traj_data\.json is not an ALFWorld"):
+        ALFWorldEnv(data_path=tmp_path / "bad")
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [("{not json", "an ALFWorld game file \\(JSON\\)"), ('{"grammar": ""}', "missing pddl_domain")],
+)
+def test_malformed_game_files_name_the_file(tmp_path: Path, content: str, message: str) -> None:
+    task = tmp_path / "data" / "train" / "task"
+    task.mkdir(parents=True)
+    (task / "traj_data.json").write_text(json.dumps({"task_type": "pick_and_place_simple"}))
+    (task / "game.tw-pddl").write_text(content)
+    env = ALFWorldEnv(data_path=tmp_path / "data")
+    with pytest.raises(InvalidArgumentError, match=f"game.tw-pddl is not .*{message}"):
+        env.reset(seed=0)
+
+
+def test_broken_problem_fails_clearly(tmp_path: Path) -> None:
+    game = generated_game("train", "pick_and_place_simple", 0)
+    task = tmp_path / "data" / "task"
+    shutil.copytree(game.parent, task)
+    data = json.loads((task / "game.tw-pddl").read_text())
+    data["pddl_problem"] = "(define (problem broken"
+    (task / "game.tw-pddl").write_text(json.dumps(data))
+    with pytest.raises(InvalidArgumentError, match="cannot load ALFWorld game"):
+        ALFWorldEnv(data_path=tmp_path / "data").reset(seed=0)
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"task_type": "juggle"}, "unknown ALFWorld task type"),
+        ({"split": "test"}, "unknown ALFWorld split"),
+        ({"pool_size": 0}, "pool_size"),
+    ],
+)
+def test_bad_arguments(kwargs: dict[str, Any], message: str) -> None:
+    with pytest.raises(InvalidArgumentError, match=message):
+        gym.make("palaestra/ALFWorld-v0", **kwargs)
+
+
+def test_async_vector_env_and_clean_close() -> None:
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        envs = gym.vector.AsyncVectorEnv(
+            [lambda: gym.make("palaestra/ALFWorld-Pick-v0", **POOL)] * 2, shared_memory=False
+        )
+        observations, infos = envs.reset(seed=[0, 1])
+        actions = [infos["available_actions"][i][0] for i in range(2)]
+        observations, rewards, _, _, _ = envs.step(actions)
+        assert len(observations) == 2 and rewards.shape == (2,)
+        envs.close()
+        env = gym.make("palaestra/ALFWorld-Pick-v0", **POOL)
+        env.reset(seed=0)
+        env.step(env.unwrapped.oracle_action())
+        env.close()
+        del env
+        gc.collect()
+    assert [str(w.message) for w in caught] == []
+    import multiprocessing
+
+    assert multiprocessing.active_children() == []
