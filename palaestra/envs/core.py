@@ -184,7 +184,7 @@ class TextEnv(gym.Env[str, str]):
     #: words may be valid actions. Used by :mod:`palaestra.testing`.
     free_text_actions: ClassVar[bool] = False
     #: Whether episodes depend on the seed (checked by :mod:`palaestra.testing`).
-    seeded: ClassVar[bool] = True
+    seeded: bool = True
 
     def __new__(cls, *args: Any, **kwargs: Any) -> TextEnv:
         """Create the instance after checking ``kwargs`` against the constructor's arguments."""

@@ -196,6 +196,41 @@ ENTRIES += (
     ),
 )
 
+_DILEMMA = "palaestra.envs.social:DilemmaEnv"
+
+#: The iterated social dilemmas: (name, game, extra kwargs, description).
+SOCIAL_GAMES: tuple[tuple[str, str, dict[str, Any], str], ...] = (
+    ("PrisonersDilemma", "prisoners_dilemma", {}, "iterated prisoner's dilemma, 10 rounds"),
+    ("StagHunt", "stag_hunt", {}, "iterated stag hunt, 10 rounds"),
+    ("Chicken", "chicken", {}, "iterated chicken, 10 rounds"),
+    ("PublicGoods", "public_goods", {}, "4-player public goods game (multiplier 1.6), 10 rounds"),
+)
+
+ENTRIES += tuple(
+    EnvEntry(
+        f"palaestra/{name}-v0",
+        _DILEMMA,
+        f"{description} against a scripted tit-for-tat (opponent= changes it)",
+        {"game": game, **extra},
+    )
+    for name, game, extra, description in SOCIAL_GAMES
+)
+
+
+def register_pettingzoo() -> None:
+    """Register the multi-agent games in PettingZoo's parallel registry (idempotent)."""
+    import pettingzoo
+
+    for name, game, extra, _ in SOCIAL_GAMES:
+        env_id = f"palaestra/{name}-v0"
+        if env_id not in pettingzoo.parallel_registry:
+            pettingzoo.register(
+                "parallel",
+                env_id,
+                "palaestra.envs.social:IteratedGameEnv",
+                kwargs={"game": game, **extra},
+            )
+
 
 def register_envs() -> None:
     """Register every palaestra id with Gymnasium (idempotent).
@@ -215,6 +250,7 @@ def register_envs() -> None:
                 max_episode_steps=entry.max_episode_steps,
                 additional_wrappers=(EpisodeEndInfo.wrapper_spec(),),
             )
+    register_pettingzoo()
 
 
 def env_ids() -> list[str]:
