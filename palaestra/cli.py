@@ -11,7 +11,7 @@ import json
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Literal
 
 import gymnasium as gym
 import tyro
@@ -122,6 +122,45 @@ def run(
         console.print(f"records written to {out}")
     if failure is not None:
         raise failure
+
+
+@app.command
+def baseline(
+    env_id: EnvId,
+    algo: Literal["dqn", "ppo"] = "dqn",
+    env_kwargs: str = "{}",
+    epochs: int = 10,
+    steps_per_epoch: int = 1000,
+    seed: int = 0,
+    out: Path = Path("runs/baseline"),
+) -> None:
+    """Train a tianshou DQN or PPO reference agent on an environment's numeric view.
+
+    Args:
+        env_id: A bandit or social dilemma id, e.g. palaestra/Bandit-v0.
+        algo: dqn or ppo.
+        env_kwargs: JSON object of gym.make keyword arguments.
+        epochs: Training epochs; the greedy policy is evaluated after each.
+        steps_per_epoch: Environment steps per epoch.
+        seed: Seed of the networks, exploration and evaluation episodes.
+        out: Folder for curve.json and curve.png.
+    """
+    from palaestra.agents.baselines import BaselineConfig, save_curve, train_baseline
+
+    config = BaselineConfig(
+        env=env_id,
+        algo=algo,
+        env_kwargs=env_kwargs,
+        epochs=epochs,
+        steps_per_epoch=steps_per_epoch,
+        seed=seed,
+    )
+    result = train_baseline(config)
+    for steps, value in result.curve:
+        console.print(f"{steps:>8} env steps: mean return {value:.3f}")
+    console.print(f"random policy: {result.random_return:.3f}")
+    for path in save_curve(result, config, out):
+        console.print(f"written: {path}")
 
 
 @app.command

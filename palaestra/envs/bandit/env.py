@@ -229,6 +229,25 @@ class BanditEnv(TextEnv):
         """Cumulative pseudo-regret of the current episode so far (privileged)."""
         return float(self._regret)
 
+    # ------------------------------------------------------------------ numeric view
+    def numeric_actions(self) -> list[str]:
+        """The action text of each discrete action of the numeric view (the arm labels)."""
+        return list(self.labels)
+
+    def numeric_observation(self) -> np.ndarray:
+        """Sufficient statistics for non-LLM baselines.
+
+        Per arm in the current context: pulls / horizon and mean reward so far; then the
+        context one-hot and the fraction of rounds played.
+        """
+        counts, sums = self._stats[self._context]
+        means = np.divide(sums, counts, out=np.zeros(self.n_arms), where=counts > 0)
+        context = np.zeros(self.n_contexts)
+        context[self._context] = 1.0
+        return np.concatenate(
+            [counts / self.horizon, means, context, [self._round / self.horizon]]
+        ).astype(np.float32)
+
     # ------------------------------------------------------------------ internals
 
     def _init_episode_state(self) -> None:

@@ -4,9 +4,12 @@ from __future__ import annotations
 
 from typing import Any
 
+import numpy as np
+
 from palaestra.envs.core import TextEnv, Transition
 from palaestra.envs.social.iterated import IteratedGameEnv
 from palaestra.envs.social.opponents import OPPONENTS
+from palaestra.envs.social.stage import MatrixGame
 from palaestra.errors import InvalidArgumentError, did_you_mean
 
 
@@ -73,6 +76,31 @@ class DilemmaEnv(TextEnv):
         # Without noise, random stopping or a random opponent the game has no chance in it.
         self.seeded = bool(noise or stop_probability or opponent == "random")
         self._info: dict[str, Any] = {}
+
+    # ------------------------------------------------------------------ numeric view
+    def numeric_actions(self) -> list[str]:
+        """The action text of each discrete action of the numeric view."""
+        stage = self.game.stage
+        if isinstance(stage, MatrixGame):
+            return list(stage.actions)
+        return [str(k) for k in range(stage.endowment + 1)]
+
+    def numeric_observation(self) -> np.ndarray:
+        """The state for non-LLM baselines.
+
+        Every player's last move (one-hot, or the contribution's fraction of the endowment),
+        a flag for the first round, and the fraction of the horizon played.
+        """
+        stage = self.game.stage
+        last = self.game.history[-1] if self.game.history else None
+        features: list[float] = []
+        for agent in self.game.possible_agents:
+            if isinstance(stage, MatrixGame):
+                features += [float(last is not None and last[agent] == a) for a in stage.actions]
+            else:
+                features.append(last[agent] / stage.endowment if last is not None else 0.0)
+        features += [float(last is None), self.game.round / self.game.horizon]
+        return np.array(features, dtype=np.float32)
 
     def _reset(self, options: dict[str, Any] | None) -> tuple[str, dict[str, Any]]:
         seed = int(self.np_random.integers(2**31 - 1))
