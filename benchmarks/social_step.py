@@ -1,4 +1,4 @@
-"""Joint steps per second of the iterated social dilemmas (all agents acting each step).
+"""Joint steps per second of the social dilemmas (all agents acting each step).
 
 Run: ``python benchmarks/social_step.py``. Each game plays fixed valid moves through the
 PettingZoo parallel API (resetting at the end of every game), best of several rounds, and
@@ -55,6 +55,31 @@ def single(game: str, steps: int) -> float:
     return time.perf_counter() - start
 
 
+def grid(game: str, size: int, steps: int) -> float:
+    """Seconds for ``steps`` joint steps of Gathering/Cleanup on a ``size`` x ``size`` map."""
+    from palaestra.envs.social import GridDilemmaEnv
+
+    inner = size - 2
+    rows = ["#" * size]
+    for r in range(inner):
+        cells = ["@" if (r + c) % 3 == 0 else "." for c in range(inner)]
+        if game == "cleanup":
+            cells[:2] = ["~", "~"]
+        if r in (0, inner - 1):
+            cells[inner // 2] = "P"
+        rows.append("#" + "".join(cells) + "#")
+    rows.append("#" * size)
+    env = GridDilemmaEnv(game, grid=rows, max_cycles=100)
+    env.reset(seed=0)
+    words = ("forward", "turn left", "right", "zap", "stay")
+    start = time.perf_counter()
+    for k in range(steps):
+        if not env.agents:
+            env.reset()
+        env.step({a: words[(k + i) % len(words)] for i, a in enumerate(env.agents)})
+    return time.perf_counter() - start
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--steps", type=int, default=20_000)
@@ -65,6 +90,12 @@ def main() -> None:
         best_parallel = min(parallel(game, args.steps) for _ in range(args.rounds))
         best_single = min(single(game, args.steps) for _ in range(args.rounds))
         print(f"{game:<20} {args.steps / best_parallel:>20,.0f} {args.steps / best_single:>20,.0f}")
+    grid_steps = args.steps // 10
+    print(f"\n{'grid game':<12} {'map':>7} {'joint st/s':>12}")
+    for game in ("gathering", "cleanup"):
+        for size in (8, 16, 32):
+            best = min(grid(game, size, grid_steps) for _ in range(args.rounds))
+            print(f"{game:<12} {size:>3}x{size:<3} {grid_steps / best:>12,.0f}")
 
 
 if __name__ == "__main__":

@@ -216,6 +216,22 @@ ENTRIES += tuple(
     for name, game, extra, description in SOCIAL_GAMES
 )
 
+#: The sequential dilemmas on a grid: (name, game, description).
+GRID_GAMES: tuple[tuple[str, str, str], ...] = (
+    ("Gathering", "gathering", "Gathering: 2 players, apples that regrow, a tag beam, 100 steps"),
+    ("Cleanup", "cleanup", "Cleanup: 2 players, apples grow only while the river is clean"),
+)
+
+ENTRIES += tuple(
+    EnvEntry(
+        f"palaestra/{name}-v0",
+        "palaestra.envs.social:GridGameEnv",
+        f"{description}; against a greedy harvester",
+        {"game": game},
+    )
+    for name, game, description in GRID_GAMES
+)
+
 
 def register_pettingzoo() -> None:
     """Register the multi-agent games in PettingZoo's parallel registry (idempotent)."""
@@ -229,6 +245,12 @@ def register_pettingzoo() -> None:
                 env_id,
                 "palaestra.envs.social:IteratedGameEnv",
                 kwargs={"game": game, **extra},
+            )
+    for name, game, _ in GRID_GAMES:
+        env_id = f"palaestra/{name}-v0"
+        if env_id not in pettingzoo.parallel_registry:
+            pettingzoo.register(
+                "parallel", env_id, "palaestra.envs.social:GridDilemmaEnv", kwargs={"game": game}
             )
 
 

@@ -1,0 +1,128 @@
+"""The Gymnasium single-agent view of Gathering and Cleanup against scripted players."""
+
+from __future__ import annotations
+
+from collections import deque
+from typing import Any
+
+from palaestra.envs.core import TextEnv, Transition
+from palaestra.envs.social.grid import _DELTAS, _MOVES, ACTIONS, APPLE, GridDilemmaEnv
+from palaestra.errors import InvalidArgumentError, did_you_mean
+
+
+def greedy_harvester(env: GridDilemmaEnv, agent: str) -> str:
+    """Step toward the nearest apple (breadth-first search); stay when none is reachable."""
+    start = env.position[agent]
+    seen = {start}
+    queue: deque[tuple[tuple[int, int], int | None]] = deque([(start, None)])
+    while queue:
+        cell, first = queue.popleft()
+        if cell != start and env.cells[cell] == APPLE:
+            assert first is not None
+            # The move word for that absolute direction, relative to the heading.
+            relative = (first - env.heading[agent]) % 4
+            return next(word for word, turn in _MOVES.items() if turn == relative)
+        for direction, (dr, dc) in enumerate(_DELTAS):
+            nxt = (cell[0] + dr, cell[1] + dc)
+            if nxt not in seen and env._free(nxt):
+                seen.add(nxt)
+                queue.append((nxt, direction if first is None else first))
+    return "stay"
+
+
+def random_player(env: GridDilemmaEnv, agent: str) -> str:
+    """A uniformly random action."""
+    words = [w for w in ACTIONS if w != "clean" or env.game == "cleanup"]
+    return words[int(env.np_random.integers(len(words)))]
+
+
+GRID_OPPONENTS = {"greedy": greedy_harvester, "random": random_player}
+
+
+class GridGameEnv(TextEnv):
+    """Play ``player_0`` of Gathering or Cleanup; the other players are scripted.
+
+    The rules, text and arguments are those of
+    :class:`~palaestra.envs.social.GridDilemmaEnv`; ``opponent`` is ``greedy`` (walks to
+    the nearest apple, never zaps or cleans) or ``random``. An invalid action counts as
+    ``stay``. ``success``: the agent ate at least as many apples as the best other player.
+    ``episode_metrics``: the social metrics, the agent's ``return`` and ``apples``.
+
+    Args:
+        opponent: The scripted players' strategy.
+        game: ``gathering`` or ``cleanup``.
+        **kwargs: Other :class:`GridDilemmaEnv` and :class:`TextEnv` arguments.
+
+    Version History:
+        * v0: Initial version.
+    """
+
+    free_text_actions = False
+
+    def __init__(
+        self,
+        *,
+        opponent: str = "greedy",
+        game: str = "gathering",
+        max_cycles: int = 100,
+        view: int = 2,
+        grid: list[str] | None = None,
+        tag_steps: int = 10,
+        clean_cost: float = 0.1,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        if opponent not in GRID_OPPONENTS:
+            raise InvalidArgumentError(
+                f"unknown opponent {opponent!r}{did_you_mean(opponent, list(GRID_OPPONENTS))} "
+                f"Choose one of {', '.join(GRID_OPPONENTS)}."
+            )
+        self.opponent = opponent
+        self.game = GridDilemmaEnv(
+            game,
+            grid=grid,
+            max_cycles=max_cycles,
+            view=view,
+            tag_steps=tag_steps,
+            clean_cost=clean_cost,
+        )
+        self.me = self.game.possible_agents[0]
+        self._info: dict[str, Any] = {}
+        # Gathering against greedy players has no chance in it; Cleanup's river does.
+        self.seeded = game == "cleanup" or opponent == "random"
+
+    def _reset(self, options: dict[str, Any] | None) -> tuple[str, dict[str, Any]]:
+        observations, infos = self.game.reset(seed=int(self.np_random.integers(2**31 - 1)))
+        self._info = {}
+        return observations[self.me], {"instruction": infos[self.me]["instruction"]}
+
+    def _step(self, action: str) -> Transition:
+        policy = GRID_OPPONENTS[self.opponent]
+        actions = {a: policy(self.game, a) for a in self.game.agents if a != self.me}
+        actions[self.me] = action
+        observations, rewards, _, truncations, infos = self.game.step(actions)
+        self._info = infos[self.me]
+        info: dict[str, Any] = {}
+        if self._info["invalid_action"]:
+            info["invalid_action"] = True
+            info["invalid_reason"] = "not an action; it counted as stay"
+        # The episode's fixed length is the game's own end, so it terminates here.
+        return Transition(observations[self.me], rewards[self.me], truncations[self.me], info)
+
+    def _invalid_transition(self, reason: str) -> Transition:
+        transition = self._step("")
+        transition.info["invalid_action"] = True
+        transition.info["invalid_reason"] = reason
+        return transition
+
+    def _available_actions(self) -> list[str]:
+        return [w for w in ACTIONS if w != "clean" or self.game.game == "cleanup"]
+
+    def _success(self) -> bool:
+        apples = self.game.apples
+        return apples[self.me] >= max(v for a, v in apples.items() if a != self.me)
+
+    def _metrics(self) -> dict[str, float]:
+        metrics = dict(self._info.get("episode_metrics", {}))
+        metrics["pollution"] = self.game.pollution
+        return metrics

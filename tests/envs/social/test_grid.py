@@ -1,0 +1,123 @@
+"""Gathering and Cleanup: PettingZoo API tests and the classic rules on small maps."""
+
+import gymnasium as gym
+import pettingzoo
+import pytest
+from pettingzoo.test import parallel_api_test, parallel_seed_test
+
+from palaestra.envs.social import GridDilemmaEnv, greedy_harvester
+from palaestra.errors import InvalidArgumentError
+
+
+@pytest.mark.parametrize("game", ["gathering", "cleanup"])
+def test_pettingzoo_api_and_seed_tests(game: str) -> None:
+    parallel_api_test(GridDilemmaEnv(game, max_cycles=60), num_cycles=80)
+    parallel_seed_test(lambda: GridDilemmaEnv(game, max_cycles=60), num_cycles=60)
+    assert isinstance(pettingzoo.make("parallel", f"palaestra/{game.title()}-v0"), GridDilemmaEnv)
+
+
+def corridor(**kwargs: object) -> GridDilemmaEnv:
+    # Two players facing north in a corridor with one apple between them.
+    env = GridDilemmaEnv("gathering", grid=["#####", "#P@P#", "#####"], **kwargs)  # type: ignore[arg-type]
+    env.reset(seed=0)
+    return env
+
+
+def test_apple_gives_a_point_and_regrows_after_its_steps() -> None:
+    env = corridor(regrow_steps=3)
+    _, rewards, *_ = env.step({"player_0": "right", "player_1": "stay"})
+    assert rewards == {"player_0": 1.0, "player_1": 0.0}
+    assert env.cells[1, 2] == "." and env.position["player_0"] == (1, 2)
+    env.step({"player_0": "left", "player_1": "stay"})  # step off the cell
+    env.step(dict.fromkeys(env.agents, "stay"))
+    assert env.cells[1, 2] == "."
+    env.step(dict.fromkeys(env.agents, "stay"))
+    assert env.cells[1, 2] == "@"  # eaten in step 1, back at the end of step 1 + 3
+
+
+def test_zap_tags_the_first_player_in_the_beam_for_its_steps() -> None:
+    env = corridor(tag_steps=2)
+    env.step({"player_0": "turn right", "player_1": "stay"})  # now facing east
+    observations, _, _, _, _ = env.step({"player_0": "zap", "player_1": "stay"})
+    assert env.out["player_1"] == 1  # tagged this step, one more to go
+    assert "tagged" in observations["player_1"]
+    *_, infos = env.step(dict.fromkeys(env.agents, "stay"))
+    assert env.out["player_1"] == 0
+    assert not infos["player_1"]["invalid_action"]
+
+
+def test_invalid_action_stays_and_touches_no_one_else() -> None:
+    env = corridor()
+    before = dict(env.position)
+    *_, infos = env.step({"player_0": "fly to the moon", "player_1": "left"})
+    assert infos["player_0"]["invalid_action"] and not infos["player_1"]["invalid_action"]
+    assert env.position["player_0"] == before["player_0"]
+    assert env.position["player_1"] == (1, 2)  # player_1 ate the apple
+    *_, infos = env.step({"player_0": "clean", "player_1": None})  # no cleaning in Gathering
+    assert infos["player_0"]["invalid_action"] and infos["player_1"]["invalid_action"]
+
+
+def test_cleanup_apples_stop_growing_in_a_polluted_river() -> None:
+    grid = ["#######", "#~~P..#", "#######"]
+    dirty = GridDilemmaEnv("cleanup", grid=grid, waste_rate=1.0, apple_rate=1.0)
+    dirty.reset(seed=0)
+    dirty._orchard[1, 5] = True  # make one orchard cell
+    dirty.step({"player_0": "stay"})
+    assert dirty.pollution == 1.0 and dirty.cells[1, 5] == "."
+    clean = GridDilemmaEnv("cleanup", grid=grid, waste_rate=0.0, apple_rate=1.0)
+    clean.reset(seed=0)
+    clean._orchard[1, 5] = True
+    clean.step({"player_0": "stay"})
+    assert clean.cells[1, 5] == "@"
+
+
+def test_cleaning_removes_waste_in_front_and_costs_the_cleaner() -> None:
+    env = GridDilemmaEnv("cleanup", grid=["######", "#**P.#", "######"], clean_cost=0.5,
+                         waste_rate=0.0)  # fmt: skip
+    env.reset(seed=0)
+    env.step({"player_0": "turn left"})  # facing west, toward the waste
+    _, rewards, *_ = env.step({"player_0": "clean"})
+    assert rewards["player_0"] == -0.5
+    assert list(env.cells[1, 1:3]) == ["~", "~"]
+
+
+def test_episode_end_metrics() -> None:
+    env = corridor(max_cycles=2, tag_steps=5)
+    env.step({"player_0": "turn right", "player_1": "stay"})
+    *_, truncations, infos = env.step({"player_0": "zap", "player_1": "stay"})
+    assert all(truncations.values()) and env.agents == []
+    metrics = infos["player_0"]["episode_metrics"]
+    assert metrics["peace"] == 2 * 2 - 1  # player_1 was out for one agent-step
+
+
+def test_greedy_harvester_walks_to_apples() -> None:
+    env = corridor()
+    assert greedy_harvester(env, "player_0") == "right"  # facing north, apple to the east
+    assert greedy_harvester(env, "player_1") == "left"
+
+
+def test_gymnasium_view_against_greedy() -> None:
+    env = gym.make("palaestra/Gathering-v0", max_cycles=30)
+    _, info = env.reset(seed=0)
+    total = 0.0
+    for _ in range(30):
+        _, reward, terminated, truncated, info = env.step("forward")
+        total += reward
+        if terminated or truncated:
+            break
+    assert terminated and "apples" in info["episode_metrics"]
+    assert info["episode_metrics"]["return"] == total
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"game": "tag"}, "unknown grid game"),
+        ({"grid": ["##", "#"]}, "equal length"),
+        ({"grid": ["#X#"]}, "unknown cells"),
+        ({"grid": ["###"]}, "player starts"),
+    ],
+)
+def test_bad_maps(kwargs: dict[str, object], message: str) -> None:
+    with pytest.raises(InvalidArgumentError, match=message):
+        GridDilemmaEnv(**kwargs)  # type: ignore[arg-type]
