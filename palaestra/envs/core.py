@@ -41,6 +41,7 @@ import re
 from typing import Any, ClassVar, NamedTuple, TypedDict
 
 import gymnasium as gym
+import numpy as np
 from gymnasium.error import ResetNeeded
 
 from palaestra.errors import InvalidArgumentError, did_you_mean
@@ -104,6 +105,18 @@ class TextSpace(gym.spaces.Text):
 
     def __hash__(self) -> int:
         return hash((TextSpace, self.min_length, self.max_length))
+
+
+class TextObservation(str):
+    """A ``str`` that also has the ``dtype`` of :class:`TextSpace`.
+
+    PettingZoo's ``api_test`` compares every observation's ``dtype`` with its space's, which
+    assumes array observations; the multi-agent environments return their text as this
+    subclass so that their text observations pass it. It is a ``str`` in every other way.
+    """
+
+    __slots__ = ()
+    dtype = np.dtype("<U")
 
 
 class InvalidAction(Exception):  # noqa: N818 - a control-flow signal, not an error to report

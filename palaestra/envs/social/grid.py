@@ -24,7 +24,7 @@ import numpy as np
 from gymnasium.utils import seeding
 from pettingzoo import ParallelEnv
 
-from palaestra.envs.core import TextSpace
+from palaestra.envs.core import TextObservation, TextSpace
 from palaestra.envs.social.metrics import social_metrics
 from palaestra.errors import InvalidArgumentError
 
@@ -181,7 +181,7 @@ class GridDilemmaEnv(ParallelEnv[str, str, str]):  # type: ignore[misc]  # untyp
         self._reset_state()
         self.agents = list(self.possible_agents)
         instruction = self.instruction()
-        observations = {a: self._observe(a) for a in self.agents}
+        observations: dict[str, str] = {a: self._observe(a) for a in self.agents}
         return observations, {a: {"instruction": instruction, "turn": 0} for a in self.agents}
 
     def step(
@@ -221,7 +221,7 @@ class GridDilemmaEnv(ParallelEnv[str, str, str]):  # type: ignore[misc]  # untyp
         self.cycle += 1
         self._rewards.append(rewards)
         over = self.cycle >= self.max_cycles
-        observations = {a: self._observe(a) for a in self.agents}
+        observations: dict[str, str] = {a: self._observe(a) for a in self.agents}
         infos: dict[str, dict[str, Any]] = {
             a: {"invalid_action": invalid[a], "turn": self.cycle} for a in self.agents
         }
@@ -357,7 +357,10 @@ class GridDilemmaEnv(ParallelEnv[str, str, str]):  # type: ignore[misc]  # untyp
             f"{self.max_cycles} steps. Each step reply with one action: {', '.join(words)}."
         )
 
-    def _observe(self, agent: str) -> str:
+    def _observe(self, agent: str) -> TextObservation:
+        return TextObservation(self._view(agent))
+
+    def _view(self, agent: str) -> str:
         r, c = self.position[agent]
         state = f"Step {self.cycle}/{self.max_cycles}. You are {self.letters[agent]}"
         if self.out[agent]:

@@ -9,7 +9,7 @@ from typing import Any
 from gymnasium.utils import seeding
 from pettingzoo import ParallelEnv
 
-from palaestra.envs.core import TextSpace, shorten
+from palaestra.envs.core import TextObservation, TextSpace, shorten
 from palaestra.envs.social.metrics import social_metrics
 from palaestra.envs.social.stage import MatrixGame, PublicGoods, make_stage
 from palaestra.errors import InvalidArgumentError
@@ -128,8 +128,11 @@ class IteratedGameEnv(ParallelEnv[str, str, str]):  # type: ignore[misc]  # unty
         self._rewards = []
         self._invalid = []
         instruction = self.instruction()
-        observations = {a: f"Round 1. {self._ask()}" for a in self.agents}
-        infos = {a: {"instruction": instruction, "turn": 0} for a in self.agents}
+        first = TextObservation(f"Round 1. {self._ask()}")
+        observations: dict[str, str] = dict.fromkeys(self.agents, first)
+        infos: dict[str, dict[str, Any]] = {
+            a: {"instruction": instruction, "turn": 0} for a in self.agents
+        }
         return observations, infos
 
     def step(
@@ -171,9 +174,8 @@ class IteratedGameEnv(ParallelEnv[str, str, str]):  # type: ignore[misc]  # unty
         infos: dict[str, dict[str, Any]] = {}
         for agent in self.agents:
             text = self._describe(agent, played, rewards, invalid[agent], actions.get(agent))
-            observations[agent] = (
-                text if over else f"{text}\n\nRound {self.round + 1}. {self._ask()}"
-            )
+            ask = f"{text}\n\nRound {self.round + 1}. {self._ask()}"
+            observations[agent] = TextObservation(text if over else ask)
             infos[agent] = {"invalid_action": invalid[agent], "turn": self.round}
         if over:
             metrics = social_metrics(self._rewards, self.agents)

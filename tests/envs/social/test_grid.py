@@ -3,14 +3,19 @@
 import gymnasium as gym
 import pettingzoo
 import pytest
-from pettingzoo.test import parallel_api_test, parallel_seed_test
+from pettingzoo.test import api_test, parallel_api_test, parallel_seed_test
+from pettingzoo.utils.conversions import parallel_to_aec
 
 from palaestra.envs.social import GridDilemmaEnv, greedy_harvester
 from palaestra.errors import InvalidArgumentError
 
 
 @pytest.mark.parametrize("game", ["gathering", "cleanup"])
+# PettingZoo's tests advise array observations and Box/Discrete spaces; text ones are the point.
+@pytest.mark.filterwarnings("ignore:Observation is not a NumPy array")
+@pytest.mark.filterwarnings("ignore:(Observation|Action) space for each agent probably")
 def test_pettingzoo_api_and_seed_tests(game: str) -> None:
+    api_test(parallel_to_aec(GridDilemmaEnv(game, max_cycles=60)), num_cycles=40)
     parallel_api_test(GridDilemmaEnv(game, max_cycles=60), num_cycles=80)
     parallel_seed_test(lambda: GridDilemmaEnv(game, max_cycles=60), num_cycles=60)
     assert isinstance(pettingzoo.make("parallel", f"palaestra/{game.title()}-v0"), GridDilemmaEnv)

@@ -3,7 +3,7 @@
 import gymnasium as gym
 import pettingzoo
 import pytest
-from pettingzoo.test import parallel_api_test, parallel_seed_test, seed_test
+from pettingzoo.test import api_test, parallel_api_test, parallel_seed_test, seed_test
 from pettingzoo.utils.conversions import parallel_to_aec
 
 import palaestra
@@ -15,7 +15,11 @@ OPTIONS = {"noise": 0.1, "stop_probability": 0.1, "horizon": 20}
 
 
 @pytest.mark.parametrize("game", GAMES)
+# PettingZoo's tests advise array observations and Box/Discrete spaces; text ones are the point.
+@pytest.mark.filterwarnings("ignore:Observation is not a NumPy array")
+@pytest.mark.filterwarnings("ignore:(Observation|Action) space for each agent probably")
 def test_pettingzoo_api_and_seed_tests(game: str) -> None:
+    api_test(parallel_to_aec(IteratedGameEnv(game, **OPTIONS)), num_cycles=40)
     parallel_api_test(IteratedGameEnv(game, **OPTIONS), num_cycles=40)
     parallel_seed_test(lambda: IteratedGameEnv(game, **OPTIONS), num_cycles=40)
     seed_test(lambda: parallel_to_aec(IteratedGameEnv(game, **OPTIONS)), num_cycles=40)
