@@ -18,6 +18,7 @@ from palaestra.envs.alfworld.generator import SPLITS, TASK_TYPES, task_type_name
 from palaestra.envs.core import InvalidAction, TextEnv, Transition, shorten
 from palaestra.envs.replay import ReplayedEngine
 from palaestra.errors import InvalidArgumentError
+from palaestra.optional import require
 
 #: "put X in Y" / "put X on Y" / "put X in/on Y" (ALFWorld before 0.4) → "move X to Y".
 _PUT = re.compile(r"put (.+?) (?:in/on|in|on|into|onto) (.+)")
@@ -87,12 +88,7 @@ class ALFWorldEnv(TextEnv):
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
-        try:
-            import alfworld  # noqa: F401
-        except ImportError as exc:
-            raise InvalidArgumentError(
-                "ALFWorld environments need alfworld: pip install 'palaestra[alfworld]'"
-            ) from exc
+        require("alfworld", "alfworld", "ALFWorld environments")
         self.task_types = TASK_TYPES if task_type is None else (task_type_name(task_type),)
         if pool_size < 1:
             raise InvalidArgumentError(f"pool_size must be at least 1, got {pool_size}")

@@ -10,6 +10,7 @@ from typing import Any
 from palaestra.envs.core import InvalidAction, TextEnv, Transition, shorten
 from palaestra.envs.searchqa.corpus import Question, build_world, make_question
 from palaestra.errors import InvalidArgumentError
+from palaestra.optional import require
 
 _ACTION = re.compile(r"(search|answer)\s*\[(.*)\]", re.I | re.S)
 
@@ -80,12 +81,7 @@ class SearchQAEnv(TextEnv):
             raise InvalidArgumentError(f"top_k must be at least 1, got {top_k}")
         if max_searches < 0:
             raise InvalidArgumentError(f"max_searches must be >= 0, got {max_searches}")
-        try:
-            import bm25s
-        except ImportError as exc:
-            raise InvalidArgumentError(
-                "SearchQA needs bm25s: pip install 'palaestra[search]'"
-            ) from exc
+        bm25s = require("bm25s", "search", "SearchQA")
         self.world = build_world(corpus_seed, people)
         self.top_k = top_k
         self.max_searches = max_searches

@@ -17,15 +17,14 @@ counts as ``stay`` with ``invalid_action`` set for that player only.
 
 from __future__ import annotations
 
-import functools
 from typing import Any
 
 import numpy as np
 from gymnasium.utils import seeding
-from pettingzoo import ParallelEnv
 
-from palaestra.envs.core import TextObservation, TextSpace
+from palaestra.envs.core import TextObservation
 from palaestra.envs.social.metrics import social_metrics
+from palaestra.envs.social.parallel import ParallelStep, TextParallelEnv
 from palaestra.errors import InvalidArgumentError
 
 WALL, EMPTY, APPLE, RIVER, WASTE = "#", ".", "@", "~", "*"
@@ -69,7 +68,7 @@ ACTIONS = (
 )
 
 
-class GridDilemmaEnv(ParallelEnv[str, str, str]):  # type: ignore[misc]  # untyped base
+class GridDilemmaEnv(TextParallelEnv):
     """Gathering or Cleanup as a PettingZoo parallel environment with text per player.
 
     Args:
@@ -150,16 +149,6 @@ class GridDilemmaEnv(ParallelEnv[str, str, str]):  # type: ignore[misc]  # untyp
         self._orchard = self.layout == APPLE
         self._reset_state()
 
-    @functools.cache  # noqa: B019 - one space per agent, as PettingZoo's examples do
-    def observation_space(self, agent: str) -> TextSpace:
-        """Text observations."""
-        return TextSpace(8192)
-
-    @functools.cache  # noqa: B019
-    def action_space(self, agent: str) -> TextSpace:
-        """Text actions."""
-        return TextSpace(1024)
-
     def _reset_state(self) -> None:
         self.cells = self.layout.copy()
         self.position = dict(zip(self.possible_agents, self.starts, strict=True))
@@ -184,18 +173,9 @@ class GridDilemmaEnv(ParallelEnv[str, str, str]):  # type: ignore[misc]  # untyp
         observations: dict[str, str] = {a: self._observe(a) for a in self.agents}
         return observations, {a: {"instruction": instruction, "turn": 0} for a in self.agents}
 
-    def step(
-        self, actions: dict[str, Any]
-    ) -> tuple[
-        dict[str, str],
-        dict[str, float],
-        dict[str, bool],
-        dict[str, bool],
-        dict[str, dict[str, Any]],
-    ]:
+    def step(self, actions: dict[str, Any]) -> ParallelStep:
         """Every player acts at once (in a random order for conflicts over cells)."""
-        if not self.agents:
-            raise RuntimeError("the episode is over; call reset()")
+        self.check_running()
         rewards = dict.fromkeys(self.agents, 0.0)
         invalid = {}
         order = list(self.agents)
@@ -249,9 +229,6 @@ class GridDilemmaEnv(ParallelEnv[str, str, str]):  # type: ignore[misc]  # untyp
             if not self.out[agent]:
                 grid[r, c] = self.letters[agent]
         return "\n".join("".join(row) for row in grid)
-
-    def close(self) -> None:
-        """Nothing to release."""
 
     # ------------------------------------------------------------------ rules
     def _act(self, agent: str, word: str, rewards: dict[str, float]) -> None:

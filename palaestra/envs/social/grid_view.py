@@ -5,8 +5,8 @@ from __future__ import annotations
 from collections import deque
 from typing import Any
 
-from palaestra.envs.core import TextEnv, Transition
 from palaestra.envs.social.grid import _DELTAS, _MOVES, ACTIONS, APPLE, GridDilemmaEnv
+from palaestra.envs.social.versus import VersusScripted
 from palaestra.errors import InvalidArgumentError, did_you_mean
 
 
@@ -39,7 +39,7 @@ def random_player(env: GridDilemmaEnv, agent: str) -> str:
 GRID_OPPONENTS = {"greedy": greedy_harvester, "random": random_player}
 
 
-class GridGameEnv(TextEnv):
+class GridGameEnv(VersusScripted):
     """Play ``player_0`` of Gathering or Cleanup; the other players are scripted.
 
     The rules, text and arguments are those of
@@ -78,7 +78,7 @@ class GridGameEnv(TextEnv):
                 f"Choose one of {', '.join(GRID_OPPONENTS)}."
             )
         self.opponent = opponent
-        self.game = GridDilemmaEnv(
+        self.game: GridDilemmaEnv = GridDilemmaEnv(
             game,
             grid=grid,
             max_cycles=max_cycles,
@@ -86,34 +86,18 @@ class GridGameEnv(TextEnv):
             tag_steps=tag_steps,
             clean_cost=clean_cost,
         )
-        self.me = self.game.possible_agents[0]
-        self._info: dict[str, Any] = {}
         # Gathering against greedy players has no chance in it; Cleanup's river does.
         self.seeded = game == "cleanup" or opponent == "random"
 
-    def _reset(self, options: dict[str, Any] | None) -> tuple[str, dict[str, Any]]:
-        observations, infos = self.game.reset(seed=int(self.np_random.integers(2**31 - 1)))
-        self._info = {}
-        return observations[self.me], {"instruction": infos[self.me]["instruction"]}
+    @property
+    def default_move(self) -> str:
+        """Invalid actions stay."""
+        return "stay"
 
-    def _step(self, action: str) -> Transition:
+    def opponent_actions(self) -> dict[str, str]:
+        """The scripted players' actions, from the current grid."""
         policy = GRID_OPPONENTS[self.opponent]
-        actions = {a: policy(self.game, a) for a in self.game.agents if a != self.me}
-        actions[self.me] = action
-        observations, rewards, _, truncations, infos = self.game.step(actions)
-        self._info = infos[self.me]
-        info: dict[str, Any] = {}
-        if self._info["invalid_action"]:
-            info["invalid_action"] = True
-            info["invalid_reason"] = "not an action; it counted as stay"
-        # The episode's fixed length is the game's own end, so it terminates here.
-        return Transition(observations[self.me], rewards[self.me], truncations[self.me], info)
-
-    def _invalid_transition(self, reason: str) -> Transition:
-        transition = self._step("")
-        transition.info["invalid_action"] = True
-        transition.info["invalid_reason"] = reason
-        return transition
+        return {a: policy(self.game, a) for a in self.game.agents if a != self.me}
 
     def _available_actions(self) -> list[str]:
         return [w for w in ACTIONS if w != "clean" or self.game.game == "cleanup"]

@@ -2,20 +2,19 @@
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Sequence
 from typing import Any
 
 from gymnasium.utils import seeding
-from pettingzoo import ParallelEnv
 
-from palaestra.envs.core import TextObservation, TextSpace, shorten
+from palaestra.envs.core import TextObservation, shorten
 from palaestra.envs.social.metrics import social_metrics
+from palaestra.envs.social.parallel import ParallelStep, TextParallelEnv
 from palaestra.envs.social.stage import MatrixGame, PublicGoods, make_stage
 from palaestra.errors import InvalidArgumentError
 
 
-class IteratedGameEnv(ParallelEnv[str, str, str]):  # type: ignore[misc]  # untyped base
+class IteratedGameEnv(TextParallelEnv):
     """A stage game played repeatedly by several agents at once; text in, text out.
 
     **Games.** ``prisoners_dilemma``, ``stag_hunt``, ``chicken`` (2 players, payoffs
@@ -105,16 +104,6 @@ class IteratedGameEnv(ParallelEnv[str, str, str]):  # type: ignore[misc]  # unty
         self._rewards: list[dict[str, float]] = []
         self._invalid: list[dict[str, bool]] = []
 
-    @functools.cache  # noqa: B019 - one space per agent, as PettingZoo's examples do
-    def observation_space(self, agent: str) -> TextSpace:
-        """Text observations."""
-        return TextSpace(4096)
-
-    @functools.cache  # noqa: B019
-    def action_space(self, agent: str) -> TextSpace:
-        """Text actions."""
-        return TextSpace(1024)
-
     # ------------------------------------------------------------------ API
     def reset(
         self, seed: int | None = None, options: dict[str, Any] | None = None
@@ -135,18 +124,9 @@ class IteratedGameEnv(ParallelEnv[str, str, str]):  # type: ignore[misc]  # unty
         }
         return observations, infos
 
-    def step(
-        self, actions: dict[str, Any]
-    ) -> tuple[
-        dict[str, str],
-        dict[str, float],
-        dict[str, bool],
-        dict[str, bool],
-        dict[str, dict[str, Any]],
-    ]:
+    def step(self, actions: dict[str, Any]) -> ParallelStep:
         """Play one round with every agent's action."""
-        if not self.agents:
-            raise RuntimeError("the game is over; call reset()")
+        self.check_running()
         stage: Any = self.stage  # moves are words or amounts, by game
         intended: dict[str, Any] = {}
         invalid: dict[str, bool] = {}
@@ -202,9 +182,6 @@ class IteratedGameEnv(ParallelEnv[str, str, str]):  # type: ignore[misc]  # unty
             for k, moves in enumerate(self.history)
         ]
         return "\n".join(lines) or "(no rounds yet)"
-
-    def close(self) -> None:
-        """Nothing to release."""
 
     # ------------------------------------------------------------------ text
     def instruction(self) -> str:

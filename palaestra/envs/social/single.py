@@ -6,14 +6,14 @@ from typing import Any
 
 import numpy as np
 
-from palaestra.envs.core import TextEnv, Transition
 from palaestra.envs.social.iterated import IteratedGameEnv
 from palaestra.envs.social.opponents import OPPONENTS
 from palaestra.envs.social.stage import MatrixGame
+from palaestra.envs.social.versus import VersusScripted
 from palaestra.errors import InvalidArgumentError, did_you_mean
 
 
-class DilemmaEnv(TextEnv):
+class DilemmaEnv(VersusScripted):
     """Play ``player_0`` of an iterated dilemma against a named scripted opponent.
 
     The game, its rules and its text are those of
@@ -61,7 +61,7 @@ class DilemmaEnv(TextEnv):
                 f"Choose one of {', '.join(OPPONENTS)}."
             )
         self.opponent = opponent
-        self.game = IteratedGameEnv(
+        self.game: IteratedGameEnv = IteratedGameEnv(
             game,
             horizon=horizon,
             stop_probability=stop_probability,
@@ -72,10 +72,8 @@ class DilemmaEnv(TextEnv):
             multiplier=multiplier,
             default_action=default_action,
         )
-        self.me = self.game.possible_agents[0]
         # Without noise, random stopping or a random opponent the game has no chance in it.
         self.seeded = bool(noise or stop_probability or opponent == "random")
-        self._info: dict[str, Any] = {}
 
     # ------------------------------------------------------------------ numeric view
     def numeric_actions(self) -> list[str]:
@@ -102,36 +100,16 @@ class DilemmaEnv(TextEnv):
         features += [float(last is None), self.game.round / self.game.horizon]
         return np.array(features, dtype=np.float32)
 
-    def _reset(self, options: dict[str, Any] | None) -> tuple[str, dict[str, Any]]:
-        seed = int(self.np_random.integers(2**31 - 1))
-        observations, infos = self.game.reset(seed=seed)
-        self._info = {}
-        return observations[self.me], {"instruction": infos[self.me]["instruction"]}
+    @property
+    def default_move(self) -> str:
+        """What an invalid action counts as."""
+        return str(self.game.default)
 
-    def _step(self, action: str) -> Transition:
+    def opponent_actions(self) -> dict[str, str]:
+        """The scripted strategy's moves, from the moves played so far."""
         policy = OPPONENTS[self.opponent]
-        actions = {
-            agent: policy(agent, self.game.history, self.game.stage, self.np_random)
-            for agent in self.game.agents[1:]
-        }
-        actions[self.me] = action
-        observations, rewards, terminations, _, infos = self.game.step(actions)
-        self._info = infos[self.me]
-        info: dict[str, Any] = {}
-        if self._info["invalid_action"]:
-            info["invalid_action"] = True
-            info["invalid_reason"] = f"not a move; it counted as {self.game.default}"
-        return Transition(observations[self.me], rewards[self.me], terminations[self.me], info)
-
-    def _parse_action(self, text: str) -> str:
-        return text
-
-    def _invalid_transition(self, reason: str) -> Transition:
-        # A structurally bad action (empty, binary, too long) also plays the default move.
-        transition = self._step("")
-        transition.info["invalid_action"] = True
-        transition.info["invalid_reason"] = reason
-        return transition
+        game = self.game
+        return {a: policy(a, game.history, game.stage, self.np_random) for a in game.agents[1:]}
 
     def _success(self) -> bool:
         return bool(self._info.get("success", False))

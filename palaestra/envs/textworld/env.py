@@ -12,6 +12,7 @@ from palaestra.envs.core import InvalidAction, TextEnv, Transition, shorten
 from palaestra.envs.replay import ReplayedEngine
 from palaestra.envs.textworld.games import GameSpec, game_path
 from palaestra.errors import InvalidArgumentError
+from palaestra.optional import require
 
 #: Interpreter commands that act on the session rather than the story (they would save
 #: files, rewind or end the game, or open a yes/no prompt); agents may not send them.
@@ -160,12 +161,7 @@ class TextWorldEnv(TextEnv):
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
-        try:
-            import textworld
-        except ImportError as exc:
-            raise InvalidArgumentError(
-                "TextWorld environments need textworld: pip install 'palaestra[textworld]'"
-            ) from exc
+        textworld = require("textworld", "textworld", "TextWorld environments")
         if pool_size is not None and pool_size < 1:
             raise InvalidArgumentError(f"pool_size must be at least 1 or None, got {pool_size}")
         self.spec_template = GameSpec(challenge, settings or {})  # checks the settings now

@@ -1,0 +1,43 @@
+"""What the text-based PettingZoo parallel environments share: spaces, step type, lifecycle."""
+
+from __future__ import annotations
+
+import functools
+from typing import Any, TypeAlias
+
+from pettingzoo import ParallelEnv
+
+from palaestra.envs.core import TextSpace
+
+#: ``step``'s result: observations, rewards, terminations, truncations and infos per agent.
+ParallelStep: TypeAlias = tuple[
+    dict[str, str],
+    dict[str, float],
+    dict[str, bool],
+    dict[str, bool],
+    dict[str, dict[str, Any]],
+]
+
+
+class TextParallelEnv(ParallelEnv[str, str, str]):  # type: ignore[misc]  # untyped base
+    """A PettingZoo parallel environment whose observations and actions are text."""
+
+    agents: list[str]
+
+    @functools.cache  # noqa: B019 - one space per agent, as PettingZoo's examples do
+    def observation_space(self, agent: str) -> TextSpace:
+        """Text observations."""
+        return TextSpace(8192)
+
+    @functools.cache  # noqa: B019
+    def action_space(self, agent: str) -> TextSpace:
+        """Text actions."""
+        return TextSpace(1024)
+
+    def check_running(self) -> None:
+        """Raise when ``step`` is called after the end of an episode."""
+        if not self.agents:
+            raise RuntimeError("the episode is over; call reset()")
+
+    def close(self) -> None:
+        """Nothing to release."""
