@@ -164,6 +164,65 @@ def baseline(
 
 
 @app.command
+def evaluate(
+    agent: str = "random",
+    suite: str = "palaestra-v1",
+    out: Path = Path("results.json"),
+    tasks: str | None = None,
+    name: str | None = None,
+    progress: bool = True,
+) -> None:
+    """Score an agent on a benchmark suite's development seeds; resumable.
+
+    Args:
+        agent: Agent spec (as for `palaestra run`).
+        suite: Suite id.
+        out: Results file (JSON); an interrupted run started again skips finished episodes.
+        tasks: Comma-separated env families to run (all by default), e.g. bandits,social.
+        name: Display name of the agent (default: the spec).
+        progress: Show a progress bar.
+    """
+    from palaestra.leaderboard import evaluate as run_suite
+    from palaestra.leaderboard import load_suite
+
+    families = [f.strip() for f in tasks.split(",") if f.strip()] if tasks else None
+    results = run_suite(agent, load_suite(suite), out, families=families, name=name,
+                        progress=progress)  # fmt: skip
+    table = Table(title=f"{results.agent.name} on {suite}")
+    for column in ("task", "family", "return (95% CI)", "success (95% CI)"):
+        table.add_column(column)
+    for task, summary in results.tasks.items():
+        reward, success = summary.reward, summary.success
+        table.add_row(
+            task,
+            summary.family,
+            f"{reward.mean:.2f} [{reward.low:.2f}, {reward.high:.2f}]",
+            f"{success.mean:.2f} [{success.low:.2f}, {success.high:.2f}]",
+        )
+    console.print(table)
+    console.print(f"results written to {out}")
+
+
+@app.command
+def verify(
+    results: Annotated[Path, tyro.conf.Positional, tyro.conf.arg(metavar="RESULTS")],
+    suite: str | None = None,
+) -> None:
+    """Replay every episode of a results file and check its claims (as the server does).
+
+    Args:
+        results: A results file from `palaestra evaluate`.
+        suite: Suite id (default: the one the file names).
+    """
+    from palaestra.leaderboard import load_results, load_suite
+    from palaestra.leaderboard import verify as check
+
+    loaded = load_results(results)
+    check(loaded, load_suite(suite or loaded.suite))
+    console.print(f"verified: {len(loaded.episodes)} episodes replay as claimed")
+
+
+@app.command
 def demo(
     out: Path = Path("runs/demo"), episodes: int = 100, train_steps: int = 40, progress: bool = True
 ) -> None:

@@ -1,0 +1,198 @@
+"""Scoring an agent on a suite, resumable, and verifying a results file by replaying it."""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+from typing import Any
+
+import gymnasium as gym
+
+from palaestra.agents.factory import make_agent
+from palaestra.errors import InvalidArgumentError, PalaestraError
+from palaestra.leaderboard.schema import AgentInfo, EpisodeResult, Results, summarize
+from palaestra.leaderboard.suites import Suite, Task
+from palaestra.progress import track
+from palaestra.runner import run_episode
+
+
+def _partial_path(out: Path) -> Path:
+    return out.with_name(out.name + ".partial.jsonl")
+
+
+def _finished(partial: Path, header: str) -> dict[tuple[str, int], EpisodeResult]:
+    """Episodes already played by an interrupted run of the same agent on the same suite.
+
+    A torn last line (the episode being written when the run stopped) is ignored.
+    """
+    done: dict[tuple[str, int], EpisodeResult] = {}
+    if not partial.is_file() or partial.stat().st_size == 0:
+        partial.write_text(header + "\n")
+        return done
+    lines = partial.read_text().splitlines()
+    if not lines or lines[0] != header:
+        raise InvalidArgumentError(
+            f"{partial} holds an interrupted run of another agent or suite; delete it or "
+            "write the results elsewhere"
+        )
+    for line in lines[1:]:
+        try:
+            episode = EpisodeResult.model_validate_json(line)
+        except ValueError:
+            continue  # the line being written when the run was stopped
+        done[(episode.task, episode.seed)] = episode
+    return done
+
+
+def evaluate(
+    agent_spec: str,
+    suite: Suite,
+    out: Path,
+    *,
+    families: list[str] | None = None,
+    name: str | None = None,
+    progress: bool = True,
+) -> Results:
+    """Play ``agent_spec`` on the suite's development seeds and write ``out``.
+
+    Each finished episode is appended to ``<out>.partial.jsonl`` at once, so a run that is
+    interrupted and started again with the same arguments skips the episodes it finished.
+
+    Args:
+        agent_spec: An agent spec for :func:`palaestra.agents.factory.make_agent`.
+        suite: The suite.
+        out: The results file to write.
+        families: Only these env families (all by default).
+        name: The agent's display name (default: the spec).
+        progress: Show a progress bar.
+    """
+    import palaestra
+
+    tasks = suite.select(families)
+    partial = _partial_path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    header = json.dumps({"agent": agent_spec, "suite": suite.id, "hash": suite.hash})
+    done = _finished(partial, header)
+    work = [(task, seed) for task in tasks for seed in suite.seeds(task)]
+    with partial.open("a") as log:
+        for task, seed in track(work, description="episodes", enabled=progress):
+            if (task.name, seed) in done:
+                continue
+            episode = _play(agent_spec, task, seed)
+            log.write(episode.model_dump_json() + "\n")
+            log.flush()
+            done[(task.name, seed)] = episode
+    results = Results(
+        palaestra_version=palaestra.__version__,
+        suite=suite.id,
+        suite_hash=suite.hash,
+        agent=AgentInfo(name=name or agent_spec, spec=agent_spec),
+        privileged=sorted({k for t in tasks for k in t.kwargs if k in _PRIVILEGED}),
+        episodes=[done[(t.name, s)] for t, s in work],
+    )
+    results = summarize(results, {t.name: t.family for t in tasks})
+    out.write_text(results.model_dump_json(indent=1))
+    partial.unlink()
+    return results
+
+
+#: Keyword arguments that give an agent privileged information.
+_PRIVILEGED = {"expert", "expose_ground_truth"}
+
+
+def _play(agent_spec: str, task: Task, seed: int) -> EpisodeResult:
+    env = gym.make(task.env, **task.kwargs)
+    try:
+        agent = make_agent(agent_spec, env, seed=seed)
+        record = run_episode(env, agent, seed=seed)
+    finally:
+        env.close()
+    return EpisodeResult(
+        task=task.name,
+        env=task.env,
+        seed=seed,
+        actions=[str(a) for a in record.actions],
+        rewards=record.rewards,
+        success=record.success,
+        metrics={k: float(v) for k, v in record.metrics.items() if math.isfinite(float(v))},
+    )
+
+
+class Mismatch(PalaestraError):  # noqa: N818 - a verdict, reported to the submitter
+    """A replayed episode does not give the claimed result.
+
+    Attributes:
+        task: The task of the first mismatching episode.
+        seed: Its seed.
+        reason: What differs.
+    """
+
+    def __init__(self, task: str, seed: int, reason: str) -> None:
+        super().__init__(f"episode {task} seed {seed}: {reason}")
+        self.task, self.seed, self.reason = task, seed, reason
+
+
+def replay(episode: EpisodeResult, task: Task) -> None:
+    """Replay ``episode``'s actions from its seed; raise :class:`Mismatch` on any difference."""
+    env = gym.make(task.env, **task.kwargs)
+    try:
+        env.reset(seed=episode.seed)
+        info: dict[str, Any] = {}
+        ended = False
+        for step, action in enumerate(episode.actions):
+            if ended:
+                raise Mismatch(task.name, episode.seed, f"actions go on after the end at {step}")
+            _, reward, terminated, truncated, info = env.step(action)
+            claimed = episode.rewards[step] if step < len(episode.rewards) else None
+            if claimed is None or not math.isclose(reward, claimed, rel_tol=1e-9, abs_tol=1e-9):
+                raise Mismatch(
+                    task.name, episode.seed, f"step {step} gives reward {reward}, claimed {claimed}"
+                )
+            ended = terminated or truncated
+        if len(episode.rewards) != len(episode.actions):
+            raise Mismatch(task.name, episode.seed, "as many rewards as actions are needed")
+        if bool(info.get("success", False)) != episode.success:
+            raise Mismatch(task.name, episode.seed, f"success is {info.get('success', False)}")
+    finally:
+        env.close()
+
+
+def verify(results: Results, suite: Suite, seeds: dict[str, list[int]] | None = None) -> None:
+    """Check a results file against ``suite``: hash, episode set, then every replay.
+
+    Args:
+        results: The submitted results.
+        suite: The suite they claim.
+        seeds: The seeds each task must have been played on (the suite's development seeds
+            by default; a server passes its hidden ones).
+
+    Raises:
+        Mismatch: The first problem found (``task`` is ``"*"`` for file-level ones).
+    """
+    if results.suite != suite.id or results.suite_hash != suite.hash:
+        raise Mismatch("*", -1, f"results are for suite {results.suite} {results.suite_hash[:12]}")
+    expected = {
+        (task.name, seed)
+        for task in suite.tasks
+        for seed in (seeds or {}).get(task.name, suite.seeds(task))
+    }
+    claimed = [(e.task, e.seed) for e in results.episodes]
+    if len(set(claimed)) != len(claimed):
+        raise Mismatch("*", -1, "an episode appears twice")
+    missing = sorted(expected - set(claimed))
+    extra = sorted(set(claimed) - expected)
+    if extra:
+        raise Mismatch(extra[0][0], extra[0][1], "not an episode of the suite")
+    if missing and {t for t, _ in missing} & {t for t, _ in claimed}:
+        raise Mismatch(missing[0][0], missing[0][1], "episode missing")
+    for episode in results.episodes:
+        replay(episode, suite.task(episode.task))
+
+
+def load_results(path: Path) -> Results:
+    """Read and validate a results file; a clear error naming it when it is not one."""
+    try:
+        return Results.model_validate_json(path.read_bytes())
+    except (OSError, ValueError) as exc:  # pydantic's ValidationError is a ValueError
+        raise InvalidArgumentError(f"{path} is not a palaestra results file: {exc}") from exc

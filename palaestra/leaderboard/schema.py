@@ -1,0 +1,110 @@
+"""The results file: a versioned pydantic schema, with per-task and overall aggregates."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+import numpy as np
+from pydantic import BaseModel, ConfigDict, Field
+
+#: Bumped on any incompatible change to the results file.
+SCHEMA_VERSION: Literal[1] = 1
+
+#: Bootstrap resamples of the 95 % intervals.
+BOOTSTRAP_SAMPLES = 2000
+
+
+class EpisodeResult(BaseModel):
+    """One scored episode: enough to replay it (seed and actions) and to check it."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    task: str = Field(max_length=100)
+    env: str = Field(max_length=200)
+    seed: int
+    actions: list[str] = Field(max_length=10_000)
+    rewards: list[float] = Field(max_length=10_000)
+    success: bool
+    metrics: dict[str, float] = Field(default_factory=dict)
+
+    @property
+    def total_reward(self) -> float:
+        """The episode's return."""
+        return float(sum(self.rewards))
+
+
+class Aggregate(BaseModel):
+    """Mean of a figure over episodes with a bootstrap 95 % interval."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    mean: float
+    low: float
+    high: float
+    n: int
+
+
+class TaskSummary(BaseModel):
+    """A task's return and success rate."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    family: str
+    reward: Aggregate
+    success: Aggregate
+
+
+class AgentInfo(BaseModel):
+    """Who produced the results."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = Field(min_length=1, max_length=200)
+    spec: str = Field(max_length=1000)
+    description: str = Field(default="", max_length=5000)
+
+
+class Results(BaseModel):
+    """A results file (``palaestra evaluate --out results.json``)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    schema_version: Literal[1] = SCHEMA_VERSION
+    palaestra_version: str = Field(max_length=50)
+    suite: str = Field(max_length=100)
+    suite_hash: str = Field(pattern=r"^[0-9a-f]{64}$")
+    agent: AgentInfo
+    privileged: list[str] = Field(default_factory=list, max_length=20)
+    episodes: list[EpisodeResult] = Field(max_length=100_000)
+    tasks: dict[str, TaskSummary] = Field(default_factory=dict)
+    overall: Aggregate | None = None
+
+
+def bootstrap(values: list[float], seed: int = 0) -> Aggregate:
+    """Mean with a percentile bootstrap 95 % interval (seeded, so files are reproducible)."""
+    data = np.asarray(values, dtype=np.float64)
+    if data.size == 0:
+        return Aggregate(mean=0.0, low=0.0, high=0.0, n=0)
+    rng = np.random.default_rng(seed)
+    means = rng.choice(data, size=(BOOTSTRAP_SAMPLES, data.size)).mean(axis=1)
+    low, high = np.percentile(means, [2.5, 97.5])
+    return Aggregate(mean=float(data.mean()), low=float(low), high=float(high), n=int(data.size))
+
+
+def summarize(results: Results, families: dict[str, str]) -> Results:
+    """Fill ``tasks`` and ``overall`` from the episodes (overall: mean success over tasks)."""
+    by_task: dict[str, list[EpisodeResult]] = {}
+    for episode in results.episodes:
+        by_task.setdefault(episode.task, []).append(episode)
+    tasks = {
+        name: TaskSummary(
+            family=families.get(name, ""),
+            reward=bootstrap([e.total_reward for e in episodes]),
+            success=bootstrap([float(e.success) for e in episodes]),
+        )
+        for name, episodes in by_task.items()
+    }
+    # Overall: every task weighs the same, whatever its episode count.
+    per_task = [float(np.mean([e.success for e in eps])) for eps in by_task.values()]
+    overall = bootstrap(per_task) if per_task else None
+    return results.model_copy(update={"tasks": tasks, "overall": overall})

@@ -1,0 +1,179 @@
+"""Suites, the evaluation harness (resume included) and replay verification against forgeries."""
+
+import json
+from pathlib import Path
+
+import pytest
+
+from palaestra.errors import InvalidArgumentError
+from palaestra.leaderboard import (
+    Mismatch,
+    Results,
+    bootstrap,
+    evaluate,
+    hidden_seeds,
+    load_results,
+    load_suite,
+    parse_suite,
+    verify,
+)
+
+SMALL = parse_suite(
+    {
+        "id": "test-suite",
+        "tasks": [
+            {"name": "bandit", "family": "bandits", "env": "palaestra/Bandit-v0",
+             "kwargs": {"horizon": 5}, "episodes": 3},
+            {"name": "pd", "family": "social", "env": "palaestra/PrisonersDilemma-v0",
+             "kwargs": {"horizon": 3, "noise": 0.1}, "episodes": 2},
+        ],
+    }
+)  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def results(tmp_path_factory: pytest.TempPathFactory) -> Results:
+    return evaluate("random", SMALL, tmp_path_factory.mktemp("r") / "r.json", progress=False)
+
+
+def test_shipped_suite_covers_every_family() -> None:
+    suite = load_suite("palaestra-v1")
+    assert {t.family for t in suite.tasks} == {
+        "bandits", "math", "textworld", "alfworld", "social", "search"
+    }  # fmt: skip
+    assert len(suite.hash) == 64
+    with pytest.raises(InvalidArgumentError, match="unknown suite 'palaestra-v0'"):
+        load_suite("palaestra-v0")
+
+
+def test_hash_follows_every_task_field() -> None:
+    base = {"id": "s", "tasks": [{"name": "a", "family": "f", "env": "palaestra/Bandit-v0",
+                                  "episodes": 2}]}  # fmt: skip
+    hashes = {parse_suite(base).hash}
+    for change in ({"episodes": 3}, {"kwargs": {"horizon": 4}}, {"env": "palaestra/Bandit-v1"}):
+        variant = json.loads(json.dumps(base))
+        variant["tasks"][0].update(change)
+        hashes.add(parse_suite(variant).hash)
+    assert len(hashes) == 4
+
+
+@pytest.mark.parametrize(
+    "data",
+    [None, [], {"id": 3}, {"id": "s"}, {"id": "s", "tasks": []}, {"id": "s", "tasks": [1]},
+     {"id": "s", "tasks": [{"name": "a"}]},
+     {"id": "s", "tasks": [{"name": "a", "family": "f", "env": "e", "episodes": 0}]},
+     {"id": "s", "tasks": [{"name": "a", "family": "f", "env": "e", "episodes": 1}] * 2}],
+)  # fmt: skip
+def test_malformed_suites(data: object) -> None:
+    with pytest.raises(InvalidArgumentError):
+        parse_suite(data)
+
+
+def test_results_file_and_aggregates(results: Results) -> None:
+    assert results.suite_hash == SMALL.hash and len(results.episodes) == 5
+    assert set(results.tasks) == {"bandit", "pd"}
+    task = results.tasks["bandit"]
+    assert task.reward.low <= task.reward.mean <= task.reward.high and task.reward.n == 3
+    assert bootstrap([1.0, 1.0]).low == 1.0 and bootstrap([]).n == 0
+
+
+def test_honest_results_verify(results: Results) -> None:
+    verify(results, SMALL)
+
+
+def forged(results: Results, **episode_changes: object) -> Results:
+    data = results.model_dump()
+    data["episodes"][0].update(episode_changes)
+    return Results.model_validate(data)
+
+
+@pytest.mark.parametrize(
+    ("change", "reason"),
+    [
+        (lambda r: forged(r, rewards=[9.0] * len(r.episodes[0].rewards)), "claimed"),
+        (lambda r: forged(r, seed=r.episodes[0].seed + 500), "not an episode of the suite"),
+        (lambda r: forged(r, success=not r.episodes[0].success), "success is"),
+        (lambda r: forged(r, actions=r.episodes[0].actions[:-1]), "rewards as actions"),
+        (lambda r: r.model_copy(update={"episodes": r.episodes[1:]}), "episode missing"),
+        (lambda r: r.model_copy(update={"episodes": [*r.episodes, r.episodes[0]]}), "twice"),
+        (lambda r: r.model_copy(update={"suite_hash": "0" * 64}), "results are for suite"),
+    ],
+)
+def test_forgeries_are_caught(results: Results, change: object, reason: str) -> None:
+    with pytest.raises(Mismatch, match=reason):
+        verify(change(results), SMALL)  # type: ignore[operator]
+
+
+def test_whole_tasks_may_be_left_out(tmp_path: Path) -> None:
+    partial = evaluate("random", SMALL, tmp_path / "p.json", families=["social"], progress=False)
+    assert {e.task for e in partial.episodes} == {"pd"}
+    verify(partial, SMALL)
+
+
+def test_hidden_seeds_replace_the_public_ones(results: Results) -> None:
+    secret = {t.name: hidden_seeds(SMALL, t, b"server secret") for t in SMALL.tasks}
+    assert secret["bandit"] != SMALL.seeds(SMALL.tasks[0])
+    with pytest.raises(Mismatch, match="not an episode of the suite"):
+        verify(results, SMALL, seeds=secret)
+
+
+class _StoppedError(Exception):
+    """Stands for the run being killed (pytest handles KeyboardInterrupt itself)."""
+
+
+def test_resume_skips_finished_episodes(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    out = tmp_path / "r.json"
+    import palaestra.leaderboard.harness as harness
+
+    real, calls, stop = harness._play, [], [True]
+
+    def counting(spec: str, task: object, seed: int) -> object:
+        calls.append(seed)
+        if len(calls) == 3 and stop and stop.pop():
+            raise _StoppedError  # the run is stopped in its third episode
+        return real(spec, task, seed)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(harness, "_play", counting)
+    with pytest.raises(_StoppedError):
+        evaluate("random", SMALL, out, progress=False)
+    partial = out.with_name("r.json.partial.jsonl")
+    partial.write_text(partial.read_text() + '{"task": "bandit", "se')  # a torn last line
+    calls.clear()
+    results = evaluate("random", SMALL, out, progress=False)
+    assert len(calls) == 3 and len(results.episodes) == 5  # two were kept
+    assert load_results(out) == results and not partial.exists()
+    verify(results, SMALL)
+
+
+def test_resume_refuses_another_agents_partial_run(tmp_path: Path) -> None:
+    out = tmp_path / "r.json"
+    out.with_name("r.json.partial.jsonl").write_text('{"agent": "oracle"}\n')
+    with pytest.raises(InvalidArgumentError, match="another agent or suite"):
+        evaluate("random", SMALL, out, progress=False)
+
+
+@pytest.mark.parametrize(
+    "content",
+    ["{", "[]", '{"schema_version": 2}', json.dumps({"schema_version": 1, "suite": "x" * 200}),
+     '{"episodes": [{"task": "<script>alert(1)</script>"}]}'],
+)  # fmt: skip
+def test_malformed_results_files(tmp_path: Path, content: str) -> None:
+    path = tmp_path / "bad.json"
+    path.write_text(content)
+    with pytest.raises(InvalidArgumentError, match=r"bad\.json is not a palaestra results file"):
+        load_results(path)
+
+
+def test_cli_evaluate_and_verify(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from palaestra.cli import main
+
+    out = tmp_path / "results.json"
+    argv = ["evaluate", "--agent", "random", "--tasks", "bandits", "--out", str(out)]
+    assert main([*argv, "--no-progress"]) == 0
+    assert "bandit" in capsys.readouterr().out
+    assert main(["verify", str(out)]) == 0
+    data = json.loads(out.read_text())
+    data["episodes"][0]["rewards"][0] += 1
+    out.write_text(json.dumps(data))
+    assert main(["verify", str(out)]) == 2
+    assert "claimed" in capsys.readouterr().out
