@@ -170,6 +170,7 @@ def evaluate(
     out: Path = Path("results.json"),
     tasks: str | None = None,
     name: str | None = None,
+    workers: int = 1,
     progress: bool = True,
 ) -> None:
     """Score an agent on a benchmark suite's development seeds; resumable.
@@ -180,14 +181,22 @@ def evaluate(
         out: Results file (JSON); an interrupted run started again skips finished episodes.
         tasks: Comma-separated env families to run (all by default), e.g. bandits,social.
         name: Display name of the agent (default: the spec).
+        workers: Episodes played at once in separate processes (scripted and HTTP agents).
         progress: Show a progress bar.
     """
     from palaestra.leaderboard import evaluate as run_suite
     from palaestra.leaderboard import load_suite
 
     families = [f.strip() for f in tasks.split(",") if f.strip()] if tasks else None
-    results = run_suite(agent, load_suite(suite), out, families=families, name=name,
-                        progress=progress)  # fmt: skip
+    results = run_suite(
+        agent,
+        load_suite(suite),
+        out,
+        families=families,
+        name=name,
+        workers=workers,
+        progress=progress,
+    )
     table = Table(title=f"{results.agent.name} on {suite}")
     for column in ("task", "family", "return (95% CI)", "success (95% CI)"):
         table.add_column(column)

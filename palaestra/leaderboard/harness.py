@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -52,6 +54,8 @@ def evaluate(
     *,
     families: list[str] | None = None,
     name: str | None = None,
+    workers: int = 1,
+    episode_timeout: float = 3600.0,
     progress: bool = True,
 ) -> Results:
     """Play ``agent_spec`` on the suite's development seeds and write ``out``.
@@ -65,6 +69,9 @@ def evaluate(
         out: The results file to write.
         families: Only these env families (all by default).
         name: The agent's display name (default: the spec).
+        workers: Episodes played at once, each in its own process (for scripted agents and
+            HTTP servers; a local model would be loaded by every worker).
+        episode_timeout: Seconds an episode may take in a worker before the run fails.
         progress: Show a progress bar.
     """
     import palaestra
@@ -75,14 +82,12 @@ def evaluate(
     header = json.dumps({"agent": agent_spec, "suite": suite.id, "hash": suite.hash})
     done = _finished(partial, header)
     work = [(task, seed) for task in tasks for seed in suite.seeds(task)]
+    todo = [(task, seed) for task, seed in work if (task.name, seed) not in done]
     with partial.open("a") as log:
-        for task, seed in track(work, description="episodes", enabled=progress):
-            if (task.name, seed) in done:
-                continue
-            episode = _play(agent_spec, task, seed)
+        for episode in _play_all(agent_spec, todo, workers, episode_timeout, progress):
             log.write(episode.model_dump_json() + "\n")
             log.flush()
-            done[(task.name, seed)] = episode
+            done[(episode.task, episode.seed)] = episode
     results = Results(
         palaestra_version=palaestra.__version__,
         suite=suite.id,
@@ -99,6 +104,38 @@ def evaluate(
 
 #: Keyword arguments that give an agent privileged information.
 _PRIVILEGED = {"expert", "expose_ground_truth"}
+
+
+def _play_all(
+    agent_spec: str,
+    todo: list[tuple[Task, int]],
+    workers: int,
+    timeout: float,
+    progress: bool,
+) -> Iterator[EpisodeResult]:
+    """Play ``todo`` here, or in ``workers`` processes a batch at a time, in order."""
+    if workers <= 1:
+        for task, seed in track(todo, description="episodes", enabled=progress):
+            yield _play(agent_spec, task, seed)
+        return
+    from palaestra.workers import WorkerPool
+
+    pool = WorkerPool("palaestra.leaderboard.harness:play_episode", workers=workers)
+    try:
+        batches = [todo[k : k + workers] for k in range(0, len(todo), workers)]
+        for batch in track(batches, description="episode batches", enabled=progress):
+            calls = [(agent_spec, dataclasses.asdict(task), seed) for task, seed in batch]
+            for (task, seed), result in zip(batch, pool.map(calls, timeout), strict=True):
+                if not result.ok:
+                    raise PalaestraError(f"episode {task.name} seed {seed} failed: {result.error}")
+                yield EpisodeResult.model_validate(result.value)
+    finally:
+        pool.close()
+
+
+def play_episode(agent_spec: str, task: dict[str, Any], seed: int) -> dict[str, Any]:
+    """One episode in a worker process (JSON in, JSON out)."""
+    return _play(agent_spec, Task(**task), seed).model_dump()
 
 
 def _play(agent_spec: str, task: Task, seed: int) -> EpisodeResult:

@@ -104,6 +104,11 @@ def test_forgeries_are_caught(results: Results, change: object, reason: str) -> 
         verify(change(results), SMALL)  # type: ignore[operator]
 
 
+def test_parallel_workers_give_the_same_results(tmp_path: Path, results: Results) -> None:
+    parallel = evaluate("random", SMALL, tmp_path / "w.json", workers=2, progress=False)
+    assert parallel.episodes == results.episodes and parallel.tasks == results.tasks
+
+
 def test_whole_tasks_may_be_left_out(tmp_path: Path) -> None:
     partial = evaluate("random", SMALL, tmp_path / "p.json", families=["social"], progress=False)
     assert {e.task for e in partial.episodes} == {"pd"}
@@ -177,3 +182,11 @@ def test_cli_evaluate_and_verify(tmp_path: Path, capsys: pytest.CaptureFixture[s
     out.write_text(json.dumps(data))
     assert main(["verify", str(out)]) == 2
     assert "claimed" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_failing_episodes_stop_the_run_with_a_reason(tmp_path: Path, workers: int) -> None:
+    from palaestra.errors import PalaestraError
+
+    with pytest.raises(PalaestraError, match="no-such-agent"):
+        evaluate("no-such-agent", SMALL, tmp_path / "x.json", workers=workers, progress=False)
