@@ -20,6 +20,7 @@ import gymnasium as gym
 
 import palaestra  # noqa: F401 - registers the environments
 from palaestra.envs.textworld import GameSpec, TextWorldEnv, game_path
+from palaestra.envs.textworld.env import request_infos
 
 CHALLENGES = {
     "simple": {},
@@ -43,7 +44,7 @@ def engine_episodes(paths: list[Path], scripts: list[list[str]], episodes: int) 
     """Play with ``textworld.start`` directly; return the number of steps."""
     import textworld
 
-    infos = TextWorldEnv(challenge="simple")._infos  # the same request as palaestra's
+    infos = request_infos()  # the same request as palaestra's
     steps = 0
     for k in range(episodes):
         path, commands = paths[k % len(paths)], scripts[k % len(paths)]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from pathlib import Path
 
 #: Environment variable that overrides the cache folder.
@@ -25,3 +26,26 @@ def cache_dir(*parts: str) -> Path:
     path = base.joinpath(*parts)
     path.mkdir(parents=True, exist_ok=True)
     return path
+
+
+#: Files that passed a validity check, with their (mtime, size) at the time.
+_CHECKED: dict[tuple[Path, ...], tuple[tuple[int, int], ...]] = {}
+
+
+def still_valid(paths: tuple[Path, ...], check: Callable[[], bool]) -> bool:
+    """Whether ``check()`` holds for ``paths``, re-running it only when one of them changed.
+
+    Cached games are validated on every episode's reset; parsing them each time would cost
+    more than the reset. A file that changes (damaged, regenerated) changes its modification
+    time or size, which makes the check run again.
+    """
+    try:
+        stamps = tuple((s.st_mtime_ns, s.st_size) for s in (p.stat() for p in paths))
+    except OSError:
+        return False
+    if _CHECKED.get(paths) == stamps:
+        return True
+    if not check():
+        return False
+    _CHECKED[paths] = stamps
+    return True

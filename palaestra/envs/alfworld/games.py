@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 from pathlib import Path
 
 from filelock import FileLock
 
 from palaestra.envs.alfworld.generator import SPLITS, generate_task
 from palaestra.errors import InvalidArgumentError
-from palaestra.paths import cache_dir
+from palaestra.paths import cache_dir, still_valid
 
 #: Environment variable naming an official ALFWorld data folder (``json_2.1.1``).
 DATA_ENV = "PALAESTRA_ALFWORLD_DATA"
@@ -34,14 +35,17 @@ def generated_game(split: str, task_type: str, index: int) -> Path:
         with FileLock(str(folder / f"{index:05d}.lock")):
             if not _is_game(game):
                 if task.exists():  # damaged: regenerate
-                    import shutil
-
                     shutil.rmtree(task)
                 generate_task(task_type, split, index, task)
     return game
 
 
 def _is_game(game: Path) -> bool:
+    """Whether ``game`` is a complete, solvable generated game with its ``traj_data.json``."""
+    return still_valid((game, game.parent / "traj_data.json"), lambda: _check_game(game))
+
+
+def _check_game(game: Path) -> bool:
     try:
         data = json.loads(game.read_text())
         json.loads((game.parent / "traj_data.json").read_text())

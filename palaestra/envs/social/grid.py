@@ -126,8 +126,7 @@ class GridDilemmaEnv(TextParallelEnv):
             raise InvalidArgumentError("grid needs between 1 and 26 player starts 'P'")
         if max_cycles < 1 or view < 0 or tag_steps < 0 or beam_length < 1 or regrow_steps < 0:
             raise InvalidArgumentError("max_cycles, beam_length >= 1; view, steps >= 0")
-        if render_mode not in (None, "ansi"):
-            raise InvalidArgumentError(f"render_mode must be None or 'ansi', got {render_mode!r}")
+        self.check_render_mode(render_mode)
         self.game = game
         self.layout = np.array([list(r.replace("P", EMPTY)) for r in rows])
         self.starts = starts

@@ -80,8 +80,7 @@ class IteratedGameEnv(TextParallelEnv):
             )
         if not 0 <= noise <= 1:
             raise InvalidArgumentError(f"noise must be in [0, 1], got {noise}")
-        if render_mode not in (None, "ansi"):
-            raise InvalidArgumentError(f"render_mode must be None or 'ansi', got {render_mode!r}")
+        self.check_render_mode(render_mode)
         self.stage: MatrixGame | PublicGoods = make_stage(
             game, payoffs=payoffs, n_players=n_players, endowment=endowment, multiplier=multiplier
         )

@@ -8,6 +8,7 @@ from typing import Any, TypeAlias
 from pettingzoo import ParallelEnv
 
 from palaestra.envs.core import TextSpace
+from palaestra.errors import InvalidArgumentError
 
 #: ``step``'s result: observations, rewards, terminations, truncations and infos per agent.
 ParallelStep: TypeAlias = tuple[
@@ -33,6 +34,12 @@ class TextParallelEnv(ParallelEnv[str, str, str]):  # type: ignore[misc]  # unty
     def action_space(self, agent: str) -> TextSpace:
         """Text actions."""
         return TextSpace(1024)
+
+    @staticmethod
+    def check_render_mode(render_mode: str | None) -> None:
+        """Only ``None`` and ``"ansi"`` are supported."""
+        if render_mode not in (None, "ansi"):
+            raise InvalidArgumentError(f"render_mode must be None or 'ansi', got {render_mode!r}")
 
     def check_running(self) -> None:
         """Raise when ``step`` is called after the end of an episode."""

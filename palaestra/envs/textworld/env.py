@@ -66,6 +66,11 @@ def clean_feedback(text: str) -> str:
     return text.strip()
 
 
+def _first_byte(path: Path) -> bytes:
+    with path.open("rb") as handle:
+        return handle.read(1)
+
+
 def game_files(games: str | Path | Sequence[str | Path]) -> list[Path]:
     """The ``.z8`` game files named by a file, a folder of them, or a list of files."""
     paths = [Path(games)] if isinstance(games, str | Path) else [Path(g) for g in games]
@@ -78,13 +83,30 @@ def game_files(games: str | Path | Sequence[str | Path]) -> list[Path]:
             found.extend(inside)
         elif not path.is_file():
             raise InvalidArgumentError(f"game file {path} does not exist")
-        elif path.suffix != ".z8" or path.read_bytes()[:1] != b"\x08":
+        elif path.suffix != ".z8" or _first_byte(path) != b"\x08":
             raise InvalidArgumentError(f"{path} is not a TextWorld game (a compiled .z8 file)")
         else:
             found.append(path)
     if not found:
         raise InvalidArgumentError("games is empty; pass a .z8 file, a folder or a list")
     return found
+
+
+def request_infos(*, expert: bool = False) -> Any:
+    """The information palaestra asks TextWorld's engine for at every step."""
+    import textworld
+
+    return textworld.EnvInfos(
+        admissible_commands=True,
+        won=True,
+        lost=True,
+        score=True,
+        max_score=True,
+        moves=True,
+        objective=True,
+        extras=["walkthrough"],
+        policy_commands=expert,
+    )
 
 
 def _start_planner(game: Path) -> Any:
@@ -161,7 +183,7 @@ class TextWorldEnv(TextEnv):
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
-        textworld = require("textworld", "textworld", "TextWorld environments")
+        require("textworld", "textworld", "TextWorld environments")
         if pool_size is not None and pool_size < 1:
             raise InvalidArgumentError(f"pool_size must be at least 1 or None, got {pool_size}")
         self.spec_template = GameSpec(challenge, settings or {})  # checks the settings now
@@ -169,17 +191,7 @@ class TextWorldEnv(TextEnv):
         self.pool_seed = pool_seed
         self.files = game_files(games) if games is not None else None
         self.expert = expert
-        self._infos = textworld.EnvInfos(
-            admissible_commands=True,
-            won=True,
-            lost=True,
-            score=True,
-            max_score=True,
-            moves=True,
-            objective=True,
-            extras=["walkthrough"],
-            policy_commands=expert,
-        )
+        self._infos = request_infos(expert=expert)
         self._engine: Any = None
         self._loaded: Path | None = None
         self._game: Path | None = None
@@ -253,11 +265,12 @@ class TextWorldEnv(TextEnv):
 
     def _step(self, action: str) -> Transition:
         before_score, before_moves = self._score, self._state.get("moves")
-        walkthrough, position = self._walkthrough_position()
-        if self._on_walkthrough and position < len(walkthrough) and walkthrough[position] == action:
-            self._walk = position + 1
-        else:
-            self._on_walkthrough = False
+        if self._on_walkthrough:  # once off it, the walkthrough is not looked at again
+            walkthrough, position = self._walkthrough_position()
+            if position < len(walkthrough) and walkthrough[position] == action:
+                self._walk = position + 1
+            else:
+                self._on_walkthrough = False
         self._state, _, done = self._engine.step(action)
         self._commands.append(action)
         info: dict[str, Any] = {}
@@ -319,9 +332,10 @@ class TextWorldEnv(TextEnv):
             RuntimeError: The game has no walkthrough or plan (a user's game without its
                 ``.json``), or the game is already over.
         """
-        walkthrough, position = self._walkthrough_position()
-        if self._on_walkthrough and position < len(walkthrough):
-            return str(walkthrough[position])
+        if self._on_walkthrough:
+            walkthrough, position = self._walkthrough_position()
+            if position < len(walkthrough):
+                return str(walkthrough[position])
         plan = self._plan()
         if not plan:
             raise RuntimeError(f"no walkthrough or plan for game {self._game}")

@@ -23,7 +23,7 @@ from typing import Any
 from filelock import FileLock
 
 from palaestra.errors import InvalidArgumentError
-from palaestra.paths import cache_dir
+from palaestra.paths import cache_dir, still_valid
 
 #: The standard challenges (``tw-make`` names without the ``tw-`` prefix), plus ``custom``.
 CHALLENGES = ("simple", "coin_collector", "treasure_hunter", "cooking", "custom")
@@ -145,6 +145,10 @@ def game_path(spec: GameSpec) -> Path:
 
 def _is_game(path: Path) -> bool:
     """Whether ``path`` is a complete compiled game with its description beside it."""
+    return still_valid((path, path.with_suffix(".json")), lambda: _check_game(path))
+
+
+def _check_game(path: Path) -> bool:
     try:
         with path.open("rb") as handle:
             header = handle.read(64)
