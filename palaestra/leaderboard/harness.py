@@ -13,10 +13,29 @@ import gymnasium as gym
 
 from palaestra.agents.factory import make_agent
 from palaestra.errors import InvalidArgumentError, PalaestraError
-from palaestra.leaderboard.schema import AgentInfo, EpisodeResult, Results, summarize
+from palaestra.leaderboard.schema import (
+    AgentInfo,
+    EpisodeResult,
+    LearningCurve,
+    Results,
+    summarize,
+)
 from palaestra.leaderboard.suites import Suite, Task
 from palaestra.progress import track
 from palaestra.runner import run_episode
+
+
+@dataclasses.dataclass(frozen=True)
+class Challenge:
+    """Hidden seeds a leaderboard server handed out for one submission.
+
+    Attributes:
+        id: The challenge id, written into the results file.
+        seeds: The seeds of every task of the suite.
+    """
+
+    id: str
+    seeds: dict[str, list[int]]
 
 
 def _partial_path(out: Path) -> Path:
@@ -57,6 +76,8 @@ def evaluate(
     workers: int = 1,
     episode_timeout: float = 3600.0,
     progress: bool = True,
+    challenge: Challenge | None = None,
+    learning_curve: LearningCurve | None = None,
 ) -> Results:
     """Play ``agent_spec`` on the suite's development seeds and write ``out``.
 
@@ -73,15 +94,25 @@ def evaluate(
             HTTP servers; a local model would be loaded by every worker).
         episode_timeout: Seconds an episode may take in a worker before the run fails.
         progress: Show a progress bar.
+        challenge: Hidden seeds handed out by a leaderboard server, played instead of the
+            development seeds (see :func:`palaestra.leaderboard.client.request_challenge`).
+        learning_curve: How the agent was trained, shown on the leaderboard.
     """
     import palaestra
 
     tasks = suite.select(families)
     partial = _partial_path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
-    header = json.dumps({"agent": agent_spec, "suite": suite.id, "hash": suite.hash})
+    challenge_id = challenge.id if challenge else None
+    header = json.dumps(
+        {"agent": agent_spec, "suite": suite.id, "hash": suite.hash, "challenge": challenge_id}
+    )
     done = _finished(partial, header)
-    work = [(task, seed) for task in tasks for seed in suite.seeds(task)]
+    work = [
+        (task, seed)
+        for task in tasks
+        for seed in (challenge.seeds[task.name] if challenge else suite.seeds(task))
+    ]
     todo = [(task, seed) for task, seed in work if (task.name, seed) not in done]
     with partial.open("a") as log:
         for episode in _play_all(agent_spec, todo, workers, episode_timeout, progress):
@@ -94,7 +125,9 @@ def evaluate(
         suite_hash=suite.hash,
         agent=AgentInfo(name=name or agent_spec, spec=agent_spec),
         privileged=sorted({k for t in tasks for k in t.kwargs if k in _PRIVILEGED}),
+        challenge=challenge_id,
         episodes=[done[(t.name, s)] for t, s in work],
+        learning_curve=learning_curve,
     )
     results = summarize(results, {t.name: t.family for t in tasks})
     out.write_text(results.model_dump_json(indent=1))
@@ -195,14 +228,11 @@ def replay(episode: EpisodeResult, task: Task) -> None:
         env.close()
 
 
-def verify(results: Results, suite: Suite, seeds: dict[str, list[int]] | None = None) -> None:
-    """Check a results file against ``suite``: hash, episode set, then every replay.
+def check_claims(results: Results, suite: Suite, seeds: dict[str, list[int]] | None = None) -> None:
+    """The cheap checks of :func:`verify`: suite hash and episode set, no replay.
 
-    Args:
-        results: The submitted results.
-        suite: The suite they claim.
-        seeds: The seeds each task must have been played on (the suite's development seeds
-            by default; a server passes its hidden ones).
+    Whole tasks may be left out (a results file for part of a suite), but a task that is
+    there must have every one of its seeds, each once, and no others.
 
     Raises:
         Mismatch: The first problem found (``task`` is ``"*"`` for file-level ones).
@@ -215,14 +245,34 @@ def verify(results: Results, suite: Suite, seeds: dict[str, list[int]] | None = 
         for seed in (seeds or {}).get(task.name, suite.seeds(task))
     }
     claimed = [(e.task, e.seed) for e in results.episodes]
+    if not claimed:
+        raise Mismatch("*", -1, "the file holds no episodes")
     if len(set(claimed)) != len(claimed):
         raise Mismatch("*", -1, "an episode appears twice")
-    missing = sorted(expected - set(claimed))
-    extra = sorted(set(claimed) - expected)
-    if extra:
-        raise Mismatch(extra[0][0], extra[0][1], "not an episode of the suite")
-    if missing and {t for t, _ in missing} & {t for t, _ in claimed}:
+    for episode in results.episodes:
+        if (episode.task, episode.seed) not in expected:
+            raise Mismatch(episode.task, episode.seed, "not an episode of the suite")
+        if episode.env != suite.task(episode.task).env:
+            raise Mismatch(episode.task, episode.seed, f"env {episode.env} is not the task's")
+    played = {t for t, _ in claimed}
+    missing = sorted((t, s) for t, s in expected - set(claimed) if t in played)
+    if missing:
         raise Mismatch(missing[0][0], missing[0][1], "episode missing")
+
+
+def verify(results: Results, suite: Suite, seeds: dict[str, list[int]] | None = None) -> None:
+    """Check a results file against ``suite``: hash, episode set, then every replay.
+
+    Args:
+        results: The submitted results.
+        suite: The suite they claim.
+        seeds: The seeds each task must have been played on (the suite's development seeds
+            by default; a server passes the hidden ones of the file's challenge).
+
+    Raises:
+        Mismatch: The first problem found (``task`` is ``"*"`` for file-level ones).
+    """
+    check_claims(results, suite, seeds)
     for episode in results.episodes:
         replay(episode, suite.task(episode.task))
 

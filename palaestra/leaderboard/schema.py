@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Literal
 
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
 #: Bumped on any incompatible change to the results file.
 SCHEMA_VERSION: Literal[1] = 1
+
+#: A float that must be finite (JSON from outside may carry NaN or Infinity).
+Finite = Annotated[float, Field(allow_inf_nan=False)]
 
 #: Bootstrap resamples of the 95 % intervals.
 BOOTSTRAP_SAMPLES = 2000
@@ -23,9 +26,9 @@ class EpisodeResult(BaseModel):
     env: str = Field(max_length=200)
     seed: int
     actions: list[str] = Field(max_length=10_000)
-    rewards: list[float] = Field(max_length=10_000)
+    rewards: list[Finite] = Field(max_length=10_000)
     success: bool
-    metrics: dict[str, float] = Field(default_factory=dict)
+    metrics: dict[str, Finite] = Field(default_factory=dict)
 
     @property
     def total_reward(self) -> float:
@@ -64,6 +67,24 @@ class AgentInfo(BaseModel):
     description: str = Field(default="", max_length=5000)
 
 
+class CurvePoint(BaseModel):
+    """One point of a learning curve: a training step and the figure measured there."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    step: int = Field(ge=0)
+    value: Finite
+
+
+class LearningCurve(BaseModel):
+    """How the agent learned (optional): one figure over training steps."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    metric: str = Field(min_length=1, max_length=100)
+    points: list[CurvePoint] = Field(min_length=1, max_length=10_000)
+
+
 class Results(BaseModel):
     """A results file (``palaestra evaluate --out results.json``)."""
 
@@ -75,7 +96,9 @@ class Results(BaseModel):
     suite_hash: str = Field(pattern=r"^[0-9a-f]{64}$")
     agent: AgentInfo
     privileged: list[str] = Field(default_factory=list, max_length=20)
+    challenge: str | None = Field(default=None, pattern=r"^[0-9a-f]{32}$")
     episodes: list[EpisodeResult] = Field(max_length=100_000)
+    learning_curve: LearningCurve | None = None
     tasks: dict[str, TaskSummary] = Field(default_factory=dict)
     overall: Aggregate | None = None
 
@@ -108,3 +131,12 @@ def summarize(results: Results, families: dict[str, str]) -> Results:
     per_task = [float(np.mean([e.success for e in eps])) for eps in by_task.values()]
     overall = bootstrap(per_task) if per_task else None
     return results.model_copy(update={"tasks": tasks, "overall": overall})
+
+
+def family_aggregates(results: Results) -> dict[str, Aggregate]:
+    """Success per env family: a bootstrap over every episode of the family's tasks."""
+    by_family: dict[str, list[float]] = {}
+    for episode in results.episodes:
+        family = results.tasks[episode.task].family if episode.task in results.tasks else ""
+        by_family.setdefault(family, []).append(float(episode.success))
+    return {family: bootstrap(values) for family, values in sorted(by_family.items())}

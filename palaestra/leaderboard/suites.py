@@ -16,6 +16,7 @@ import json
 from dataclasses import dataclass, field
 from functools import cache
 from importlib import resources
+from pathlib import Path
 from typing import Any
 
 from palaestra.errors import InvalidArgumentError, did_you_mean
@@ -134,13 +135,34 @@ def parse_suite(data: Any) -> Suite:
     return Suite(data["id"], str(data.get("description", "")), tuple(parsed))
 
 
-@cache
-def load_suite(suite_id: str) -> Suite:
-    """A suite shipped with palaestra, by id."""
+def shipped_suites() -> list[str]:
+    """The ids of the suites shipped with palaestra."""
     folder = resources.files("palaestra.leaderboard") / "suites"
-    names = sorted(
+    return sorted(
         p.name.removesuffix(".json") for p in folder.iterdir() if p.name.endswith(".json")
     )
+
+
+def load_suite(suite_id: str) -> Suite:
+    """A suite shipped with palaestra (by id), or a suite file (a path ending in .json)."""
+    if suite_id.endswith(".json"):
+        return load_suite_file(Path(suite_id))
+    return _load_shipped(suite_id)
+
+
+@cache
+def _load_shipped(suite_id: str) -> Suite:
+    folder = resources.files("palaestra.leaderboard") / "suites"
+    names = shipped_suites()
     if suite_id not in names:
         raise InvalidArgumentError(f"unknown suite {suite_id!r}{did_you_mean(suite_id, names)}")
     return parse_suite(json.loads((folder / f"{suite_id}.json").read_text()))
+
+
+def load_suite_file(path: Path) -> Suite:
+    """A suite from a JSON file of one's own (same format as the shipped ones)."""
+    try:
+        data = json.loads(path.read_text())
+    except (OSError, ValueError) as exc:
+        raise InvalidArgumentError(f"cannot read suite file {path}: {exc}") from exc
+    return parse_suite(data)

@@ -1,0 +1,356 @@
+"""The leaderboard server: a FastAPI app with a JSON API and the web page.
+
+Submitting takes a token (``Authorization: Bearer TOKEN``, created by
+``palaestra leaderboard token create``). A submission passes the cheap checks (size, schema,
+suite hash, challenge, episode set) before the server answers, is stored as pending, and is
+then re-played episode by episode in the background (:mod:`palaestra.leaderboard.verifier`);
+it reaches the table only when every claimed reward and success replays exactly.
+
+Hidden seeds: ``POST /api/challenges`` hands a token a fresh set of seeds derived from the
+server's secret; a results file played on them (``palaestra evaluate --server``) and
+verified gets the *hidden seeds* badge. A file played on the public development seeds is
+replayed just the same but is marked as such.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import json
+import logging
+import os
+import secrets
+import threading
+import time
+from collections import deque
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Annotated, Any
+
+from fastapi import Depends, FastAPI, HTTPException, Request
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, Field, ValidationError
+from starlette.concurrency import run_in_threadpool
+
+from palaestra.errors import InvalidArgumentError
+from palaestra.leaderboard import store
+from palaestra.leaderboard.db import Token, database_url, open_database, utcnow
+from palaestra.leaderboard.harness import Mismatch, check_claims
+from palaestra.leaderboard.schema import Results
+from palaestra.leaderboard.suites import Suite, load_suite, shipped_suites
+from palaestra.leaderboard.verifier import Verifier
+
+log = logging.getLogger("palaestra.leaderboard")
+
+#: Environment variable holding the server secret the hidden seeds derive from.
+SECRET_ENV = "PALAESTRA_LEADERBOARD_SECRET"
+
+
+@dataclass
+class ServerConfig:
+    """How a leaderboard server runs.
+
+    Attributes:
+        db: Database URL, or a SQLite file path.
+        suites: Suites accepted (all shipped suites by default).
+        secret: Secret of the hidden seeds (default: ``$PALAESTRA_LEADERBOARD_SECRET``, or a
+            ``<db>.secret`` file next to a SQLite database, created on first use).
+        max_body_bytes: Largest results file accepted.
+        rate_limit: Requests (submissions and challenges) per token per minute.
+        auth_failures_per_minute: Failed authentications per client address per minute.
+        challenge_lifetime: How long hidden seeds stay valid for a submission.
+        verify: Replay submissions in a background thread (off only in tests that drive
+            the verifier by hand).
+    """
+
+    db: str = "leaderboard.db"
+    suites: list[Suite] = field(default_factory=list)
+    secret: bytes | None = None
+    max_body_bytes: int = 32 * 1024 * 1024
+    rate_limit: int = 30
+    auth_failures_per_minute: int = 30
+    challenge_lifetime: dt.timedelta = dt.timedelta(days=7)
+    verify: bool = True
+
+
+def server_secret(config: ServerConfig) -> bytes:
+    """The hidden-seed secret: given, from the environment, or kept beside a SQLite file."""
+    if config.secret:
+        return config.secret
+    if os.environ.get(SECRET_ENV):
+        return os.environ[SECRET_ENV].encode()
+    url = database_url(config.db)
+    if not url.startswith("sqlite:///"):
+        raise InvalidArgumentError(f"set {SECRET_ENV} for a server on {url.split(':')[0]}")
+    path = Path(url.removeprefix("sqlite:///") + ".secret")
+    if not path.exists():
+        # O_EXCL: two servers started at once on the same file agree on one secret.
+        try:
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            with os.fdopen(fd, "w") as handle:
+                handle.write(secrets.token_hex(32))
+        except FileExistsError:
+            pass
+    return path.read_text().strip().encode()
+
+
+class RateLimiter:
+    """At most ``limit`` events per key in any 60-second window (in memory, per process)."""
+
+    def __init__(self, limit: int, window: float = 60.0) -> None:
+        self.limit, self.window = limit, window
+        self._events: dict[str, deque[float]] = {}
+        self._lock = threading.Lock()
+
+    def allow(self, key: str) -> float:
+        """Record an event; 0 when allowed, else the seconds until one is."""
+        now = time.monotonic()
+        with self._lock:
+            events = self._events.setdefault(key, deque())
+            while events and events[0] <= now - self.window:
+                events.popleft()
+            if len(events) >= self.limit:
+                return events[0] + self.window - now
+            events.append(now)
+            return 0.0
+
+
+class ChallengeRequest(BaseModel):
+    """Body of ``POST /api/challenges``."""
+
+    suite: str = Field(max_length=100)
+
+
+class ChallengeResponse(BaseModel):
+    """Hidden seeds for one submission."""
+
+    id: str
+    suite: str
+    suite_hash: str
+    seeds: dict[str, list[int]]
+    expires_at: dt.datetime
+
+
+class SubmissionStatus(BaseModel):
+    """Where a submission stands."""
+
+    id: int
+    status: str
+    reason: str
+    agent: str
+    suite: str
+    hidden_seeds: bool
+    created_at: dt.datetime
+    finished_at: dt.datetime | None
+    summary: dict[str, Any] | None
+    url: str
+
+
+def authenticated(request: Request) -> Token:
+    """The token of a request (``Authorization: Bearer TOKEN``), rate-limited.
+
+    Failed attempts are limited per client address, so tokens cannot be guessed quickly;
+    requests with a valid token are limited per token.
+    """
+    state = request.app.state
+    scheme, _, token = request.headers.get("authorization", "").partition(" ")
+    row = store.find_token(state.sessions, token.strip()) if scheme.lower() == "bearer" else None
+    if row is None:
+        address = request.client.host if request.client else "?"
+        wait = state.per_address.allow(address)
+        if wait:
+            raise _refuse(429, "too many failed authentications", **_retry(wait))
+        raise _refuse(401, "a valid token is needed (Authorization: Bearer TOKEN)")
+    wait = state.per_token.allow(str(row.id))
+    if wait:
+        limit = f"rate limit: {state.config.rate_limit} requests a minute"
+        raise _refuse(429, limit, **_retry(wait))
+    return row
+
+
+#: A route parameter that authenticates the request.
+Auth = Annotated[Token, Depends(authenticated)]
+
+
+def _retry(wait: float) -> dict[str, str]:
+    return {"Retry-After": str(max(1, round(wait)))}
+
+
+def _refuse(status: int, detail: str, **headers: str) -> HTTPException:
+    return HTTPException(status_code=status, detail=detail, headers=headers or None)
+
+
+def create_app(config: ServerConfig) -> FastAPI:
+    """The leaderboard app for ``config`` (database migrated, verifier started on startup)."""
+    from palaestra.leaderboard.web import add_pages
+
+    suites = {s.id: s for s in (config.suites or [load_suite(i) for i in shipped_suites()])}
+    engine, sessions = open_database(config.db)
+    secret = server_secret(config)
+    verifier = Verifier(sessions, suites, lambda results, suite: seeds_for(results, suite))
+    per_token = RateLimiter(config.rate_limit)
+    per_address = RateLimiter(config.auth_failures_per_minute)
+
+    def seeds_for(results: Results, suite: Suite) -> dict[str, list[int]]:
+        if results.challenge is None:
+            return {task.name: suite.seeds(task) for task in suite.tasks}
+        return store.challenge_seeds(suite, results.challenge, secret)
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        if config.verify:
+            verifier.start()
+        yield
+        verifier.stop()
+        engine.dispose()
+
+    app = FastAPI(
+        title="palaestra leaderboard",
+        description="Verified results of LLM agents on palaestra's benchmark suites.",
+        version="1",
+        lifespan=lifespan,
+    )
+    app.state.sessions, app.state.suites, app.state.verifier = sessions, suites, verifier
+    app.state.config, app.state.per_token, app.state.per_address = config, per_token, per_address
+
+    def suite_or_404(suite_id: str) -> Suite:
+        if suite_id not in suites:
+            raise _refuse(404, f"this server has no suite {suite_id!r}; it has {', '.join(suites)}")
+        return suites[suite_id]
+
+    @app.get("/api/health")
+    def health() -> dict[str, Any]:
+        """Liveness and the submission queue."""
+        c = store.counts(sessions)
+        return {"status": "ok", **dataclasses.asdict(c)}
+
+    @app.get("/api/suites")
+    def list_suites() -> list[dict[str, Any]]:
+        """The suites this server accepts, with their hashes and tasks."""
+        return [
+            {
+                "id": s.id,
+                "hash": s.hash,
+                "description": s.description,
+                "tasks": [
+                    {"name": t.name, "family": t.family, "env": t.env, "episodes": t.episodes}
+                    for t in s.tasks
+                ],
+            }
+            for s in suites.values()
+        ]
+
+    @app.post("/api/challenges", status_code=201)
+    def new_challenge(body: ChallengeRequest, token: Auth) -> ChallengeResponse:
+        """Fresh hidden seeds for one submission on a suite."""
+        suite = suite_or_404(body.suite)
+        challenge, seeds = store.create_challenge(
+            sessions, token, suite, secret, config.challenge_lifetime
+        )
+        return ChallengeResponse(
+            id=challenge.id,
+            suite=suite.id,
+            suite_hash=suite.hash,
+            seeds=seeds,
+            expires_at=challenge.expires_at,
+        )
+
+    @app.post("/api/submissions", status_code=202)
+    async def submit(request: Request, token: Auth) -> SubmissionStatus:
+        """Submit a results file (the raw JSON of ``palaestra evaluate --out``)."""
+        body = await _read_limited(request, config.max_body_bytes)
+        status = await run_in_threadpool(_accept, body, token)
+        verifier.wake()
+        return status
+
+    def _accept(body: bytes, token: Token) -> SubmissionStatus:
+        try:
+            results = Results.model_validate_json(body)
+        except ValidationError as exc:
+            first = exc.errors()[0]
+            where = ".".join(str(p) for p in first.get("loc", ()))
+            raise _refuse(422, f"not a results file: {where}: {first['msg']}"[:500]) from None
+        suite = suite_or_404(results.suite)
+        if results.challenge is not None:
+            challenge = store.find_challenge(sessions, results.challenge)
+            if challenge is None or challenge.token_id != token.id:
+                raise _refuse(422, "unknown challenge (ask this server for hidden seeds)")
+            if challenge.expires_at < utcnow():
+                raise _refuse(422, "the challenge has expired; ask for new hidden seeds")
+            if challenge.suite != suite.id:
+                raise _refuse(422, f"the challenge is for suite {challenge.suite}")
+        try:
+            check_claims(results, suite, seeds_for(results, suite))
+        except Mismatch as exc:
+            raise _refuse(422, str(exc)) from None
+        try:
+            row = store.add_submission(sessions, token, results, body)
+        except store.Duplicate as exc:
+            raise _refuse(409, str(exc)) from None
+        return _status(row.id)
+
+    def _status(submission_id: int) -> SubmissionStatus:
+        row = store.get_submission(sessions, submission_id)
+        if row is None:
+            raise _refuse(404, f"no submission {submission_id}")
+
+        return SubmissionStatus(
+            id=row.id,
+            status=row.status,
+            reason=row.reason,
+            agent=row.agent_name,
+            suite=row.suite,
+            hidden_seeds=row.challenge_id is not None,
+            created_at=row.created_at,
+            finished_at=row.finished_at,
+            summary=json.loads(row.summary) if row.summary else None,
+            url=f"/submissions/{row.id}",
+        )
+
+    @app.get("/api/submissions/{submission_id}")
+    def submission(submission_id: int) -> SubmissionStatus:
+        """A submission's state, its reason when rejected, its aggregates when verified."""
+        return _status(submission_id)
+
+    @app.get("/api/leaderboard/{suite_id}")
+    def table(suite_id: str) -> list[SubmissionStatus]:
+        """The verified submissions on a suite, best overall success first."""
+        suite_or_404(suite_id)
+        rows = [_status(row.id) for row in store.verified(sessions, suite_id)]
+        return sorted(rows, key=_overall, reverse=True)
+
+    @app.exception_handler(InvalidArgumentError)
+    async def _invalid(_: Request, exc: InvalidArgumentError) -> JSONResponse:
+        return JSONResponse(status_code=422, content={"detail": str(exc)})
+
+    add_pages(app, status=_status, overall=_overall)
+    return app
+
+
+def _overall(row: SubmissionStatus) -> float:
+    overall = (row.summary or {}).get("overall") or {}
+    return float(overall.get("mean", 0.0))
+
+
+async def _read_limited(request: Request, limit: int) -> bytes:
+    """The request body, refused with 413 as soon as it passes ``limit`` bytes."""
+    declared = request.headers.get("content-length")
+    if declared is not None and (not declared.isdigit() or int(declared) > limit):
+        raise _refuse(413, f"the body is larger than {limit} bytes")
+    chunks, size = [], 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise _refuse(413, f"the body is larger than {limit} bytes")
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def serve(config: ServerConfig, host: str = "127.0.0.1", port: int = 8000) -> None:
+    """Run the server until interrupted."""
+    import uvicorn
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    uvicorn.run(create_app(config), host=host, port=port, log_level="info")

@@ -1,0 +1,235 @@
+"""What the server does with its database: tokens, challenges, submissions and verdicts.
+
+Every function takes a session factory and commits what it changes before returning, so
+whatever the server has answered "accepted" to is on disk.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import hmac
+import json
+import secrets
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import or_, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session, sessionmaker
+
+from palaestra.errors import InvalidArgumentError
+from palaestra.leaderboard.db import (
+    PENDING,
+    REJECTED,
+    VERIFIED,
+    VERIFYING,
+    Challenge,
+    Submission,
+    Token,
+    utcnow,
+)
+from palaestra.leaderboard.schema import Results
+from palaestra.leaderboard.suites import Suite, hidden_seeds
+
+Sessions = sessionmaker[Session]
+
+#: A submitter's token: 43 URL-safe characters (256 random bits).
+TOKEN_BYTES = 32
+
+
+def hash_token(token: str) -> str:
+    """SHA-256 of a token (tokens are random, so no salt or slow hash is needed)."""
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def create_token(sessions: Sessions, name: str) -> str:
+    """Create a token for submitter ``name`` and return it; only its hash is kept."""
+    name = name.strip()
+    if not name or len(name) > 200:
+        raise InvalidArgumentError("a token name is 1 to 200 characters")
+    token = secrets.token_urlsafe(TOKEN_BYTES)
+    with sessions() as session:
+        session.add(Token(name=name, token_hash=hash_token(token)))
+        try:
+            session.commit()
+        except IntegrityError as exc:
+            raise InvalidArgumentError(f"a token named {name!r} exists already") from exc
+    return token
+
+
+def find_token(sessions: Sessions, token: str) -> Token | None:
+    """The live token row for ``token``, or ``None``."""
+    if not token or len(token) > 200:
+        return None
+    with sessions() as session:
+        row = session.scalar(select(Token).where(Token.token_hash == hash_token(token)))
+    if row is None or row.revoked or not hmac.compare_digest(row.token_hash, hash_token(token)):
+        return None
+    return row
+
+
+def create_challenge(
+    sessions: Sessions, token: Token, suite: Suite, secret: bytes, lifetime: dt.timedelta
+) -> tuple[Challenge, dict[str, list[int]]]:
+    """A fresh challenge for ``token`` on ``suite`` and its hidden seeds."""
+    challenge = Challenge(
+        id=secrets.token_hex(16),
+        token_id=token.id,
+        suite=suite.id,
+        suite_hash=suite.hash,
+        expires_at=utcnow() + lifetime,
+    )
+    with sessions() as session:
+        session.add(challenge)
+        session.commit()
+    return challenge, challenge_seeds(suite, challenge.id, secret)
+
+
+def challenge_seeds(suite: Suite, challenge_id: str, secret: bytes) -> dict[str, list[int]]:
+    """The hidden seeds of a challenge: derived from the server secret and the challenge id."""
+    key = hmac.new(secret, challenge_id.encode(), hashlib.sha256).digest()
+    return {task.name: hidden_seeds(suite, task, key) for task in suite.tasks}
+
+
+def find_challenge(sessions: Sessions, challenge_id: str) -> Challenge | None:
+    """The challenge ``challenge_id``, or ``None``."""
+    with sessions() as session:
+        return session.get(Challenge, challenge_id)
+
+
+class Duplicate(Exception):  # noqa: N818 - a verdict, not a failure
+    """The same results file, or the same challenge, was submitted before (``.existing``)."""
+
+    def __init__(self, existing: int, what: str) -> None:
+        super().__init__(f"{what} was submitted already as submission {existing}")
+        self.existing = existing
+
+
+def add_submission(sessions: Sessions, token: Token, results: Results, body: bytes) -> Submission:
+    """Store an accepted submission as pending replay.
+
+    Raises:
+        Duplicate: The same bytes, or the same challenge, were submitted before.
+    """
+    digest = hashlib.sha256(body).hexdigest()
+    row = Submission(
+        token_id=token.id,
+        content_sha256=digest,
+        challenge_id=results.challenge,
+        suite=results.suite,
+        suite_hash=results.suite_hash,
+        agent_name=results.agent.name,
+        status=PENDING,
+        reason="",
+        body=body.decode(),
+        summary="",
+    )
+    with sessions() as session:
+        session.add(row)
+        try:
+            session.commit()
+        except IntegrityError:
+            session.rollback()
+            same = [Submission.content_sha256 == digest]
+            if results.challenge:
+                same.append(Submission.challenge_id == results.challenge)
+            clash = session.scalar(select(Submission).where(or_(*same)))
+            if clash is None:  # another constraint; nothing was stored
+                raise
+            what = "this results file" if clash.content_sha256 == digest else "this challenge"
+            raise Duplicate(clash.id, what) from None
+    return row
+
+
+def get_submission(sessions: Sessions, submission_id: int) -> Submission | None:
+    """Submission ``submission_id``, or ``None``."""
+    with sessions() as session:
+        return session.get(Submission, submission_id)
+
+
+def claim_next(sessions: Sessions, lease: dt.timedelta) -> Submission | None:
+    """Mark the oldest pending submission as being verified and return it.
+
+    A submission claimed longer than ``lease`` ago (its verifier died) is claimable again.
+    The claim is a conditional UPDATE, so two verifiers never take the same submission.
+    """
+    with sessions() as session:
+        stale = utcnow() - lease
+        candidates = session.scalars(
+            select(Submission.id)
+            .where(
+                or_(
+                    Submission.status == PENDING,
+                    (Submission.status == VERIFYING) & (Submission.claimed_at < stale),
+                )
+            )
+            .order_by(Submission.id)
+            .limit(5)
+        ).all()
+        for submission_id in candidates:
+            claimed = session.execute(
+                update(Submission)
+                .where(Submission.id == submission_id)
+                .where(
+                    or_(
+                        Submission.status == PENDING,
+                        (Submission.status == VERIFYING) & (Submission.claimed_at < stale),
+                    )
+                )
+                .values(status=VERIFYING, claimed_at=utcnow())
+            )
+            session.commit()
+            if claimed.rowcount == 1:  # type: ignore[attr-defined]
+                return session.get(Submission, submission_id)
+    return None
+
+
+def finish(
+    sessions: Sessions, submission_id: int, *, reason: str = "", summary: dict[str, Any] | None
+) -> None:
+    """Record a verdict: verified with its ``summary``, or rejected (``summary=None``)."""
+    with sessions() as session:
+        session.execute(
+            update(Submission)
+            .where(Submission.id == submission_id)
+            .values(
+                status=VERIFIED if summary is not None else REJECTED,
+                reason=reason,
+                summary=json.dumps(summary) if summary is not None else "",
+                finished_at=utcnow(),
+            )
+        )
+        session.commit()
+
+
+def verified(sessions: Sessions, suite: str) -> list[Submission]:
+    """The verified submissions on ``suite``, newest first."""
+    with sessions() as session:
+        return list(
+            session.scalars(
+                select(Submission)
+                .where(Submission.suite == suite, Submission.status == VERIFIED)
+                .order_by(Submission.id.desc())
+            )
+        )
+
+
+@dataclass(frozen=True)
+class Counts:
+    """Submissions by state."""
+
+    pending: int
+    verified: int
+    rejected: int
+
+
+def counts(sessions: Sessions) -> Counts:
+    """How many submissions are in each state."""
+    with sessions() as session:
+        states = session.scalars(select(Submission.status)).all()
+    return Counts(
+        pending=sum(s in (PENDING, VERIFYING) for s in states),
+        verified=sum(s == VERIFIED for s in states),
+        rejected=sum(s == REJECTED for s in states),
+    )

@@ -1,0 +1,113 @@
+"""Replaying submissions on the server: a background thread that works through the queue.
+
+A submission is stored as pending before the server answers, and verified afterwards, so a
+slow replay never holds a request open and a server killed mid-replay picks the submission
+up again when it restarts (its claim expires after ``lease``).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import threading
+from collections.abc import Callable
+from typing import Any
+
+from palaestra.leaderboard.harness import Mismatch, verify
+from palaestra.leaderboard.schema import Results, family_aggregates, summarize
+from palaestra.leaderboard.store import Sessions, claim_next, finish
+from palaestra.leaderboard.suites import Suite
+
+log = logging.getLogger("palaestra.leaderboard")
+
+
+def leaderboard_summary(results: Results, suite: Suite) -> dict[str, Any]:
+    """The aggregates the leaderboard shows, recomputed from the replayed episodes.
+
+    Claimed aggregates in the file are ignored: only the episodes are trusted, and only
+    after their replay.
+    """
+    summarized = summarize(results, {t.name: t.family for t in suite.tasks})
+    return {
+        "overall": summarized.overall.model_dump() if summarized.overall else None,
+        "families": {k: v.model_dump() for k, v in family_aggregates(summarized).items()},
+        "tasks": {k: v.model_dump() for k, v in summarized.tasks.items()},
+        "episodes": len(results.episodes),
+        "hidden_seeds": results.challenge is not None,
+    }
+
+
+class Verifier:
+    """Replays pending submissions one at a time in a daemon thread.
+
+    Args:
+        sessions: The database.
+        suites: The suites the server accepts, by id.
+        seeds_for: The seeds a submission must have been played on (hidden ones for a
+            challenge, the development ones otherwise).
+        lease: How long a claim holds before another verifier may take the submission.
+        poll: Seconds between looks at the queue when nobody wakes the thread.
+    """
+
+    def __init__(
+        self,
+        sessions: Sessions,
+        suites: dict[str, Suite],
+        seeds_for: Callable[[Results, Suite], dict[str, list[int]]],
+        *,
+        lease: dt.timedelta = dt.timedelta(minutes=10),
+        poll: float = 2.0,
+    ) -> None:
+        self.sessions, self.suites, self.seeds_for = sessions, suites, seeds_for
+        self.lease, self.poll = lease, poll
+        self._wake = threading.Event()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def start(self) -> None:
+        """Start the thread (idempotent)."""
+        if self._thread is None or not self._thread.is_alive():
+            self._stop.clear()
+            self._thread = threading.Thread(target=self._loop, name="verifier", daemon=True)
+            self._thread.start()
+
+    def stop(self) -> None:
+        """Stop after the replay in progress."""
+        self._stop.set()
+        self._wake.set()
+        if self._thread is not None:
+            self._thread.join(timeout=60)
+
+    def wake(self) -> None:
+        """Look at the queue now (a submission just arrived)."""
+        self._wake.set()
+
+    def run_once(self) -> bool:
+        """Verify the oldest pending submission; ``False`` when there is none."""
+        row = claim_next(self.sessions, self.lease)
+        if row is None:
+            return False
+        try:
+            results = Results.model_validate_json(row.body)
+            suite = self.suites[results.suite]
+            verify(results, suite, self.seeds_for(results, suite))
+        except Mismatch as exc:
+            finish(self.sessions, row.id, reason=str(exc), summary=None)
+            log.info("submission %d rejected: %s", row.id, exc)
+        except Exception as exc:  # a verdict for the submitter, not a crash
+            finish(self.sessions, row.id, reason=f"replay failed: {exc}", summary=None)
+            log.warning("submission %d: replay failed: %s", row.id, exc)
+        else:
+            finish(self.sessions, row.id, summary=leaderboard_summary(results, suite))
+            log.info("submission %d verified (%d episodes)", row.id, len(results.episodes))
+        return True
+
+    def _loop(self) -> None:
+        while not self._stop.is_set():
+            try:
+                while not self._stop.is_set() and self.run_once():
+                    pass
+            except Exception:  # the database went away: log, wait, try again
+                log.exception("verifier error")
+            self._wake.wait(self.poll)
+            self._wake.clear()

@@ -1,0 +1,94 @@
+"""The leaderboard's web pages: the sortable table, submission pages and their plots.
+
+Pages are rendered on the server with Jinja2 (autoescaping on: agent names and
+descriptions come from submitters), and sorted in the browser by a few lines of JavaScript.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from functools import lru_cache
+from importlib import resources
+from typing import Any
+
+from fastapi import FastAPI, HTTPException, Request
+from fastapi.responses import HTMLResponse, Response
+from fastapi.staticfiles import StaticFiles
+from fastapi.templating import Jinja2Templates
+
+from palaestra.leaderboard import store
+from palaestra.leaderboard.charts import curve_chart, task_chart
+from palaestra.leaderboard.schema import Results
+
+
+def interval(aggregate: dict[str, Any] | None) -> str:
+    """``0.62 [0.50, 0.74]``, or an en dash for a family the submission did not play."""
+    if not aggregate:
+        return "–"
+    return f"{aggregate['mean']:.2f} [{aggregate['low']:.2f}, {aggregate['high']:.2f}]"
+
+
+def add_pages(
+    app: FastAPI,
+    *,
+    status: Callable[[int], Any],
+    overall: Callable[[Any], float],
+) -> None:
+    """Add ``/``, ``/submissions/{id}`` and the plots to ``app``."""
+    package = resources.files("palaestra.leaderboard")
+    templates = Jinja2Templates(directory=str(package / "templates"))
+    templates.env.globals["interval"] = interval
+    app.mount("/static", StaticFiles(directory=str(package / "static")), name="static")
+    sessions, suites = app.state.sessions, app.state.suites
+
+    def context(suite_id: str, **extra: Any) -> dict[str, Any]:
+        return {"suite_ids": list(suites), "suite_id": suite_id, **extra}
+
+    @app.get("/", response_class=HTMLResponse, include_in_schema=False)
+    def index(request: Request, suite: str | None = None) -> Response:
+        suite_id = suite or next(iter(suites))
+        if suite_id not in suites:
+            raise HTTPException(404, f"no suite {suite_id!r}")
+        rows = sorted(
+            (status(r.id) for r in store.verified(sessions, suite_id)), key=overall, reverse=True
+        )
+        families = list(dict.fromkeys(t.family for t in suites[suite_id].tasks))
+        return templates.TemplateResponse(
+            request,
+            "index.html",
+            context(suite_id, suite=suites[suite_id], rows=rows, families=families),
+        )
+
+    @app.get("/submissions/{submission_id}", response_class=HTMLResponse, include_in_schema=False)
+    def submission_page(request: Request, submission_id: int) -> Response:
+        row = status(submission_id)
+        return templates.TemplateResponse(
+            request,
+            "submission.html",
+            context(row.suite, row=row, results=_results(submission_id)),
+        )
+
+    @lru_cache(maxsize=32)
+    def _results(submission_id: int) -> Results:
+        found = store.get_submission(sessions, submission_id)
+        if found is None:
+            raise HTTPException(404, f"no submission {submission_id}")
+        return Results.model_validate_json(found.body)
+
+    @app.get("/submissions/{submission_id}/tasks.svg", include_in_schema=False)
+    def tasks_svg(submission_id: int) -> Response:
+        return Response(_task_svg(submission_id), media_type="image/svg+xml")
+
+    @lru_cache(maxsize=256)  # a verified summary never changes: draw it once
+    def _task_svg(submission_id: int) -> bytes:
+        row = status(submission_id)
+        if not row.summary:
+            raise HTTPException(404, "the submission is not verified")
+        return task_chart(row.summary["tasks"])
+
+    @app.get("/submissions/{submission_id}/curve.svg", include_in_schema=False)
+    def curve_svg(submission_id: int) -> Response:
+        curve = _results(submission_id).learning_curve
+        if curve is None:
+            raise HTTPException(404, "the submission has no learning curve")
+        return Response(curve_chart(curve), media_type="image/svg+xml")
