@@ -171,31 +171,54 @@ def evaluate(
     tasks: str | None = None,
     name: str | None = None,
     workers: int = 1,
+    server: str | None = None,
+    token: str | None = None,
+    curve: Path | None = None,
+    curve_metric: str = "return",
     progress: bool = True,
 ) -> None:
-    """Score an agent on a benchmark suite's development seeds; resumable.
+    """Score an agent on a benchmark suite; resumable.
+
+    Plays the suite's public development seeds, or, with --server, hidden seeds that the
+    leaderboard server hands out for one submission.
 
     Args:
         agent: Agent spec (as for `palaestra run`).
-        suite: Suite id.
+        suite: Suite id, or a suite file (.json).
         out: Results file (JSON); an interrupted run started again skips finished episodes.
         tasks: Comma-separated env families to run (all by default), e.g. bandits,social.
         name: Display name of the agent (default: the spec).
         workers: Episodes played at once in separate processes (scripted and HTTP agents).
+        server: Leaderboard server to get hidden seeds from (needs --token).
+        token: Submitter token (default: $PALAESTRA_TOKEN).
+        curve: A training run's metrics.jsonl, shown as the learning curve.
+        curve_metric: The metrics.jsonl column of the learning curve.
         progress: Show a progress bar.
     """
     from palaestra.leaderboard import evaluate as run_suite
     from palaestra.leaderboard import load_suite
+    from palaestra.leaderboard.client import request_challenge
+    from palaestra.leaderboard.harness import interrupted_challenge
+    from palaestra.leaderboard.schema import read_learning_curve
 
     families = [f.strip() for f in tasks.split(",") if f.strip()] if tasks else None
+    loaded = load_suite(suite)
+    challenge = None
+    if server:
+        challenge = interrupted_challenge(out, agent, loaded)
+        if challenge is None:
+            challenge = request_challenge(server, _token(token), loaded.id)
+        console.print(f"playing hidden seeds of challenge {challenge.id} from {server}")
     results = run_suite(
         agent,
-        load_suite(suite),
+        loaded,
         out,
         families=families,
         name=name,
         workers=workers,
         progress=progress,
+        challenge=challenge,
+        learning_curve=read_learning_curve(curve, curve_metric) if curve else None,
     )
     table = Table(title=f"{results.agent.name} on {suite}")
     for column in ("task", "family", "return (95% CI)", "success (95% CI)"):
@@ -229,6 +252,38 @@ def verify(
     loaded = load_results(results)
     check(loaded, load_suite(suite or loaded.suite))
     console.print(f"verified: {len(loaded.episodes)} episodes replay as claimed")
+
+
+@app.command
+def submit(
+    results: Annotated[Path, tyro.conf.Positional, tyro.conf.arg(metavar="RESULTS")],
+    server: str = "http://127.0.0.1:8000",
+    token: str | None = None,
+    wait: bool = True,
+) -> None:
+    """Submit a results file to a leaderboard server and wait for its replay verdict.
+
+    Args:
+        results: A results file from `palaestra evaluate`.
+        server: The server's URL.
+        token: Submitter token (default: $PALAESTRA_TOKEN).
+        wait: Wait until the server has replayed every episode.
+    """
+    from palaestra.leaderboard.client import submit as send
+
+    status = send(results, server, _token(token), wait=wait)
+    console.print(f"submission {status['id']} {status['status']}: {status['url']}")
+
+
+def _token(token: str | None) -> str:
+    import os
+
+    from palaestra.errors import InvalidArgumentError
+
+    token = token or os.environ.get("PALAESTRA_TOKEN")
+    if not token:
+        raise InvalidArgumentError("give a submitter token: --token T or $PALAESTRA_TOKEN")
+    return token
 
 
 @app.command
@@ -374,6 +429,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             train(args[1:])
         elif args[:1] == ["compare"] and args[1:2] != ["--help"]:
             compare(args[1:])
+        elif args[:1] == ["leaderboard"]:
+            from palaestra.leaderboard.cli import main as leaderboard_main
+
+            leaderboard_main(args[1:])
         else:
             app.cli(prog="palaestra", args=args, sort_subcommands=False)
     except (PalaestraError, gym.error.Error) as exc:

@@ -46,7 +46,11 @@ class _ArmStatistics:
             self.squares[key] = self.squares.get(key, 0.0) + reward * reward
             self.unit_payouts = self.unit_payouts and 0.0 <= reward <= 1.0
         self._context = info.get("context")
-        arms = list(info["available_actions"])
+        arms = list(info.get("available_actions") or [])
+        if not arms:
+            raise InvalidArgumentError(
+                f"{type(self).__name__} plays bandits: this env lists no available_actions"
+            )
         untried = [a for a in arms if (self._context, a) not in self.counts]
         if untried:
             return str(untried[int(self.rng.integers(len(untried)))])

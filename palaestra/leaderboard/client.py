@@ -6,7 +6,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from palaestra.errors import PalaestraError
+from palaestra.errors import InvalidArgumentError, PalaestraError
 from palaestra.leaderboard.harness import Challenge
 
 
@@ -57,7 +57,10 @@ def submit(
         SubmissionRefused: The server refused the file, or its replay did not match; the
             message is the server's reason.
     """
-    body = results.read_bytes()
+    try:
+        body = results.read_bytes()
+    except OSError as exc:
+        raise InvalidArgumentError(f"cannot read results file {results}: {exc}") from exc
     with _client(server, token, timeout) as client:
         status = _checked(
             client.post(

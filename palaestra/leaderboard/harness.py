@@ -42,6 +42,20 @@ def _partial_path(out: Path) -> Path:
     return out.with_name(out.name + ".partial.jsonl")
 
 
+def interrupted_challenge(out: Path, agent_spec: str, suite: Suite) -> Challenge | None:
+    """The hidden seeds an interrupted run of ``agent_spec`` into ``out`` was playing.
+
+    Resuming must finish the same challenge, not ask the server for new seeds.
+    """
+    try:
+        header = json.loads(_partial_path(out).read_text().split("\n", 1)[0])
+        if header["agent"] == agent_spec and header["hash"] == suite.hash and header["challenge"]:
+            return Challenge(**header["challenge"])
+    except (OSError, ValueError, KeyError, TypeError):
+        pass
+    return None
+
+
 def _finished(partial: Path, header: str) -> dict[tuple[str, int], EpisodeResult]:
     """Episodes already played by an interrupted run of the same agent on the same suite.
 
@@ -105,7 +119,12 @@ def evaluate(
     out.parent.mkdir(parents=True, exist_ok=True)
     challenge_id = challenge.id if challenge else None
     header = json.dumps(
-        {"agent": agent_spec, "suite": suite.id, "hash": suite.hash, "challenge": challenge_id}
+        {
+            "agent": agent_spec,
+            "suite": suite.id,
+            "hash": suite.hash,
+            "challenge": dataclasses.asdict(challenge) if challenge else None,
+        }
     )
     done = _finished(partial, header)
     work = [

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import json
+import math
+from pathlib import Path
 from typing import Annotated, Literal
 
 import numpy as np
@@ -101,6 +104,31 @@ class Results(BaseModel):
     learning_curve: LearningCurve | None = None
     tasks: dict[str, TaskSummary] = Field(default_factory=dict)
     overall: Aggregate | None = None
+
+
+def read_learning_curve(path: Path, metric: str = "return") -> LearningCurve:
+    """A learning curve from a training run's ``metrics.jsonl`` (one JSON row per step)."""
+    from palaestra.errors import InvalidArgumentError
+
+    points = []
+    try:
+        lines = path.read_text().splitlines()
+    except OSError as exc:
+        raise InvalidArgumentError(f"cannot read {path}: {exc}") from exc
+    for number, line in enumerate(lines, 1):
+        if not line.strip():
+            continue
+        try:
+            row = json.loads(line)
+            step = int(row.get("iteration", row.get("step", number)))
+            value = float(row[metric])
+        except (ValueError, TypeError, KeyError, AttributeError) as exc:
+            raise InvalidArgumentError(f"{path}:{number}: no {metric!r} figure: {exc}") from exc
+        if math.isfinite(value):
+            points.append(CurvePoint(step=step, value=value))
+    if not points:
+        raise InvalidArgumentError(f"{path} holds no {metric!r} figures")
+    return LearningCurve(metric=metric, points=points[-10_000:])
 
 
 def bootstrap(values: list[float], seed: int = 0) -> Aggregate:

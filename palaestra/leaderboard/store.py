@@ -58,6 +58,15 @@ def create_token(sessions: Sessions, name: str) -> str:
     return token
 
 
+def revoke_token(sessions: Sessions, name: str) -> None:
+    """Revoke the token of submitter ``name``; its submissions stay."""
+    with sessions() as session:
+        done = session.execute(update(Token).where(Token.name == name).values(revoked=True))
+        session.commit()
+    if done.rowcount == 0:  # type: ignore[attr-defined]
+        raise InvalidArgumentError(f"no token named {name!r}")
+
+
 def find_token(sessions: Sessions, token: str) -> Token | None:
     """The live token row for ``token``, or ``None``."""
     if not token or len(token) > 200:
@@ -183,6 +192,16 @@ def claim_next(sessions: Sessions, lease: dt.timedelta) -> Submission | None:
             if claimed.rowcount == 1:  # type: ignore[attr-defined]
                 return session.get(Submission, submission_id)
     return None
+
+
+def release_claims(sessions: Sessions) -> int:
+    """Put submissions left mid-replay by a stopped server back in the queue; how many."""
+    with sessions() as session:
+        done = session.execute(
+            update(Submission).where(Submission.status == VERIFYING).values(status=PENDING)
+        )
+        session.commit()
+    return int(done.rowcount)  # type: ignore[attr-defined]
 
 
 def finish(

@@ -15,7 +15,7 @@ from typing import Any
 
 from palaestra.leaderboard.harness import Mismatch, verify
 from palaestra.leaderboard.schema import Results, family_aggregates, summarize
-from palaestra.leaderboard.store import Sessions, claim_next, finish
+from palaestra.leaderboard.store import Sessions, claim_next, finish, release_claims
 from palaestra.leaderboard.suites import Suite
 
 log = logging.getLogger("palaestra.leaderboard")
@@ -65,8 +65,15 @@ class Verifier:
         self._thread: threading.Thread | None = None
 
     def start(self) -> None:
-        """Start the thread (idempotent)."""
+        """Start the thread (idempotent); replays cut short by a stopped server start over.
+
+        One server process verifies a database; with several, each restart re-queues the
+        others' replays in progress too, which costs a replay twice but changes no verdict.
+        """
         if self._thread is None or not self._thread.is_alive():
+            released = release_claims(self.sessions)
+            if released:
+                log.info("%d interrupted replays queued again", released)
             self._stop.clear()
             self._thread = threading.Thread(target=self._loop, name="verifier", daemon=True)
             self._thread.start()

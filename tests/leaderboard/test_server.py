@@ -1,0 +1,311 @@
+"""The server's API: accepted and verified submissions, and every attack refused."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from collections.abc import Callable
+
+import pytest
+from sqlalchemy import inspect, text
+
+from palaestra.leaderboard import Results, evaluate
+from palaestra.leaderboard.harness import Challenge
+from palaestra.leaderboard.store import challenge_seeds
+
+from .conftest import SMALL, Board
+
+
+def test_submission_is_replayed_then_listed(board: Board, results_bytes: bytes) -> None:
+    response = board.post(results_bytes)
+    assert response.status_code == 202, response.text
+    assert response.json()["status"] == "pending"
+    board.verify_all()
+    status = board.client.get(f"/api/submissions/{response.json()['id']}").json()
+    assert status["status"] == "verified" and status["reason"] == ""
+    assert set(status["summary"]["families"]) == {"bandits", "social"}
+    assert status["summary"]["tasks"]["bandit"]["success"]["n"] == 3
+    table = board.client.get("/api/leaderboard/test-suite").json()
+    assert [row["id"] for row in table] == [status["id"]]
+    assert board.client.get("/api/health").json()["verified"] == 1
+
+
+def test_aggregates_are_recomputed_not_trusted(board: Board, results: Results) -> None:
+    inflated = results.tasks["bandit"].success.model_copy(update={"mean": 1.0})
+    results.tasks["bandit"] = results.tasks["bandit"].model_copy(update={"success": inflated})
+    response = board.post(results)
+    board.verify_all()
+    status = board.client.get(f"/api/submissions/{response.json()['id']}").json()
+    true_rate = sum(e.success for e in results.episodes if e.task == "bandit") / 3
+    assert status["summary"]["tasks"]["bandit"]["success"]["mean"] == pytest.approx(true_rate)
+
+
+@pytest.mark.parametrize(
+    "forge",
+    [
+        lambda r: r.episodes[0].rewards.__setitem__(0, r.episodes[0].rewards[0] + 1.0),
+        lambda r: setattr(r.episodes[1], "success", not r.episodes[1].success),
+        lambda r: r.episodes[0].actions.__setitem__(0, "Z"),
+        lambda r: (r.episodes[3].actions.append("C"), r.episodes[3].rewards.append(3.0)),
+    ],
+    ids=["reward", "success", "action", "actions-after-end"],
+)
+def test_forged_episodes_are_rejected_naming_the_episode(
+    board: Board, results: Results, forge: Callable[[Results], object]
+) -> None:
+    forge(results)
+    response = board.post(results)
+    assert response.status_code == 202
+    board.verify_all()
+    status = board.client.get(f"/api/submissions/{response.json()['id']}").json()
+    assert status["status"] == "rejected"
+    assert "episode " in status["reason"] and "seed" in status["reason"]
+    assert board.client.get("/api/leaderboard/test-suite").json() == []
+
+
+def test_episodes_played_on_other_seeds_are_rejected(board: Board, results: Results) -> None:
+    # Play the suite with seeds shifted by 500, then label the episodes as the real ones.
+    shifted = results.model_copy(deep=True)
+    for episode in shifted.episodes:
+        episode.seed += 500
+    from palaestra.leaderboard.harness import _play
+
+    for k, episode in enumerate(shifted.episodes):
+        played = _play("random", SMALL.task(episode.task), episode.seed)
+        shifted.episodes[k] = played.model_copy(update={"seed": results.episodes[k].seed})
+    response = board.post(shifted)
+    board.verify_all()
+    status = board.client.get(f"/api/submissions/{response.json()['id']}").json()
+    assert status["status"] == "rejected", status
+
+
+@pytest.mark.parametrize(
+    ("forge", "reason"),
+    [
+        (lambda r: setattr(r.episodes[0], "seed", 999_999), "not an episode of the suite"),
+        (lambda r: r.episodes.pop(1), "episode missing"),
+        (lambda r: r.episodes.append(r.episodes[0]), "appears twice"),
+        (lambda r: setattr(r, "suite_hash", "0" * 64), "results are for suite"),
+        (lambda r: setattr(r.episodes[0], "env", "palaestra/Bandit-Hard-v0"), "is not the task"),
+        (lambda r: r.episodes.clear(), "no episodes"),
+        (lambda r: setattr(r, "suite", "other-suite"), "no suite 'other-suite'"),
+    ],
+    ids=["other-seed", "missing", "duplicate", "suite-hash", "env", "empty", "suite"],
+)
+def test_wrong_episode_sets_are_refused_at_once(
+    board: Board, results: Results, forge: Callable[[Results], object], reason: str
+) -> None:
+    forge(results)
+    response = board.post(results)
+    assert response.status_code in (404, 422)
+    assert reason in response.json()["detail"]
+    assert board.client.get("/api/health").json()["pending"] == 0
+
+
+def test_a_whole_family_may_be_left_out(board: Board, results: Results) -> None:
+    results.episodes = [e for e in results.episodes if e.task == "bandit"]
+    assert board.post(results).status_code == 202
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        b"",
+        b"not json",
+        b"[]",
+        b'{"schema_version": 1}',
+        b"[" * 100_000 + b"]" * 100_000,
+        b'{"episodes": "' + b"x" * 1000 + b'"}',
+        json.dumps({"schema_version": 2}).encode(),
+        b"\xff\xfe\x00garbage",
+    ],
+    ids=["empty", "text", "list", "partial", "deep", "wrong-type", "version", "binary"],
+)
+def test_malformed_files_are_refused(board: Board, body: bytes) -> None:
+    response = board.post(body)
+    assert response.status_code == 422
+    assert response.json()["detail"].startswith("not a results file")
+
+
+def test_non_finite_rewards_are_refused(board: Board, results_bytes: bytes) -> None:
+    data = json.loads(results_bytes)
+    data["episodes"][0]["rewards"][0] = float("nan")
+    assert board.post(json.dumps(data)).status_code == 422
+
+
+def test_oversized_bodies_are_refused(
+    make_board: Callable[..., Board], results_bytes: bytes
+) -> None:
+    board = make_board(max_body_bytes=len(results_bytes) - 1)
+    assert board.post(results_bytes).status_code == 413
+
+    def chunks() -> object:  # no Content-Length: the limit holds on the stream too
+        yield results_bytes[:100]
+        yield results_bytes[100:]
+
+    response = board.client.post(
+        "/api/submissions", content=chunks(), headers=board.headers()
+    )  # type: ignore[arg-type]
+    assert response.status_code == 413
+    assert board.client.get("/api/health").json()["pending"] == 0
+
+
+@pytest.mark.parametrize(
+    "header",
+    [None, "Bearer", "Bearer wrong-token", "Basic abc", "Bearer " + "x" * 10_000, "bearer  "],
+)
+def test_missing_or_wrong_tokens_are_refused(
+    board: Board, results_bytes: bytes, header: str | None
+) -> None:
+    headers = {"Authorization": header} if header is not None else {}
+    response = board.client.post("/api/submissions", content=results_bytes, headers=headers)
+    assert response.status_code == 401
+    challenge = board.client.post("/api/challenges", json={"suite": "test-suite"}, headers=headers)
+    assert challenge.status_code == 401
+
+
+def test_revoked_tokens_are_refused(board: Board, results_bytes: bytes) -> None:
+    from palaestra.leaderboard.store import revoke_token
+
+    revoke_token(board.app.state.sessions, "alice")
+    assert board.post(results_bytes).status_code == 401
+
+
+def test_failed_authentications_are_rate_limited(
+    make_board: Callable[..., Board], results_bytes: bytes
+) -> None:
+    board = make_board(auth_failures_per_minute=3)
+    codes = [board.post(results_bytes, token="guess").status_code for _ in range(5)]
+    assert codes == [401, 401, 401, 429, 429]
+
+
+def test_submissions_are_rate_limited_per_token(
+    make_board: Callable[..., Board], results: Results
+) -> None:
+    board = make_board(rate_limit=2)
+    codes = []
+    for k in range(3):
+        results.agent.name = f"agent {k}"
+        codes.append(board.post(results).status_code)
+    assert codes == [202, 202, 429]
+    response = board.post(results, token=board.new_token("bob"))
+    assert response.status_code == 202  # another submitter has their own budget
+    assert int(board.post(results).headers["retry-after"]) >= 1
+
+
+def test_an_old_submission_cannot_be_replayed(board: Board, results_bytes: bytes) -> None:
+    first = board.post(results_bytes)
+    again = board.post(results_bytes, token=board.new_token("mallory"))
+    assert again.status_code == 409
+    assert f"submission {first.json()['id']}" in again.json()["detail"]
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        "<script>alert('x')</script>",
+        "'; DROP TABLE submissions; --",
+        'Robert"); DELETE FROM tokens; --',
+        "<img src=x onerror=alert(1)>",
+    ],
+)
+def test_injection_in_names_is_stored_verbatim_and_escaped(
+    board: Board, results: Results, name: str
+) -> None:
+    results.agent.name = name
+    results.agent.description = name
+    response = board.post(results)
+    board.verify_all()
+    status = board.client.get(f"/api/submissions/{response.json()['id']}").json()
+    assert status["agent"] == name and status["status"] == "verified"
+    for page in (board.client.get("/").text, board.client.get(status["url"]).text):
+        assert "<script>alert" not in page and "<img src=x" not in page
+        assert "&lt;" in page or "&#39;" in page or "&#34;" in page
+    with board.app.state.sessions() as session:
+        tables = set(inspect(session.get_bind()).get_table_names())
+        assert {"submissions", "tokens", "challenges"} <= tables
+        assert session.execute(text("select count(*) from tokens")).scalar() == 1
+
+
+def _play_challenge(board: Board, tmp_path: object, token: str | None = None) -> Results:
+    response = board.client.post(
+        "/api/challenges", json={"suite": "test-suite"}, headers=board.headers(token)
+    )
+    assert response.status_code == 201, response.text
+    data = response.json()
+    challenge = Challenge(data["id"], data["seeds"])
+    return evaluate(
+        "random", SMALL, tmp_path / f"{data['id']}.json", challenge=challenge, progress=False
+    )  # type: ignore[operator]
+
+
+def test_hidden_seed_submissions_get_the_badge(board: Board, tmp_path: object) -> None:
+    results = _play_challenge(board, tmp_path)
+    assert {e.seed for e in results.episodes}.isdisjoint(range(0, 2000))
+    response = board.post(results)
+    assert response.status_code == 202, response.text
+    board.verify_all()
+    status = board.client.get(f"/api/submissions/{response.json()['id']}").json()
+    assert status["status"] == "verified" and status["hidden_seeds"] is True
+    assert "hidden seeds" in board.client.get("/").text
+
+
+def test_challenges_are_fresh_and_single_use(board: Board, tmp_path: object) -> None:
+    results = _play_challenge(board, tmp_path)
+    other = _play_challenge(board, tmp_path)
+    assert {e.seed for e in results.episodes} != {e.seed for e in other.episodes}
+    assert board.post(results).status_code == 202
+    results.agent.name = "same seeds, new name"
+    response = board.post(results)
+    assert response.status_code == 409 and "challenge" in response.json()["detail"]
+
+
+def test_challenge_seeds_must_be_the_ones_played(
+    board: Board, tmp_path: object, results: Results
+) -> None:
+    played = _play_challenge(board, tmp_path)
+    results.challenge = played.challenge  # development episodes under a hidden-seed claim
+    response = board.post(results)
+    assert response.status_code == 422 and "not an episode of the suite" in response.json()["detail"]
+
+
+def test_challenges_of_others_unknown_or_expired_are_refused(
+    make_board: Callable[..., Board], tmp_path: object
+) -> None:
+    board = make_board()
+    results = _play_challenge(board, tmp_path)
+    response = board.post(results, token=board.new_token("eve"))
+    assert response.status_code == 422 and "unknown challenge" in response.json()["detail"]
+    results.challenge = "0" * 32
+    assert board.post(results).status_code == 422
+
+    stale = make_board(challenge_lifetime=dt.timedelta(seconds=-1))
+    response = stale.post(_play_challenge(stale, tmp_path))
+    assert response.status_code == 422 and "expired" in response.json()["detail"]
+
+
+def test_hidden_seeds_depend_on_the_server_secret() -> None:
+    ours = challenge_seeds(SMALL, "a" * 32, b"one secret")
+    assert ours == challenge_seeds(SMALL, "a" * 32, b"one secret")
+    assert ours != challenge_seeds(SMALL, "a" * 32, b"another secret")
+    assert ours != challenge_seeds(SMALL, "b" * 32, b"one secret")
+
+
+def test_unknown_routes_and_suites(board: Board) -> None:
+    assert board.client.get("/api/submissions/12345").status_code == 404
+    assert board.client.get("/api/leaderboard/nope").status_code == 404
+    assert board.client.get("/api/submissions/not-a-number").status_code == 422
+    response = board.client.post(
+        "/api/challenges", json={"suite": "nope"}, headers=board.headers()
+    )
+    assert response.status_code == 404
+    bad = board.client.post("/api/challenges", content=b"{", headers=board.headers())
+    assert bad.status_code == 422
+
+
+def test_openapi_spec_lists_the_api(board: Board) -> None:
+    spec = board.client.get("/openapi.json").json()
+    assert {"/api/submissions", "/api/challenges", "/api/leaderboard/{suite_id}"} <= set(
+        spec["paths"]
+    )
+    assert board.client.get("/docs").status_code == 200
