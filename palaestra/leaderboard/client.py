@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from palaestra.errors import InvalidArgumentError, PalaestraError
+from palaestra.optional import require
 from palaestra.leaderboard.harness import Challenge
 
 
@@ -15,7 +16,7 @@ class SubmissionRefused(PalaestraError):  # noqa: N818 - the server's verdict
 
 
 def _client(server: str, token: str | None, timeout: float) -> Any:
-    import httpx
+    httpx = require("httpx", "leaderboard", "talking to a leaderboard server")
 
     headers = {"Authorization": f"Bearer {token}"} if token else {}
     return httpx.Client(base_url=server.rstrip("/"), headers=headers, timeout=timeout)

@@ -89,7 +89,7 @@ class Submission(Base):
     status: Mapped[str] = mapped_column(String(16), index=True, default=PENDING)
     reason: Mapped[str] = mapped_column(Text, default="")
     #: The results file as submitted (JSON).
-    body: Mapped[str] = mapped_column(Text)
+    body: Mapped[str] = mapped_column(Text, deferred=True)  # loaded only when replayed or shown
     #: Per-task and per-family aggregates recomputed by the server after the replay (JSON).
     summary: Mapped[str] = mapped_column(Text, default="")
     created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
@@ -114,7 +114,10 @@ def make_engine(db: str) -> Engine:
     """An engine for ``db`` (URL or SQLite path); SQLite gets WAL and a busy timeout."""
     url = database_url(db)
     if not url.startswith("sqlite"):
-        return create_engine(url, pool_pre_ping=True)
+        try:
+            return create_engine(url, pool_pre_ping=True)
+        except Exception as exc:  # an unknown dialect, a driver that is not installed
+            raise InvalidArgumentError(f"cannot open database {url!r}: {exc}") from exc
     engine = create_engine(url, connect_args={"timeout": 30, "check_same_thread": False})
 
     @event.listens_for(engine, "connect")
@@ -131,8 +134,14 @@ def make_engine(db: str) -> Engine:
     return engine
 
 
-def migrate(engine: Engine, revision: str = "head") -> None:
-    """Bring the database schema to ``revision`` with the shipped Alembic migrations."""
+def migrate(engine: Engine, revision: str = "head", *, downgrade: bool = False) -> None:
+    """Bring the database schema to ``revision`` with the shipped Alembic migrations.
+
+    Args:
+        engine: The database.
+        revision: Target revision (``head``: the newest; ``base``: empty).
+        downgrade: Go down to ``revision`` instead of up.
+    """
     from alembic import command
     from alembic.config import Config
 
@@ -142,11 +151,17 @@ def migrate(engine: Engine, revision: str = "head") -> None:
     )
     with engine.begin() as connection:
         config.attributes["connection"] = connection
-        command.upgrade(config, revision)
+        (command.downgrade if downgrade else command.upgrade)(config, revision)
 
 
 def open_database(db: str) -> tuple[Engine, sessionmaker[Any]]:
     """Engine and session factory for ``db``, migrated to the latest schema."""
+    from sqlalchemy.exc import OperationalError
+
     engine = make_engine(db)
-    migrate(engine)
+    try:
+        migrate(engine)
+    except OperationalError as exc:
+        engine.dispose()
+        raise InvalidArgumentError(f"cannot open database {db!r}: {exc.orig}") from exc
     return engine, sessionmaker(engine, expire_on_commit=False)

@@ -143,7 +143,10 @@ def evaluate(
         suite=suite.id,
         suite_hash=suite.hash,
         agent=AgentInfo(name=name or agent_spec, spec=agent_spec),
-        privileged=sorted({k for t in tasks for k in t.kwargs if k in _PRIVILEGED}),
+        privileged=sorted(
+            {k for t in tasks for k in t.kwargs if k in _PRIVILEGED}
+            | ({"env state"} if agent_spec in _PRIVILEGED_AGENTS else set())
+        ),
         challenge=challenge_id,
         episodes=[done[(t.name, s)] for t, s in work],
         learning_curve=learning_curve,
@@ -156,6 +159,8 @@ def evaluate(
 
 #: Keyword arguments that give an agent privileged information.
 _PRIVILEGED = {"expert", "expose_ground_truth"}
+#: Agents that read the env's hidden state.
+_PRIVILEGED_AGENTS = {"oracle"}
 
 
 def _play_all(

@@ -36,7 +36,7 @@ from starlette.concurrency import run_in_threadpool
 
 from palaestra.errors import InvalidArgumentError
 from palaestra.leaderboard import store
-from palaestra.leaderboard.db import Token, database_url, open_database, utcnow
+from palaestra.leaderboard.db import Submission, Token, database_url, open_database, utcnow
 from palaestra.leaderboard.harness import Mismatch, check_claims
 from palaestra.leaderboard.schema import Results
 from palaestra.leaderboard.suites import Suite, load_suite, shipped_suites
@@ -142,6 +142,7 @@ class SubmissionStatus(BaseModel):
     agent: str
     suite: str
     hidden_seeds: bool
+    privileged: list[str]
     created_at: dt.datetime
     finished_at: dt.datetime | None
     summary: dict[str, Any] | None
@@ -295,19 +296,7 @@ def create_app(config: ServerConfig) -> FastAPI:
         row = store.get_submission(sessions, submission_id)
         if row is None:
             raise _refuse(404, f"no submission {submission_id}")
-
-        return SubmissionStatus(
-            id=row.id,
-            status=row.status,
-            reason=row.reason,
-            agent=row.agent_name,
-            suite=row.suite,
-            hidden_seeds=row.challenge_id is not None,
-            created_at=row.created_at,
-            finished_at=row.finished_at,
-            summary=json.loads(row.summary) if row.summary else None,
-            url=f"/submissions/{row.id}",
-        )
+        return status_of(row)
 
     @app.get("/api/submissions/{submission_id}")
     def submission(submission_id: int) -> SubmissionStatus:
@@ -318,15 +307,33 @@ def create_app(config: ServerConfig) -> FastAPI:
     def table(suite_id: str) -> list[SubmissionStatus]:
         """The verified submissions on a suite, best overall success first."""
         suite_or_404(suite_id)
-        rows = [_status(row.id) for row in store.verified(sessions, suite_id)]
+        rows = [status_of(row) for row in store.verified(sessions, suite_id)]
         return sorted(rows, key=_overall, reverse=True)
 
     @app.exception_handler(InvalidArgumentError)
     async def _invalid(_: Request, exc: InvalidArgumentError) -> JSONResponse:
         return JSONResponse(status_code=422, content={"detail": str(exc)})
 
-    add_pages(app, status=_status, overall=_overall)
+    add_pages(app, status=_status, status_of=status_of, overall=_overall)
     return app
+
+
+def status_of(row: Submission) -> SubmissionStatus:
+    """The API view of a submission row."""
+    summary = json.loads(row.summary) if row.summary else None
+    return SubmissionStatus(
+        id=row.id,
+        status=row.status,
+        reason=row.reason,
+        agent=row.agent_name,
+        suite=row.suite,
+        hidden_seeds=row.challenge_id is not None,
+        privileged=(summary or {}).get("privileged", []),
+        created_at=row.created_at,
+        finished_at=row.finished_at,
+        summary=summary,
+        url=f"/submissions/{row.id}",
+    )
 
 
 def _overall(row: SubmissionStatus) -> float:

@@ -16,7 +16,7 @@ from typing import Any
 
 from sqlalchemy import or_, select, update
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.orm import Session, sessionmaker, undefer
 
 from palaestra.errors import InvalidArgumentError
 from palaestra.leaderboard.db import (
@@ -151,10 +151,13 @@ def add_submission(sessions: Sessions, token: Token, results: Results, body: byt
     return row
 
 
-def get_submission(sessions: Sessions, submission_id: int) -> Submission | None:
-    """Submission ``submission_id``, or ``None``."""
+def get_submission(
+    sessions: Sessions, submission_id: int, *, with_body: bool = False
+) -> Submission | None:
+    """Submission ``submission_id``, or ``None``; the results file only ``with_body``."""
     with sessions() as session:
-        return session.get(Submission, submission_id)
+        options = [undefer(Submission.body)] if with_body else []
+        return session.get(Submission, submission_id, options=options)
 
 
 def claim_next(sessions: Sessions, lease: dt.timedelta) -> Submission | None:
@@ -190,7 +193,7 @@ def claim_next(sessions: Sessions, lease: dt.timedelta) -> Submission | None:
             )
             session.commit()
             if claimed.rowcount == 1:  # type: ignore[attr-defined]
-                return session.get(Submission, submission_id)
+                return session.get(Submission, submission_id, options=[undefer(Submission.body)])
     return None
 
 

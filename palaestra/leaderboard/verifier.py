@@ -34,6 +34,7 @@ def leaderboard_summary(results: Results, suite: Suite) -> dict[str, Any]:
         "tasks": {k: v.model_dump() for k, v in summarized.tasks.items()},
         "episodes": len(results.episodes),
         "hidden_seeds": results.challenge is not None,
+        "privileged": results.privileged,
     }
 
 

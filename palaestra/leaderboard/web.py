@@ -32,6 +32,7 @@ def add_pages(
     app: FastAPI,
     *,
     status: Callable[[int], Any],
+    status_of: Callable[[Any], Any],
     overall: Callable[[Any], float],
 ) -> None:
     """Add ``/``, ``/submissions/{id}`` and the plots to ``app``."""
@@ -50,7 +51,7 @@ def add_pages(
         if suite_id not in suites:
             raise HTTPException(404, f"no suite {suite_id!r}")
         rows = sorted(
-            (status(r.id) for r in store.verified(sessions, suite_id)), key=overall, reverse=True
+            (status_of(r) for r in store.verified(sessions, suite_id)), key=overall, reverse=True
         )
         families = list(dict.fromkeys(t.family for t in suites[suite_id].tasks))
         return templates.TemplateResponse(
@@ -70,7 +71,7 @@ def add_pages(
 
     @lru_cache(maxsize=32)
     def _results(submission_id: int) -> Results:
-        found = store.get_submission(sessions, submission_id)
+        found = store.get_submission(sessions, submission_id, with_body=True)
         if found is None:
             raise HTTPException(404, f"no submission {submission_id}")
         return Results.model_validate_json(found.body)

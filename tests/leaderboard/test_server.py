@@ -143,9 +143,7 @@ def test_oversized_bodies_are_refused(
         yield results_bytes[:100]
         yield results_bytes[100:]
 
-    response = board.client.post(
-        "/api/submissions", content=chunks(), headers=board.headers()
-    )  # type: ignore[arg-type]
+    response = board.client.post("/api/submissions", content=chunks(), headers=board.headers())  # type: ignore[arg-type]
     assert response.status_code == 413
     assert board.client.get("/api/health").json()["pending"] == 0
 
@@ -266,7 +264,9 @@ def test_challenge_seeds_must_be_the_ones_played(
     played = _play_challenge(board, tmp_path)
     results.challenge = played.challenge  # development episodes under a hidden-seed claim
     response = board.post(results)
-    assert response.status_code == 422 and "not an episode of the suite" in response.json()["detail"]
+    assert (
+        response.status_code == 422 and "not an episode of the suite" in response.json()["detail"]
+    )
 
 
 def test_challenges_of_others_unknown_or_expired_are_refused(
@@ -295,9 +295,7 @@ def test_unknown_routes_and_suites(board: Board) -> None:
     assert board.client.get("/api/submissions/12345").status_code == 404
     assert board.client.get("/api/leaderboard/nope").status_code == 404
     assert board.client.get("/api/submissions/not-a-number").status_code == 422
-    response = board.client.post(
-        "/api/challenges", json={"suite": "nope"}, headers=board.headers()
-    )
+    response = board.client.post("/api/challenges", json={"suite": "nope"}, headers=board.headers())
     assert response.status_code == 404
     bad = board.client.post("/api/challenges", content=b"{", headers=board.headers())
     assert bad.status_code == 422
