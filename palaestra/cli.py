@@ -290,19 +290,26 @@ def _token(token: str | None) -> str:
 def demo(
     out: Path = Path("runs/demo"), episodes: int = 100, train_steps: int = 40, progress: bool = True
 ) -> None:
-    """Run the demo: bandit baselines (regret table and plot), then a GRPO training run.
+    """Run the demo: bandit baselines, GRPO training runs, then a local leaderboard.
 
     Args:
-        out: Folder for plots, tables and the training run.
+        out: Folder for plots, tables, the training runs and the leaderboard database.
         episodes: Episodes per agent and environment for the baselines.
         train_steps: GRPO iterations of the reference training run (0 skips it).
         progress: Show progress bars.
     """
-    from palaestra.demo import bandit_demo, training_demo
+    from palaestra.demo import bandit_demo, reference_entries, training_demo
+    from palaestra.leaderboard.demo import BASELINES, leaderboard_demo
 
     bandit_demo(out, episodes=episodes, progress=progress, console=console)
-    if train_steps > 0:
+    runs = (
         training_demo(out, steps=train_steps, progress=progress, console=console)
+        if train_steps > 0
+        else []
+    )
+    leaderboard_demo(
+        out, [*reference_entries(runs), *BASELINES], progress=progress, console=console
+    )
 
 
 def print_summary(title: str, results: dict[str, list[EpisodeRecord]]) -> None:

@@ -6,6 +6,9 @@
 2. The reference training run: GRPO trains the tiny model, from scratch on the CPU, on a
    5-armed letter bandit (a short warm start on random arms teaches only the reply format,
    then RL finds the paying arm); its learning and entropy curves are plotted.
+3. The leaderboard: the trained models and the scripted baselines are scored on the
+   palaestra-v1 suite, submitted to a local server that replays every episode, and the
+   table is printed.
 """
 
 from __future__ import annotations
@@ -164,3 +167,33 @@ def training_demo(
         )
         folders.append(run)
     return folders
+
+
+#: The suite families each reference run is scored on. The bandit run learns a one-round
+#: bandit, and the suite's bandits last 50 rounds: it is not scored.
+REFERENCE_FAMILIES = {"grpo-arithmetic": ("math",)}
+
+
+def reference_entries(runs: list[Path]) -> list[Any]:
+    """Leaderboard entries for the trained reference runs.
+
+    Each plays its last checkpoint on hidden seeds, with its learning curve attached.
+    """
+    from palaestra.leaderboard.demo import Entry
+
+    entries = []
+    for run in runs:
+        checkpoints = sorted(p for p in (run / "checkpoints").glob("step-*") if p.is_dir())
+        checkpoints = [p for p in checkpoints if not p.name.endswith(".tmp")]
+        if not checkpoints or run.name not in REFERENCE_FAMILIES:
+            continue
+        entries.append(
+            Entry(
+                name=f"GRPO, tiny model ({run.name})",
+                spec=f"hf:{checkpoints[-1] / 'model'}",
+                families=REFERENCE_FAMILIES[run.name],
+                hidden=True,
+                curve=run / "metrics.jsonl",
+            )
+        )
+    return entries

@@ -1,6 +1,9 @@
 """Shared test configuration."""
 
 import os
+from typing import Any
+
+import pytest
 
 import palaestra  # noqa: F401  - registers the environments for every test
 
@@ -10,3 +13,11 @@ if os.environ.get("PYTEST_XDIST_WORKER"):
     import torch
 
     torch.set_num_threads(1)
+
+
+@pytest.fixture(scope="session")
+def tiny() -> tuple[Any, Any]:
+    """The tiny test model and its tokenizer, built once per test worker."""
+    from palaestra.agents.models import load_model
+
+    return load_model("tiny")

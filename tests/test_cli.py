@@ -105,3 +105,6 @@ def test_demo_writes_plot_and_table(tmp_path: Path) -> None:
     table = (tmp_path / "bandit_regret.md").read_text()
     assert table.count("\n") == 2 + 5 * 5
     assert "| palaestra/Bandit-v0 | oracle | 0.00 | 1.000 | 1.00 |" in table
+    # It ends with the scripted baselines on a local leaderboard.
+    assert (tmp_path / "leaderboard.db").exists()
+    assert len(list((tmp_path / "results").glob("*.json"))) == 3

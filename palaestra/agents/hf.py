@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import dataclasses
+import json
 import time
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 import gymnasium as gym
@@ -14,6 +17,25 @@ from palaestra.agents.prompting import ChatSession, PromptConfig, extract_action
 from palaestra.agents.records import Episode, Turn
 from palaestra.errors import InvalidArgumentError
 from palaestra.runner import EpisodeRecord
+
+#: The file beside a saved model that holds the agent settings it was trained with.
+SETTINGS_FILE = "palaestra_agent.json"
+
+
+def _saved_settings(spec: str) -> dict[str, Any]:
+    """``prompt`` and ``sampling`` from ``spec``'s settings file, if it is a local folder."""
+    path = Path(spec) / SETTINGS_FILE
+    if not path.is_file():
+        return {}
+    try:
+        data = json.loads(path.read_text())
+        return {
+            "prompt": PromptConfig(**data["prompt"]),
+            "sampling": SamplingConfig(**data["sampling"]),
+        }
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise InvalidArgumentError(f"{path} is not a palaestra agent settings file: {exc}") from exc
+
 
 EnvBatch = Sequence[gym.Env[str, str]] | gym.vector.VectorEnv
 
@@ -73,11 +95,23 @@ class HFAgent:
     def from_spec(
         cls, spec: str, *, device: str = "cpu", dtype: str = "auto", **kwargs: Any
     ) -> HFAgent:
-        """Load the model ``spec`` names (see :mod:`palaestra.agents.models`) into an agent."""
+        """Load the model ``spec`` names (see :mod:`palaestra.agents.models`) into an agent.
+
+        A local model folder saved by the trainer carries ``palaestra_agent.json``: the
+        prompt and sampling settings it was trained with, used unless given here.
+        """
         from palaestra.agents.models import load_model
 
         model, tokenizer = load_model(spec, device=device, dtype=dtype)
-        return cls(model, tokenizer, name=f"hf:{spec}", **kwargs)
+        return cls(model, tokenizer, name=f"hf:{spec}", **{**_saved_settings(spec), **kwargs})
+
+    def save_settings(self, folder: Path) -> None:
+        """Write the prompt and sampling settings next to a saved model."""
+        settings = {
+            "prompt": dataclasses.asdict(self.prompt),
+            "sampling": dataclasses.asdict(self.sampling),
+        }
+        (folder / SETTINGS_FILE).write_text(json.dumps(settings, indent=1))
 
     # ------------------------------------------------------------------ Agent protocol
 

@@ -696,6 +696,7 @@ class Trainer:
         staging.mkdir(parents=True)
         self.policy.save_pretrained(staging / "model")
         self.tokenizer.save_pretrained(staging / "model")
+        self.agent.save_settings(staging / "model")  # `hf:<checkpoint>/model` plays as trained
         torch.save(
             {
                 "iteration": iteration,

@@ -7,8 +7,8 @@ from pathlib import Path
 from typing import Any
 
 from palaestra.errors import InvalidArgumentError, PalaestraError
-from palaestra.optional import require
 from palaestra.leaderboard.harness import Challenge
+from palaestra.optional import require
 
 
 class SubmissionRefused(PalaestraError):  # noqa: N818 - the server's verdict
@@ -22,9 +22,24 @@ def _client(server: str, token: str | None, timeout: float) -> Any:
     return httpx.Client(base_url=server.rstrip("/"), headers=headers, timeout=timeout)
 
 
+def _send(call: Any, *args: Any, **kwargs: Any) -> dict[str, Any]:
+    """One request; an unreachable server or a timeout is a clear error."""
+    import httpx
+
+    try:
+        return _checked(call(*args, **kwargs))
+    except httpx.TransportError as exc:
+        raise SubmissionRefused(f"cannot reach the leaderboard server: {exc}") from exc
+
+
 def _checked(response: Any) -> dict[str, Any]:
     if response.is_success:
-        return dict(response.json())
+        try:
+            return dict(response.json())
+        except (ValueError, TypeError):
+            raise SubmissionRefused(
+                f"{response.url} did not answer as a leaderboard server does"
+            ) from None
     try:
         detail = response.json().get("detail", response.text)
     except ValueError:
@@ -35,7 +50,7 @@ def _checked(response: Any) -> dict[str, Any]:
 def request_challenge(server: str, token: str, suite: str, *, timeout: float = 30.0) -> Challenge:
     """Ask ``server`` for hidden seeds to play ``suite`` on (one submission's worth)."""
     with _client(server, token, timeout) as client:
-        data = _checked(client.post("/api/challenges", json={"suite": suite}))
+        data = _send(client.post, "/api/challenges", json={"suite": suite})
     return Challenge(id=data["id"], seeds={k: list(v) for k, v in data["seeds"].items()})
 
 
@@ -63,10 +78,11 @@ def submit(
     except OSError as exc:
         raise InvalidArgumentError(f"cannot read results file {results}: {exc}") from exc
     with _client(server, token, timeout) as client:
-        status = _checked(
-            client.post(
-                "/api/submissions", content=body, headers={"Content-Type": "application/json"}
-            )
+        status = _send(
+            client.post,
+            "/api/submissions",
+            content=body,
+            headers={"Content-Type": "application/json"},
         )
         deadline = time.monotonic() + verify_timeout
         delay = 0.2
@@ -77,7 +93,7 @@ def submit(
                 )
             time.sleep(delay)
             delay = min(delay * 1.5, 5.0)
-            status = _checked(client.get(f"/api/submissions/{status['id']}"))
+            status = _send(client.get, f"/api/submissions/{status['id']}")
     status["url"] = server.rstrip("/") + status["url"]
     if status["status"] == "rejected":
         raise SubmissionRefused(f"submission {status['id']} rejected: {status['reason']}")

@@ -14,7 +14,7 @@ from collections.abc import Callable
 from typing import Any
 
 from palaestra.leaderboard.harness import Mismatch, verify
-from palaestra.leaderboard.schema import Results, family_aggregates, summarize
+from palaestra.leaderboard.schema import Results, bootstrap, family_aggregates, summarize
 from palaestra.leaderboard.store import Sessions, claim_next, finish, release_claims
 from palaestra.leaderboard.suites import Suite
 
@@ -28,8 +28,16 @@ def leaderboard_summary(results: Results, suite: Suite) -> dict[str, Any]:
     after their replay.
     """
     summarized = summarize(results, {t.name: t.family for t in suite.tasks})
+    # Overall covers the whole suite: a task not played counts as 0, so an agent that plays
+    # one family cannot outrank one that plays them all by its best family alone.
+    per_task = [
+        summarized.tasks[t.name].success.mean if t.name in summarized.tasks else 0.0
+        for t in suite.tasks
+    ]
     return {
-        "overall": summarized.overall.model_dump() if summarized.overall else None,
+        "overall": bootstrap(per_task).model_dump(),
+        "tasks_played": len(summarized.tasks),
+        "tasks_total": len(suite.tasks),
         "families": {k: v.model_dump() for k, v in family_aggregates(summarized).items()},
         "tasks": {k: v.model_dump() for k, v in summarized.tasks.items()},
         "episodes": len(results.episodes),

@@ -1,16 +1,9 @@
-"""Fixtures shared by the LLM agent tests: the tiny model, loaded once per worker."""
+"""Fixtures of the LLM agent tests: SmolLM2 where it is installed."""
 
 import importlib.util
 from typing import Any
 
 import pytest
-
-
-@pytest.fixture(scope="session")
-def tiny() -> tuple[Any, Any]:
-    from palaestra.agents.models import load_model
-
-    return load_model("tiny")
 
 
 @pytest.fixture(scope="session")

@@ -132,3 +132,42 @@ def test_too_many_episodes_for_one_batch(tiny: tuple[Any, Any]) -> None:
     with pytest.raises(palaestra.errors.InvalidArgumentError, match="exceed max_batch_size=2"):
         player.play([gym.make("palaestra/Bandit-v0") for _ in range(3)], [0, 1, 2])
     assert len(player.run("palaestra/Math-v0", [0, 1, 2])) == 3
+
+
+def test_a_saved_model_plays_with_the_settings_it_was_saved_with(
+    tiny: tuple[Any, Any], tmp_path: Any
+) -> None:
+    model, tokenizer = tiny
+    trained = HFAgent(
+        model,
+        tokenizer,
+        sampling=SamplingConfig(max_new_tokens=4, temperature=0.5),
+        prompt=PromptConfig(extract="choice", history=2),
+    )
+    model.save_pretrained(tmp_path)
+    tokenizer.save_pretrained(tmp_path)
+    trained.save_settings(tmp_path)
+    loaded = HFAgent.from_spec(str(tmp_path))
+    assert loaded.prompt == trained.prompt and loaded.sampling == trained.sampling
+    override = HFAgent.from_spec(str(tmp_path), prompt=PromptConfig())
+    assert override.prompt == PromptConfig()
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["not json", "[]", '{"prompt": {}}', '{"prompt": {"extract": "nope"}, "sampling": {}}',
+     '{"prompt": {"history": -1}, "sampling": {"max_new_tokens": 0}}',
+     '{"prompt": {"unknown": 1}, "sampling": {}}'],
+)  # fmt: skip
+def test_damaged_settings_files_are_clear_errors(
+    tiny: tuple[Any, Any], tmp_path: Any, text: str
+) -> None:
+    from palaestra.agents.hf import SETTINGS_FILE
+    from palaestra.errors import InvalidArgumentError
+
+    model, tokenizer = tiny
+    model.save_pretrained(tmp_path)
+    tokenizer.save_pretrained(tmp_path)
+    (tmp_path / SETTINGS_FILE).write_text(text)
+    with pytest.raises(InvalidArgumentError, match="not a palaestra agent settings file"):
+        HFAgent.from_spec(str(tmp_path))

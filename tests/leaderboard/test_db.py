@@ -17,11 +17,11 @@ from sqlalchemy import inspect
 
 from palaestra.errors import InvalidArgumentError
 from palaestra.leaderboard.db import Base, database_url, make_engine, migrate, open_database
+from palaestra.leaderboard.demo import free_port
 from palaestra.leaderboard.server import ServerConfig, create_app
 from palaestra.leaderboard.store import create_token
 
 from .conftest import SMALL
-from .live import free_port
 
 
 @pytest.fixture(scope="module")
@@ -40,8 +40,9 @@ def postgres_url() -> Iterator[str]:
     subprocess.run([*as_user, initdb, "-D", str(data), "-A", "trust", "-U", "postgres"],
                    check=True, capture_output=True)  # fmt: skip
     options = f"-p {port} -k {folder} -c listen_addresses=127.0.0.1"
-    subprocess.run([*as_user, pg_ctl, "-D", str(data), "-o", options, "-l",
-                    str(folder / "log"), "-w", "start"], check=True, capture_output=True)  # fmt: skip
+    log = str(folder / "log")
+    subprocess.run([*as_user, pg_ctl, "-D", str(data), "-o", options, "-l", log, "-w", "start"],
+                   check=True, capture_output=True)  # fmt: skip
     try:
         yield f"postgresql+psycopg://postgres@127.0.0.1:{port}/postgres"
     finally:

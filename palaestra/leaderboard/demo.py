@@ -1,0 +1,155 @@
+"""The end of ``make demo``: score agents, submit them to a local server, show the table.
+
+A leaderboard server runs in this process on a SQLite file; the reference agents trained by
+the demo play hidden seeds the server hands out, the scripted baselines play the public
+development seeds, and every submission is replayed by the server before it is listed.
+"""
+
+from __future__ import annotations
+
+import socket
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+from rich.table import Table
+
+from palaestra.leaderboard.client import request_challenge, submit
+from palaestra.leaderboard.harness import evaluate
+from palaestra.leaderboard.suites import load_suite
+from palaestra.leaderboard.web import interval
+
+
+@dataclass(frozen=True)
+class Entry:
+    """One agent of the demo table.
+
+    Attributes:
+        name: Display name.
+        spec: Agent spec.
+        families: The suite families it plays.
+        hidden: Play hidden seeds from the server (else the development seeds).
+        curve: A training run's ``metrics.jsonl`` to show as its learning curve.
+    """
+
+    name: str
+    spec: str
+    families: tuple[str, ...]
+    hidden: bool = False
+    curve: Path | None = None
+
+
+#: The scripted baselines: every family they can play without an LLM.
+BASELINES = (
+    Entry("random", "random", ("bandits", "math", "social", "search")),
+    Entry("UCB1", "ucb", ("bandits",)),
+    Entry("Thompson sampling", "thompson", ("bandits",)),
+)
+
+
+class LocalServer:
+    """A leaderboard server on a loopback port, in a thread of this process."""
+
+    def __init__(self, db: Path) -> None:
+        import uvicorn
+
+        from palaestra.leaderboard.server import ServerConfig, create_app
+
+        self.app = create_app(ServerConfig(db=str(db)))
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        config = uvicorn.Config(self.app, host="127.0.0.1", port=self.port, log_level="warning")
+        self.server = uvicorn.Server(config)
+        self.thread = threading.Thread(target=self.server.run, daemon=True)
+
+    def __enter__(self) -> LocalServer:
+        self.thread.start()
+        deadline = time.monotonic() + 30
+        while not self.server.started and time.monotonic() < deadline:
+            time.sleep(0.05)
+        return self
+
+    def __exit__(self, *_: Any) -> None:
+        self.server.should_exit = True
+        self.thread.join(30)
+
+
+def free_port() -> int:
+    """A loopback port nobody listens on."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def leaderboard_demo(
+    out: Path,
+    entries: list[Entry],
+    *,
+    suite_id: str = "palaestra-v1",
+    progress: bool = True,
+    console: Console | None = None,
+) -> list[dict[str, Any]]:
+    """Evaluate ``entries``, submit them to a fresh local server, print its table.
+
+    Returns:
+        The server's table (``/api/leaderboard/<suite>``), best first.
+    """
+    import httpx
+
+    from palaestra.leaderboard.schema import read_learning_curve
+    from palaestra.leaderboard.store import create_token
+
+    console = console or Console()
+    suite = load_suite(suite_id)
+    db = out / "leaderboard.db"
+    for stale in out.glob("leaderboard.db*"):
+        stale.unlink()  # the demo always starts from an empty board
+    with LocalServer(db) as server:
+        token = create_token(server.app.state.sessions, "palaestra demo")
+        for entry in entries:
+            challenge = request_challenge(server.url, token, suite.id) if entry.hidden else None
+            path = out / "results" / f"{entry.spec.replace('/', '_').replace(':', '_')}.json"
+            path.unlink(missing_ok=True)
+            path.with_name(path.name + ".partial.jsonl").unlink(missing_ok=True)
+            evaluate(
+                entry.spec,
+                suite,
+                path,
+                families=list(entry.families),
+                name=entry.name,
+                progress=progress,
+                challenge=challenge,
+                learning_curve=read_learning_curve(entry.curve) if entry.curve else None,
+            )
+            status = submit(path, server.url, token)
+            console.print(f"{entry.name}: submission {status['id']} {status['status']}")
+        rows: list[dict[str, Any]] = httpx.get(f"{server.url}/api/leaderboard/{suite.id}").json()
+    print_table(rows, suite.id, console)
+    console.print(
+        f"leaderboard database: {db}\n"
+        f"see it in a browser: palaestra leaderboard serve --db {db}  "
+        "then open http://127.0.0.1:8000"
+    )
+    return rows
+
+
+def print_table(rows: list[dict[str, Any]], suite_id: str, console: Console) -> None:
+    """The leaderboard as a terminal table: success per family with 95 % intervals."""
+    families = sorted({f for row in rows for f in row["summary"]["families"]})
+    table = Table(title=f"leaderboard: {suite_id} (success rate, 95% interval)")
+    for column in ("#", "agent", "seeds", "tasks", "overall", *families):
+        table.add_column(column)
+    for rank, row in enumerate(rows, 1):
+        summary = row["summary"]
+        table.add_row(
+            str(rank),
+            row["agent"],
+            "hidden" if row["hidden_seeds"] else "dev",
+            f"{summary['tasks_played']}/{summary['tasks_total']}",
+            interval(summary["overall"]),
+            *(interval(summary["families"].get(f)) for f in families),
+        )
+    console.print(table)
