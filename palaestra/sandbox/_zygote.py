@@ -18,6 +18,10 @@ the untrusted code:
 
 The parent of the child (this process) enforces the wall-clock limit by killing it. Results
 travel back as JSON, never pickle: the child runs untrusted code.
+
+Started with a ``policy`` in its first line, the process instead serves one policy program
+for one episode itself (no fork per call: a policy is called every step), under the same
+layers; see :mod:`palaestra.sandbox.policy`.
 """
 
 from __future__ import annotations
@@ -175,12 +179,16 @@ def _set_limits(limits: dict[str, Any]) -> None:
     resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
 
 
-def _isolate_fds(keep: int) -> None:
+def _isolate_fds(*keep: int) -> None:
+    """Point fds 0-2 at /dev/null and close every fd above them except ``keep``."""
     devnull = os.open(os.devnull, os.O_RDWR)
     for fd in (0, 1, 2):
         os.dup2(devnull, fd)
-    os.closerange(3, keep)
-    os.closerange(keep + 1, 65536)
+    low = 3
+    for fd in sorted(keep):
+        os.closerange(low, fd)
+        low = fd + 1
+    os.closerange(low, 65536)
 
 
 def _child(request: dict[str, Any], allowed: frozenset[str], result_fd: int) -> None:
@@ -299,6 +307,87 @@ def _run(request: dict[str, Any], allowed: frozenset[str]) -> dict[str, Any]:
     }
 
 
+def _one_line(exc: BaseException) -> str:
+    return "".join(traceback.format_exception_only(type(exc), exc)).strip()[-500:]
+
+
+def _guarded_call(function: Any, argument: Any, cpu_seconds: float) -> dict[str, Any]:
+    """``function(argument)`` under a CPU-time timer; the outcome as a JSON-able dict."""
+    signal.setitimer(signal.ITIMER_PROF, cpu_seconds)
+    try:
+        value = function(argument)
+    except CpuTimeExceeded:
+        return {"kind": "timeout", "error": f"CPU time limit of {cpu_seconds} s exceeded"}
+    except MemoryError:
+        return {"kind": "memory", "error": "memory limit exceeded"}
+    except BaseException as exc:  # SystemExit and KeyboardInterrupt too: the policy's own
+        return {"kind": "error", "error": _one_line(exc)}
+    finally:
+        signal.setitimer(signal.ITIMER_PROF, 0)
+    return {"value": value}
+
+
+def _policy_session(config: dict[str, Any], allowed: frozenset[str]) -> None:
+    """Serve one policy program: load it once, then answer one observation per line.
+
+    The process is the policy's for one episode, so the per-episode CPU limit is the hard
+    ``RLIMIT_CPU`` of the process; each call runs under its own CPU-time timer. Only the
+    JSON text of an observation comes in and only an action name goes out.
+    """
+    requests = os.fdopen(os.dup(0), "r")
+    replies = os.dup(1)
+    _isolate_fds(requests.fileno(), replies)
+    sys.stdout = sys.stderr = _BoundedOutput(0)  # what a policy prints is dropped
+    limits = config["limits"]
+    seed = int(config.get("seed", 0))
+    random.seed(seed)
+    if "numpy" in sys.modules:
+        sys.modules["numpy"].random.seed(seed % 2**32)
+    _drop_privileges()
+    memory = int(limits["memory_mb"]) * 1024 * 1024
+    resource.setrlimit(resource.RLIMIT_AS, (memory, memory))
+    cpu_hard = int(limits["episode_cpu_seconds"]) + 1
+    resource.setrlimit(resource.RLIMIT_CPU, (cpu_hard, cpu_hard))
+    for limit in (resource.RLIMIT_FSIZE, resource.RLIMIT_NPROC, resource.RLIMIT_CORE):
+        resource.setrlimit(limit, (0, 0))
+
+    def on_cpu_limit(signum: int, frame: Any) -> None:
+        raise CpuTimeExceeded
+
+    def reply(message: dict[str, Any]) -> None:
+        view = memoryview((json.dumps(message) + "\n").encode())
+        while view:
+            view = view[os.write(replies, view) :]
+
+    signal.signal(signal.SIGPROF, on_cpu_limit)
+    namespace: dict[str, Any] = {"__builtins__": _safe_builtins(allowed), "__name__": "__policy__"}
+    sys.addaudithook(_make_guard(allowed))
+    code = config["code"]
+    loaded = _guarded_call(
+        lambda source: exec(compile(source, "<policy>", "exec"), namespace),
+        code,
+        float(limits["load_cpu_seconds"]),
+    )
+    policy = namespace.get("policy")
+    if "error" in loaded:
+        reply(loaded)
+        return
+    if not callable(policy):
+        reply({"kind": "error", "error": "the code defines no function policy(obs)"})
+        return
+    reply({"ready": True})
+    call_cpu = float(limits["call_cpu_seconds"])
+    for line in requests:
+        outcome = _guarded_call(policy, json.loads(line), call_cpu)
+        if "value" in outcome:
+            value = outcome["value"]
+            if not isinstance(value, str):
+                outcome = {"kind": "invalid", "error": f"policy returned {type(value).__name__}"}
+            else:
+                outcome = {"value": value[:100]}
+        reply(outcome)
+
+
 def main() -> None:
     config = json.loads(sys.stdin.readline())
     allowed = frozenset(config["allowed"])
@@ -306,6 +395,9 @@ def main() -> None:
         # Allowed but not installed: importing it in a snippet then fails normally.
         with contextlib.suppress(ImportError):
             __import__(name)
+    if "policy" in config:
+        _policy_session(config["policy"], allowed)
+        return
     sys.stdout.write('{"ready": true}\n')
     sys.stdout.flush()
     for line in sys.stdin:

@@ -326,7 +326,7 @@ class GridDilemmaEnv(TextParallelEnv):
                 f"builds up in it over time. 'clean' fires a beam that removes waste in front "
                 f"of you (costs {self.clean_cost:g} points). "
             )
-        words = [w for w in ACTIONS if w != "clean" or self.game == "cleanup"]
+        words = self.action_names()
         return (
             f"{rules}'zap' fires a beam in front of you (reach {self.beam_length}) that puts "
             f"the first player hit out of the game for {self.tag_steps} steps. The episode lasts "
@@ -336,25 +336,72 @@ class GridDilemmaEnv(TextParallelEnv):
     def _observe(self, agent: str) -> TextObservation:
         return TextObservation(self._view(agent))
 
-    def _view(self, agent: str) -> str:
+    def _window(self, agent: str) -> list[str]:
+        """The rows of ``agent``'s square view (outside the map reads as wall)."""
         r, c = self.position[agent]
-        state = f"Step {self.cycle}/{self.max_cycles}. You are {self.letters[agent]}"
-        if self.out[agent]:
-            return f"{state}; you were tagged and are out for {self.out[agent]} more steps."
         grid = self.cells.copy()
         for other, (orow, ocol) in self.position.items():
             if not self.out[other] and other in self.agents:
                 grid[orow, ocol] = self.letters[other]
         grid[r, c] = _ARROWS[self.heading[agent]]
-        window = []
-        for row in range(r - self.view, r + self.view + 1):
-            line = "".join(
+        return [
+            "".join(
                 str(grid[row, col]) if self._inside((row, col)) else WALL
                 for col in range(c - self.view, c + self.view + 1)
             )
-            window.append(line)
+            for row in range(r - self.view, r + self.view + 1)
+        ]
+
+    def _view(self, agent: str) -> str:
+        state = f"Step {self.cycle}/{self.max_cycles}. You are {self.letters[agent]}"
+        if self.out[agent]:
+            return f"{state}; you were tagged and are out for {self.out[agent]} more steps."
         return (
             f"{state}, facing {_HEADINGS[self.heading[agent]]}, apples eaten "
             f"{self.apples[agent]}. Your view (you are {_ARROWS[self.heading[agent]]}):\n"
-            + "\n".join(window)
+            + "\n".join(self._window(agent))
         )
+
+    def program_observation(self, agent: str) -> dict[str, Any]:
+        """What a policy program sees: the text view's content as plain data (JSON types).
+
+        Keys:
+            ``view``: the square window of radius ``view`` centred on the player, a list of
+                rows, each a list of one-character cells: ``#`` wall (also outside the map),
+                ``.`` empty, ``@`` apple, ``~`` river, ``*`` waste, ``A``-``Z`` other
+                players, and the player itself as ``^ > v <`` by facing. ``view[r][c]`` with
+                ``r`` growing southwards and ``c`` eastwards; the player is at
+                ``[radius][radius]``.
+            ``radius``: the window's radius.
+            ``position``: ``[row, col]`` of the player on the map.
+            ``orientation``: ``north``, ``east``, ``south`` or ``west``.
+            ``letter``: the player's letter on other players' views.
+            ``apples``: apples eaten so far this episode.
+            ``tagged_out``: steps left out of the game (0 when playing; the view is then
+                all wall).
+            ``step`` and ``max_steps``: the current step and the episode's length.
+            ``actions``: the action names this game accepts.
+        """
+        out = self.out[agent]
+        side = 2 * self.view + 1
+        rows = (
+            [[WALL] * side for _ in range(side)]
+            if out
+            else [list(row) for row in self._window(agent)]
+        )
+        return {
+            "view": rows,
+            "radius": self.view,
+            "position": [int(v) for v in self.position[agent]],
+            "orientation": _HEADINGS[self.heading[agent]],
+            "letter": self.letters[agent],
+            "apples": int(self.apples[agent]),
+            "tagged_out": int(out),
+            "step": self.cycle,
+            "max_steps": self.max_cycles,
+            "actions": self.action_names(),
+        }
+
+    def action_names(self) -> list[str]:
+        """The actions of this game (``clean`` only in Cleanup)."""
+        return [w for w in ACTIONS if w != "clean" or self.game == "cleanup"]

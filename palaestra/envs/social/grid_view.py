@@ -100,7 +100,7 @@ class GridGameEnv(VersusScripted):
         return {a: policy(self.game, a) for a in self.game.agents if a != self.me}
 
     def _available_actions(self) -> list[str]:
-        return [w for w in ACTIONS if w != "clean" or self.game.game == "cleanup"]
+        return self.game.action_names()
 
     def _success(self) -> bool:
         apples = self.game.apples

@@ -1,0 +1,118 @@
+"""Scoring a policy program in self-play: every player runs its own sandboxed copy."""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+
+import gymnasium as gym
+import numpy as np
+
+from palaestra.envs.social.grid import GridDilemmaEnv
+from palaestra.errors import InvalidArgumentError
+from palaestra.sandbox.policy import PolicyLimits, PolicyProcess
+
+#: Failure kinds, in the order feedback lists them.
+FAILURE_KINDS = ("load", "error", "timeout", "memory", "invalid", "crashed")
+
+
+@dataclass
+class Evaluation:
+    """A policy's self-play results.
+
+    Attributes:
+        reward: Mean return per player per episode.
+        metrics: Mean social metrics per episode (efficiency, equality, sustainability,
+            peace).
+        failures: Failed calls by kind (each played the default action).
+        errors: The first message of each failure kind.
+        episodes: Episodes played.
+        steps: Calls made (players x steps).
+    """
+
+    reward: float
+    metrics: dict[str, float]
+    failures: dict[str, int]
+    errors: dict[str, str] = field(default_factory=dict)
+    episodes: int = 0
+    steps: int = 0
+
+
+def grid_game(env_id: str) -> GridDilemmaEnv:
+    """The multi-player game behind a registered Gathering or Cleanup id (its settings)."""
+    env = gym.make(env_id)
+    game = getattr(env.unwrapped, "game", None)
+    env.close()
+    if not isinstance(game, GridDilemmaEnv):
+        raise InvalidArgumentError(
+            f"{env_id} is not a grid social dilemma; policy synthesis plays "
+            "palaestra/Gathering-v0 and palaestra/Cleanup-v0"
+        )
+    return game
+
+
+def evaluate_policy(
+    code: str,
+    game: GridDilemmaEnv,
+    *,
+    episodes: int = 3,
+    seed: int = 0,
+    limits: PolicyLimits | None = None,
+    default_action: str = "stay",
+) -> Evaluation:
+    """Play ``episodes`` self-play episodes of ``game`` with ``code`` for every player.
+
+    Each player's copy runs in its own :class:`~palaestra.sandbox.policy.PolicyProcess`,
+    started for the episode: copies share no memory, and a policy that breaks (raises,
+    times out, returns an unknown action, dies) plays ``default_action`` for that step.
+    The same seed gives the same evaluation.
+    """
+    if episodes < 1:
+        raise InvalidArgumentError("episodes must be >= 1")
+    names = set(game.action_names())
+    failures: Counter[str] = Counter()
+    errors: dict[str, str] = {}
+    returns: list[float] = []
+    metrics: list[dict[str, float]] = []
+    calls = 0
+    for episode in range(episodes):
+        game.reset(seed=seed + episode)
+        players = {
+            agent: PolicyProcess(code, seed=(seed + episode) * 1009 + k, limits=limits)
+            for k, agent in enumerate(game.possible_agents)
+        }
+        try:
+            final: dict[str, dict[str, float]] = {}
+            while game.agents:
+                actions = {}
+                for agent in game.agents:
+                    outcome = players[agent].act(game.program_observation(agent))
+                    calls += 1
+                    action = outcome.action
+                    kind: str | None = outcome.failure
+                    message = outcome.error
+                    if kind is None and action not in names:
+                        kind, message = "invalid", f"unknown action {action!r}"
+                    if kind is not None:
+                        failures[kind] += 1
+                        errors.setdefault(kind, message)
+                        action = default_action
+                    actions[agent] = action
+                *_, infos = game.step(actions)
+                for agent, info in infos.items():
+                    if "episode_metrics" in info:
+                        final[agent] = info["episode_metrics"]
+        finally:
+            for process in players.values():
+                process.close()
+        returns.extend(final[a]["return"] for a in final)
+        first = next(iter(final.values()))
+        metrics.append({k: first[k] for k in ("efficiency", "equality", "sustainability", "peace")})
+    return Evaluation(
+        reward=float(np.mean(returns)),
+        metrics={k: float(np.mean([m[k] for m in metrics])) for k in metrics[0]},
+        failures={kind: failures.get(kind, 0) for kind in FAILURE_KINDS},
+        errors=errors,
+        episodes=episodes,
+        steps=calls,
+    )
