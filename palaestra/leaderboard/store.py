@@ -6,11 +6,13 @@ whatever the server has answered "accepted" to is on disk.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import hashlib
 import hmac
 import json
 import secrets
+import threading
 from dataclasses import dataclass
 from typing import Any
 
@@ -38,6 +40,22 @@ Sessions = sessionmaker[Session]
 TOKEN_BYTES = 32
 
 
+_locks: dict[int, threading.Lock] = {}
+
+
+def writing(sessions: Sessions) -> contextlib.AbstractContextManager[object]:
+    """Hold while writing: one writer at a time per SQLite database in this process.
+
+    SQLite allows one writer; without this, concurrent requests wait in SQLite's busy
+    handler, which sleeps and retries, and the tail latency grows by tens of milliseconds
+    per waiter. Other databases handle concurrent writers themselves.
+    """
+    bind = sessions.kw.get("bind")
+    if bind is None or bind.dialect.name != "sqlite":
+        return contextlib.nullcontext()
+    return _locks.setdefault(id(bind), threading.Lock())
+
+
 def hash_token(token: str) -> str:
     """SHA-256 of a token (tokens are random, so no salt or slow hash is needed)."""
     return hashlib.sha256(token.encode()).hexdigest()
@@ -49,7 +67,7 @@ def create_token(sessions: Sessions, name: str) -> str:
     if not name or len(name) > 200:
         raise InvalidArgumentError("a token name is 1 to 200 characters")
     token = secrets.token_urlsafe(TOKEN_BYTES)
-    with sessions() as session:
+    with writing(sessions), sessions() as session:
         session.add(Token(name=name, token_hash=hash_token(token)))
         try:
             session.commit()
@@ -60,7 +78,7 @@ def create_token(sessions: Sessions, name: str) -> str:
 
 def revoke_token(sessions: Sessions, name: str) -> None:
     """Revoke the token of submitter ``name``; its submissions stay."""
-    with sessions() as session:
+    with writing(sessions), sessions() as session:
         done = session.execute(update(Token).where(Token.name == name).values(revoked=True))
         session.commit()
     if done.rowcount == 0:  # type: ignore[attr-defined]
@@ -89,7 +107,7 @@ def create_challenge(
         suite_hash=suite.hash,
         expires_at=utcnow() + lifetime,
     )
-    with sessions() as session:
+    with writing(sessions), sessions() as session:
         session.add(challenge)
         session.commit()
     return challenge, challenge_seeds(suite, challenge.id, secret)
@@ -134,7 +152,7 @@ def add_submission(sessions: Sessions, token: Token, results: Results, body: byt
         body=body.decode(),
         summary="",
     )
-    with sessions() as session:
+    with writing(sessions), sessions() as session:
         session.add(row)
         try:
             session.commit()
@@ -166,7 +184,7 @@ def claim_next(sessions: Sessions, lease: dt.timedelta) -> Submission | None:
     A submission claimed longer than ``lease`` ago (its verifier died) is claimable again.
     The claim is a conditional UPDATE, so two verifiers never take the same submission.
     """
-    with sessions() as session:
+    with writing(sessions), sessions() as session:
         stale = utcnow() - lease
         candidates = session.scalars(
             select(Submission.id)
@@ -199,7 +217,7 @@ def claim_next(sessions: Sessions, lease: dt.timedelta) -> Submission | None:
 
 def release_claims(sessions: Sessions) -> int:
     """Put submissions left mid-replay by a stopped server back in the queue; how many."""
-    with sessions() as session:
+    with writing(sessions), sessions() as session:
         done = session.execute(
             update(Submission).where(Submission.status == VERIFYING).values(status=PENDING)
         )
@@ -211,7 +229,7 @@ def finish(
     sessions: Sessions, submission_id: int, *, reason: str = "", summary: dict[str, Any] | None
 ) -> None:
     """Record a verdict: verified with its ``summary``, or rejected (``summary=None``)."""
-    with sessions() as session:
+    with writing(sessions), sessions() as session:
         session.execute(
             update(Submission)
             .where(Submission.id == submission_id)
