@@ -275,6 +275,66 @@ def submit(
     console.print(f"submission {status['id']} {status['status']}: {status['url']}")
 
 
+@app.command
+def synthesize(
+    env_id: EnvId,
+    agent: str = "reference:greedy",
+    iterations: int = 5,
+    feedback: Literal["sparse", "dense"] = "dense",
+    episodes: int = 3,
+    seed: int = 0,
+    out: Path = Path("runs/synthesis"),
+    progress: bool = True,
+) -> None:
+    """Have an LLM write a policy program for a social dilemma, refined over self-play.
+
+    Args:
+        env_id: A social dilemma: palaestra/Gathering-v0, palaestra/Cleanup-v0, a matrix game.
+        agent: The code writer: hf:MODEL, openai:MODEL@URL, or reference:NAME (greedy,
+            cleaner-harvester, random) for a hand-written baseline.
+        iterations: Candidates written.
+        feedback: sparse (mean reward) or dense (also efficiency, equality,
+            sustainability and peace).
+        episodes: Self-play episodes per candidate.
+        seed: First episode seed.
+        out: Folder for candidates.json, best_policy.py and synthesis.png.
+        progress: Show a progress bar.
+    """
+    from palaestra.agents.synthesis.loop import make_writer
+    from palaestra.agents.synthesis.loop import synthesize as run_loop
+
+    result = run_loop(
+        make_writer(agent, seed=seed),
+        env_id,
+        iterations=iterations,
+        feedback=feedback,
+        episodes=episodes,
+        seed=seed,
+        progress=progress,
+    )
+    table = Table(title=f"policy synthesis on {env_id} ({feedback} feedback)")
+    for column in ("iteration", "reward", "efficiency", "equality", "sustainability", "peace",
+                   "failed calls", "note"):  # fmt: skip
+        table.add_column(column)
+    for candidate in result.candidates:
+        e = candidate.evaluation
+        if e is None:
+            table.add_row(str(candidate.iteration), "–", "", "", "", "", "",
+                          candidate.feedback[:60])  # fmt: skip
+            continue
+        table.add_row(
+            str(candidate.iteration),
+            f"{e.reward:.3f}",
+            *(f"{e.metrics[m]:.3f}" for m in ("efficiency", "equality", "sustainability")),
+            f"{e.metrics['peace']:.0f}",
+            str(sum(e.failures.values())),
+            "",
+        )
+    console.print(table)
+    for path in result.save(out):
+        console.print(f"written: {path}")
+
+
 def _token(token: str | None) -> str:
     import os
 

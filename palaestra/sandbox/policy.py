@@ -114,10 +114,15 @@ class PolicyProcess:
         if budget <= 0:
             return self._kill(Outcome(None, "timeout", "the episode's policy time is spent"))
         start = time.monotonic()
+        capped = budget < self.limits.call_wall_seconds
         outcome = self._exchange(
             json.dumps(observation), min(self.limits.call_wall_seconds, budget)
         )
         self.spent += time.monotonic() - start
+        if capped and outcome.failure == "timeout" and "wall-clock" in outcome.error:
+            limit = self.limits.episode_wall_seconds
+            outcome = Outcome(None, "timeout", f"the episode's policy time of {limit:g} s is spent")
+            return self._kill(outcome)
         if outcome.failure in ("crashed",) or (
             outcome.failure == "timeout" and "wall-clock" in outcome.error
         ):

@@ -1,4 +1,4 @@
-"""LLM policy synthesis for the sequential social dilemmas (Gathering, Cleanup).
+"""LLM policy synthesis for the social dilemmas: Gathering, Cleanup and the matrix games.
 
 Instead of acting turn by turn, the LLM writes a ``policy(obs) -> action`` program; every
 player of a self-play episode runs its own sandboxed copy; the LLM refines the program from
@@ -15,7 +15,7 @@ from palaestra.agents.synthesis.loop import (
     synthesize,
 )
 from palaestra.agents.synthesis.reference import REFERENCE_POLICIES
-from palaestra.agents.synthesis.selfplay import Evaluation, evaluate_policy, grid_game
+from palaestra.agents.synthesis.selfplay import Evaluation, evaluate_policy, social_game
 
 __all__ = [
     "REFERENCE_POLICIES",
@@ -28,6 +28,6 @@ __all__ = [
     "SynthesisResult",
     "evaluate_policy",
     "extract_policy",
-    "grid_game",
+    "social_game",
     "synthesize",
 ]

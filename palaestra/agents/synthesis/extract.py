@@ -45,6 +45,8 @@ def extract_policy(reply: str) -> str:
         tree = ast.parse(code)
     except SyntaxError as exc:
         raise ReplyError(f"syntax error on line {exc.lineno}: {exc.msg}") from None
+    except ValueError as exc:  # null bytes, on Python 3.11
+        raise ReplyError(f"the code cannot be parsed: {exc}") from None
     functions = [n for n in tree.body if isinstance(n, ast.FunctionDef) and n.name == "policy"]
     if len(functions) != 1:
         raise ReplyError(

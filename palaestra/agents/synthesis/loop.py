@@ -16,8 +16,8 @@ from typing import Any, Protocol
 
 from palaestra.agents.synthesis.extract import ReplyError, extract_policy
 from palaestra.agents.synthesis.prompts import Feedback, feedback_text, task_prompt
-from palaestra.agents.synthesis.selfplay import Evaluation, evaluate_policy, grid_game
-from palaestra.errors import InvalidArgumentError
+from palaestra.agents.synthesis.selfplay import Evaluation, evaluate_policy, social_game
+from palaestra.errors import InvalidArgumentError, did_you_mean
 from palaestra.progress import track
 from palaestra.sandbox.policy import PolicyLimits
 
@@ -67,6 +67,25 @@ class AgentWriter:
         """One reply to ``prompt``."""
         self.agent.reset(prompt)
         return str(self.agent.act("Write the policy now.", {}))
+
+
+def make_writer(spec: str, *, seed: int = 0) -> CodeWriter:
+    """A writer from a spec: ``hf:MODEL``, ``openai:MODEL@URL`` or ``reference:NAME``.
+
+    ``reference:NAME`` answers every prompt with a hand-written reference policy: a
+    baseline run of the same loop.
+    """
+    kind, _, name = spec.partition(":")
+    if kind == "reference":
+        from palaestra.agents.synthesis.reference import REFERENCE_POLICIES
+
+        if name not in REFERENCE_POLICIES:
+            raise InvalidArgumentError(
+                f"unknown reference policy {name!r}{did_you_mean(name, REFERENCE_POLICIES)}; "
+                f"choose one of {', '.join(REFERENCE_POLICIES)}"
+            )
+        return ScriptedWriter([f"```python\n{REFERENCE_POLICIES[name]}```"])
+    return AgentWriter(spec, seed=seed)
 
 
 class ScriptedWriter:
@@ -154,7 +173,8 @@ def synthesize(
 
     Args:
         writer: Who writes the code.
-        env_id: ``palaestra/Gathering-v0`` or ``palaestra/Cleanup-v0`` (or a variant).
+        env_id: A social-dilemma id: ``palaestra/Gathering-v0``, ``palaestra/Cleanup-v0``,
+            or a matrix game such as ``palaestra/PrisonersDilemma-v0``.
         iterations: Candidates to write.
         feedback: ``sparse`` (mean reward) or ``dense`` (and the four social metrics).
         episodes: Self-play episodes per candidate (seeds ``seed ... seed+episodes-1``, the
@@ -168,7 +188,7 @@ def synthesize(
     if iterations < 1:
         raise InvalidArgumentError("iterations must be >= 1")
     limits = limits or PolicyLimits()
-    game = grid_game(env_id)
+    game = social_game(env_id)
     task = task_prompt(game, limits)
     result = SynthesisResult(env_id, feedback)
     for iteration in track(range(iterations), description="synthesis", enabled=progress):

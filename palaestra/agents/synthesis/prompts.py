@@ -4,40 +4,23 @@ from __future__ import annotations
 
 from typing import Literal
 
-from palaestra.envs.social.grid import GridDilemmaEnv
+from palaestra.agents.synthesis.selfplay import SocialGame, fallback_action
 from palaestra.sandbox.policy import POLICY_IMPORTS, PolicyLimits
 
 Feedback = Literal["sparse", "dense"]
 
-_API = """\
-Write a Python function `policy(obs)` that returns the action for one step.
-It is called once per step for your player with `obs`, a dict:
-  view        list of rows (lists of 1-character strings), the square window of radius
-              `radius` around you; view[radius][radius] is you, shown as ^ > v < by facing;
-              rows go south, columns east. Cells: '#' wall (also outside the map),
-              '.' empty, '@' apple, '~' river, '*' waste, 'A'-'Z' other players.
-  radius      int, the window's radius
-  position    [row, col] on the map
-  orientation 'north', 'east', 'south' or 'west'
-  letter      your letter on the other players' views
-  apples      apples you ate so far
-  tagged_out  steps you are still out of the game (0 when playing)
-  step, max_steps
-  actions     the action names
-Moves are relative to your facing: 'forward', 'backward', 'left', 'right'; 'turn left' and
-'turn right' change the facing.
-"""
 
-
-def task_prompt(game: GridDilemmaEnv, limits: PolicyLimits) -> str:
+def task_prompt(game: SocialGame, limits: PolicyLimits) -> str:
     """The game's rules and the program interface, as the first part of every prompt."""
     return (
-        f"{game.instruction()}\n\n{_API}"
+        f"{game.instruction()}\n\nWrite a Python function `policy(obs)` that returns your "
+        f"action for one step; it is called once per step.\n{game.PROGRAM_API}"
         f"Return one of: {', '.join(repr(a) for a in game.action_names())}.\n"
         f"Every player runs its own copy of your function (self-play); your score is the "
         f"mean reward per player. You may import only {', '.join(POLICY_IMPORTS)}; there is "
         f"no file, network or process access, and each call has {limits.call_cpu_seconds:g} s "
-        "of CPU. A call that fails, runs too long or returns something else plays 'stay'.\n"
+        f"of CPU. A call that fails, runs too long or returns something else plays "
+        f"{fallback_action(game)!r}.\n"
         "Reply with exactly one ```python code block defining policy(obs)."
     )
 

@@ -9,6 +9,7 @@ import gymnasium as gym
 import numpy as np
 
 from palaestra.envs.social.grid import GridDilemmaEnv
+from palaestra.envs.social.iterated import IteratedGameEnv
 from palaestra.errors import InvalidArgumentError
 from palaestra.sandbox.policy import PolicyLimits, PolicyProcess
 
@@ -38,37 +39,48 @@ class Evaluation:
     steps: int = 0
 
 
-def grid_game(env_id: str) -> GridDilemmaEnv:
-    """The multi-player game behind a registered Gathering or Cleanup id (its settings)."""
+#: The multi-player games policies are synthesized for.
+SocialGame = GridDilemmaEnv | IteratedGameEnv
+
+
+def social_game(env_id: str) -> SocialGame:
+    """The multi-player game behind a registered social-dilemma id, with its settings."""
     env = gym.make(env_id)
     game = getattr(env.unwrapped, "game", None)
     env.close()
-    if not isinstance(game, GridDilemmaEnv):
+    if not isinstance(game, GridDilemmaEnv | IteratedGameEnv):
         raise InvalidArgumentError(
-            f"{env_id} is not a grid social dilemma; policy synthesis plays "
-            "palaestra/Gathering-v0 and palaestra/Cleanup-v0"
+            f"{env_id} is not a social dilemma; policy synthesis plays the social games "
+            "(palaestra/Gathering-v0, palaestra/Cleanup-v0, palaestra/PrisonersDilemma-v0, ...)"
         )
     return game
 
 
+def fallback_action(game: SocialGame) -> str:
+    """What a failed call plays: ``stay`` on the grid, the default move of a matrix game."""
+    return "stay" if isinstance(game, GridDilemmaEnv) else str(game.default)
+
+
 def evaluate_policy(
     code: str,
-    game: GridDilemmaEnv,
+    game: SocialGame,
     *,
     episodes: int = 3,
     seed: int = 0,
     limits: PolicyLimits | None = None,
-    default_action: str = "stay",
+    default_action: str | None = None,
 ) -> Evaluation:
     """Play ``episodes`` self-play episodes of ``game`` with ``code`` for every player.
 
     Each player's copy runs in its own :class:`~palaestra.sandbox.policy.PolicyProcess`,
     started for the episode: copies share no memory, and a policy that breaks (raises,
-    times out, returns an unknown action, dies) plays ``default_action`` for that step.
-    The same seed gives the same evaluation.
+    times out, returns an unknown action, dies) plays ``default_action`` for that step
+    (``stay`` on the grid, the game's default move in the matrix games). The same seed
+    gives the same evaluation.
     """
     if episodes < 1:
         raise InvalidArgumentError("episodes must be >= 1")
+    default_action = default_action or fallback_action(game)
     names = set(game.action_names())
     failures: Counter[str] = Counter()
     errors: dict[str, str] = {}

@@ -362,6 +362,25 @@ class GridDilemmaEnv(TextParallelEnv):
             + "\n".join(self._window(agent))
         )
 
+    #: The program interface, as the policy-synthesis prompt states it.
+    PROGRAM_API = """\
+`obs` is a dict:
+  view        list of rows (lists of 1-character strings), the square window of radius
+              `radius` around you; view[radius][radius] is you, shown as ^ > v < by facing;
+              rows go south, columns east. Cells: '#' wall (also outside the map),
+              '.' empty, '@' apple, '~' river, '*' waste, 'A'-'Z' other players.
+  radius      int, the window's radius
+  position    [row, col] on the map
+  orientation 'north', 'east', 'south' or 'west'
+  letter      your letter on the other players' views
+  apples      apples you ate so far
+  tagged_out  steps you are still out of the game (0 when playing)
+  step, max_steps
+  actions     the action names
+Moves are relative to your facing: 'forward', 'backward', 'left', 'right'; 'turn left' and
+'turn right' change the facing.
+"""
+
     def program_observation(self, agent: str) -> dict[str, Any]:
         """What a policy program sees: the text view's content as plain data (JSON types).
 

@@ -182,6 +182,41 @@ class IteratedGameEnv(TextParallelEnv):
         ]
         return "\n".join(lines) or "(no rounds yet)"
 
+    # ------------------------------------------------------------------ programs
+    #: The program interface, as the policy-synthesis prompt states it.
+    PROGRAM_API = """\
+`obs` is a dict:
+  round        rounds played so far (0 in the first round)
+  max_rounds   the most rounds the game can last
+  my_moves     your moves so far, oldest first (after accidental changes)
+  others_moves one list per other player, in the same order
+  my_rewards   your points per round so far
+  actions      the moves you may return
+"""
+
+    def program_observation(self, agent: str) -> dict[str, Any]:
+        """What a policy program sees: the history of the game as plain data (JSON types).
+
+        Keys: ``round`` (rounds played), ``max_rounds``, ``my_moves``, ``others_moves`` (one
+        list per other player), ``my_rewards`` and ``actions`` (the moves as strings;
+        contributions in the public goods game are ``"0"`` to ``"<endowment>"``).
+        """
+        others = [a for a in self.possible_agents if a != agent]
+        return {
+            "round": self.round,
+            "max_rounds": self.horizon,
+            "my_moves": [str(moves[agent]) for moves in self.history],
+            "others_moves": [[str(moves[o]) for moves in self.history] for o in others],
+            "my_rewards": [float(r[agent]) for r in self._rewards],
+            "actions": self.action_names(),
+        }
+
+    def action_names(self) -> list[str]:
+        """The moves as strings (every contribution in the public goods game)."""
+        if isinstance(self.stage, PublicGoods):
+            return [str(k) for k in range(self.stage.endowment + 1)]
+        return list(self.stage.actions)
+
     # ------------------------------------------------------------------ text
     def instruction(self) -> str:
         """The rules an agent needs: game, payoffs, length, noise, how to answer."""

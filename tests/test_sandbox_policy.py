@@ -1,0 +1,104 @@
+"""Policy processes: one sandboxed process per policy and episode, called every step."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from palaestra.errors import InvalidArgumentError
+from palaestra.sandbox.policy import PolicyLimits, PolicyProcess
+
+FAST = PolicyLimits(call_cpu_seconds=0.2, call_wall_seconds=1.0, episode_wall_seconds=5.0)
+OBS = {"step": 0, "actions": ["stay", "forward"]}
+SUBCLASSES = "().__class__.__base__.__subclasses__()"
+OS_GLOBALS = f"[c for c in {SUBCLASSES} if c.__name__ == '_wrap_close'][0].__init__.__globals__"
+
+
+def run(
+    code: str, calls: int = 2, limits: PolicyLimits = FAST
+) -> list[tuple[str | None, str | None, str]]:
+    with PolicyProcess(code, limits=limits) as process:
+        return [(o.action, o.failure, o.error) for o in (process.act(OBS) for _ in range(calls))]
+
+
+def test_a_policy_keeps_its_state_across_calls() -> None:
+    code = (
+        "calls = 0\ndef policy(obs):\n    global calls\n    calls += 1\n"
+        "    return 'forward' if calls > 1 else 'stay'"
+    )
+    assert [a for a, _, _ in run(code, 3)] == ["stay", "forward", "forward"]
+
+
+def test_the_observation_is_a_copy() -> None:
+    code = "def policy(obs):\n    obs['actions'].clear()\n    return 'stay'"
+    observation = {"actions": ["stay"]}
+    with PolicyProcess(code, limits=FAST) as process:
+        assert process.act(observation).action == "stay"
+    assert observation == {"actions": ["stay"]}
+
+
+def test_random_is_seeded_per_process() -> None:
+    code = "import random\ndef policy(obs):\n    return str(random.random())"
+
+    def first(seed: int) -> str | None:
+        with PolicyProcess(code, seed=seed, limits=FAST) as process:
+            return process.act(OBS).action
+
+    assert first(1) == first(1) != first(2)
+
+
+@pytest.mark.parametrize(
+    ("code", "failure", "message"),
+    [
+        ("def policy(obs):\n    return 1 / 0", "error", "ZeroDivisionError"),
+        ("def policy(obs):\n    return None", "invalid", "returned NoneType"),
+        ("def policy(obs):\n    while True:\n        pass", "timeout", "CPU time"),
+        ("def policy(obs):\n    x = bytearray(4 << 30)\n    return 'stay'", "memory", "memory"),
+        ("def policy(obs):\n    raise SystemExit(0)", "error", "SystemExit"),
+        ("import os\ndef policy(obs):\n    return 'stay'", "load", "'os' is not allowed"),
+        ("x = 1", "load", "no function policy"),
+        ("def policy(obs):\n    return (", "load", "SyntaxError"),
+    ],
+    ids=["raise", "none", "loop", "memory", "exit", "import", "no-policy", "syntax"],
+)
+def test_failures_are_reported_not_raised(code: str, failure: str, message: str) -> None:
+    outcomes = run(code)
+    assert all(f == failure and message in e for _, f, e in outcomes), outcomes
+
+
+def test_swallowing_the_cpu_timer_gets_the_process_killed() -> None:
+    code = (
+        "def policy(obs):\n    while True:\n        try:\n            while True: pass\n"
+        "        except BaseException: pass"
+    )
+    start = time.monotonic()
+    outcomes = run(code, 3)
+    assert time.monotonic() - start < 5
+    # The CPU timer fires once per call; a policy that swallows it runs into the
+    # wall-clock limit and its process is killed. Either way: timeouts, quickly.
+    assert all(f == "timeout" for _, f, _ in outcomes)
+
+
+def test_the_episode_time_budget_holds() -> None:
+    code = (
+        "def policy(obs):\n    x = 0\n    for _ in range(10**6):\n        x += 1\n    return 'stay'"
+    )
+    limits = PolicyLimits(call_cpu_seconds=5, call_wall_seconds=5, episode_wall_seconds=0.3)
+    outcomes = run(code, 20, limits)
+    assert outcomes[-1][1] == "timeout" and "spent" in outcomes[-1][2]
+
+
+def test_the_episode_cpu_limit_kills_the_process() -> None:
+    code = (
+        "def policy(obs):\n    x = 0\n    for _ in range(10**7):\n        x += 1\n    return 'stay'"
+    )
+    limits = PolicyLimits(call_cpu_seconds=5, call_wall_seconds=10, episode_cpu_seconds=1,
+                          episode_wall_seconds=30)  # fmt: skip
+    outcomes = run(code, 12, limits)
+    assert outcomes[-1][1] == "crashed" and "CPU time limit" in outcomes[-1][2]
+
+
+def test_limits_are_validated() -> None:
+    with pytest.raises(InvalidArgumentError, match="call_cpu_seconds"):
+        PolicyLimits(call_cpu_seconds=0)
