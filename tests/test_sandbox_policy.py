@@ -7,7 +7,7 @@ import time
 import pytest
 
 from palaestra.errors import InvalidArgumentError
-from palaestra.sandbox.policy import PolicyLimits, PolicyProcess
+from palaestra.sandbox.policy import PolicyLimits, PolicyWorker
 
 FAST = PolicyLimits(call_cpu_seconds=0.2, call_wall_seconds=1.0, episode_wall_seconds=5.0)
 OBS = {"step": 0, "actions": ["stay", "forward"]}
@@ -18,7 +18,8 @@ OS_GLOBALS = f"[c for c in {SUBCLASSES} if c.__name__ == '_wrap_close'][0].__ini
 def run(
     code: str, calls: int = 2, limits: PolicyLimits = FAST
 ) -> list[tuple[str | None, str | None, str]]:
-    with PolicyProcess(code, limits=limits) as process:
+    with PolicyWorker(code, limits=limits) as process:
+        process.start_episode(0)
         return [(o.action, o.failure, o.error) for o in (process.act(OBS) for _ in range(calls))]
 
 
@@ -33,7 +34,8 @@ def test_a_policy_keeps_its_state_across_calls() -> None:
 def test_the_observation_is_a_copy() -> None:
     code = "def policy(obs):\n    obs['actions'].clear()\n    return 'stay'"
     observation = {"actions": ["stay"]}
-    with PolicyProcess(code, limits=FAST) as process:
+    with PolicyWorker(code, limits=FAST) as process:
+        process.start_episode(0)
         assert process.act(observation).action == "stay"
     assert observation == {"actions": ["stay"]}
 
@@ -42,7 +44,8 @@ def test_random_is_seeded_per_process() -> None:
     code = "import random\ndef policy(obs):\n    return str(random.random())"
 
     def first(seed: int) -> str | None:
-        with PolicyProcess(code, seed=seed, limits=FAST) as process:
+        with PolicyWorker(code, limits=FAST) as process:
+            process.start_episode(seed)
             return process.act(OBS).action
 
     assert first(1) == first(1) != first(2)

@@ -1,19 +1,23 @@
-"""Run an untrusted policy program (``policy(obs) -> action``) for one episode, sandboxed.
+"""Run an untrusted policy program (``policy(obs) -> action``) for an evaluation, sandboxed.
 
-One worker process per policy per episode, started once and called every step (not one
-process per call), with the layers of :mod:`palaestra.sandbox`: privileges dropped, no file
-writes or new processes, an address-space limit, the per-episode CPU budget as the process's
-hard CPU limit, a CPU-time timer per call, an audit hook refusing files, sockets,
-subprocesses and imports outside the allowlist, and restricted builtins. The parent adds the
-wall-clock limits: per call, and per episode in total. A policy gets the JSON text of its
-observation and sends back an action name; it never sees the env, the rewards, the metrics
-or another player's policy, which runs in a process of its own.
+One worker process per policy copy (per player) for a whole evaluation; it forks a fresh
+child for every episode, which loads the program and answers every step (one process per
+call would cost a new process each step). The layers of :mod:`palaestra.sandbox` apply in
+the child: privileges dropped, no file writes or new processes, an address-space limit, the
+per-episode CPU budget as the child's hard CPU limit, a CPU-time timer per call, an audit
+hook refusing files, sockets, subprocesses and imports outside the allowlist, and restricted
+builtins. The parent adds the wall-clock limits, per call and per episode. A policy gets the
+JSON text of its observation and sends back an action name: it never sees the env, the
+rewards, the metrics or another player's policy, which runs in processes of its own.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
 import select
+import signal
 import subprocess
 import sys
 import time
@@ -35,7 +39,8 @@ class PolicyLimits:
 
     Attributes:
         call_cpu_seconds: CPU time of one call before it is interrupted.
-        call_wall_seconds: Wall-clock time of one call before the process is killed.
+        call_wall_seconds: Wall-clock time of one call before the episode's process is
+            killed.
         episode_cpu_seconds: CPU time of the whole episode (the process's hard limit).
         episode_wall_seconds: Wall-clock time of all calls of the episode together.
         load_cpu_seconds: CPU time to run the program's top level.
@@ -64,12 +69,16 @@ class Outcome:
     error: str = ""
 
 
-class PolicyProcess:
-    """A policy program loaded in its own sandboxed process for one episode.
+class PolicyWorker:
+    """A policy program's sandbox for one player over many episodes.
+
+    Call :meth:`start_episode` before each episode, then :meth:`act` every step, then
+    :meth:`end_episode`. Each has two halves (:meth:`begin_episode` and
+    :meth:`episode_ready`, :meth:`send` and :meth:`receive`, :meth:`finish_episode` and
+    :meth:`episode_finished`), so that several players' processes work at once.
 
     Args:
         code: Python source defining ``policy(obs)``.
-        seed: Seed of ``random`` and numpy's global generator in the process.
         limits: The limits.
         allowed_imports: Modules the program may import.
     """
@@ -78,122 +87,242 @@ class PolicyProcess:
         self,
         code: str,
         *,
-        seed: int = 0,
         limits: PolicyLimits | None = None,
         allowed_imports: tuple[str, ...] = POLICY_IMPORTS,
     ) -> None:
         self.limits = limits or PolicyLimits()
+        self.code, self.allowed_imports = code, allowed_imports
+        self._process: subprocess.Popen[bytes] | None = None
+        self._buffer = b""
+        self._in_episode = False
+        self._starting = False
+        self._sent_at: float | None = None
         self.spent = 0.0
         self.dead: Outcome | None = None
-        self._process: subprocess.Popen[bytes] | None = subprocess.Popen(
+
+    # ------------------------------------------------------------------ episodes
+    def start_episode(self, seed: int) -> Outcome | None:
+        """Fork a fresh child for an episode (seeding ``random`` with ``seed``).
+
+        Returns:
+            ``None`` when the program loaded, else the failure every call of the episode
+            will get (``load``, or the kind of limit it hit while loading).
+        """
+        self.begin_episode(seed)
+        return self.episode_ready()
+
+    def begin_episode(self, seed: int) -> None:
+        """The first half of :meth:`start_episode`: ask for the child, do not wait."""
+        self.end_episode()
+        self.dead, self.spent = None, 0.0
+        self._starting = False
+        try:
+            self._write(self._worker(), {"seed": seed})
+            self._starting = True
+        except OSError as exc:
+            self._stop()
+            self._fail(Outcome(None, "crashed", f"the sandbox worker failed: {exc}"))
+
+    def episode_ready(self) -> Outcome | None:
+        """The second half of :meth:`start_episode`: wait for the program to load."""
+        if not self._starting or self._process is None:
+            return self.dead
+        self._starting = False
+        try:
+            reply = self._read(self._process, self.limits.load_cpu_seconds + 30.0)
+        except (OSError, TimeoutError) as exc:
+            self._stop()
+            return self._fail(Outcome(None, "crashed", f"the sandbox worker failed: {exc!r}"))
+        if reply is None or reply.get("ended"):
+            return self._fail(Outcome(None, "crashed", "the policy process died while loading"))
+        self._in_episode = True
+        if reply.get("ready"):
+            return None
+        kind = reply.get("kind")
+        failure: Failure = "load" if kind not in ("timeout", "memory") else kind
+        return self._fail(Outcome(None, failure, str(reply.get("error", ""))[:500]))
+
+    def end_episode(self) -> None:
+        """Let the episode's child go (the worker stays for the next episode)."""
+        self.finish_episode()
+        self.episode_finished()
+
+    def finish_episode(self) -> None:
+        """The first half of :meth:`end_episode`: tell the child, do not wait."""
+        if not self._in_episode or self._process is None:
+            return
+        try:
+            if self.dead is None:
+                self._write(self._process, {"end": True})
+        except OSError:
+            self._stop()
+
+    def episode_finished(self) -> None:
+        """The second half of :meth:`end_episode`: wait until the child is gone."""
+        if not self._in_episode:
+            return
+        self._in_episode = False
+        if self._process is None:
+            return
+        try:
+            self._drain_to_end(self._process)
+        except (OSError, TimeoutError):
+            self._stop()
+
+    # ------------------------------------------------------------------ calls
+    def act(self, observation: dict[str, Any]) -> Outcome:
+        """The policy's action for ``observation`` (a dict of JSON types), or a failure."""
+        self.send(observation)
+        return self.receive()
+
+    def send(self, observation: dict[str, Any]) -> None:
+        """Hand the policy ``observation``; :meth:`receive` gets the answer."""
+        if self.dead is not None or self._process is None:
+            return
+        try:
+            self._write(self._process, {"obs": observation})
+            self._sent_at = time.monotonic()
+        except OSError:
+            self._fail(Outcome(None, "crashed", "the policy process is gone"))
+
+    def receive(self) -> Outcome:
+        """The answer to the last :meth:`send`.
+
+        After a crash, a killed call or the episode's time budget, every later call of the
+        episode fails at once with the same outcome.
+        """
+        if self.dead is not None:
+            return self.dead
+        process, sent = self._process, self._sent_at
+        if process is None or sent is None:
+            return self._fail(Outcome(None, "crashed", "nothing was asked"))
+        self._sent_at = None
+        budget = self.limits.episode_wall_seconds - self.spent
+        wait = min(self.limits.call_wall_seconds, budget) - (time.monotonic() - sent)
+        try:
+            reply = self._read(process, max(wait, 0.0))
+        except TimeoutError:
+            self.spent += time.monotonic() - sent
+            if budget < self.limits.call_wall_seconds:
+                spent = f"the episode's policy time of {self.limits.episode_wall_seconds:g} s"
+                return self._fail(Outcome(None, "timeout", f"{spent} is spent"))
+            limit = self.limits.call_wall_seconds
+            return self._fail(Outcome(None, "timeout", f"wall-clock limit of {limit:g} s exceeded"))
+        self.spent += time.monotonic() - sent
+        if reply is None:
+            self._stop()
+            return self._fail(Outcome(None, "crashed", "the sandbox worker died"))
+        if "ended" in reply:
+            self._in_episode = False  # the child is gone and reaped already
+            cause = reply["ended"]
+            if cause in ("SIGKILL", "SIGXCPU"):
+                return self._fail(
+                    Outcome(None, "crashed", "the episode's CPU time limit was exceeded")
+                )
+            return self._fail(Outcome(None, "crashed", f"the policy process died ({cause})"))
+        if "error" in reply:
+            kind = reply.get("kind")
+            known = ("error", "timeout", "memory", "invalid")
+            return Outcome(None, kind if kind in known else "error", str(reply["error"])[:500])
+        value = reply.get("value")
+        if not isinstance(value, str):
+            return Outcome(None, "invalid", "the policy answered garbage")
+        return Outcome(value)
+
+    def close(self) -> None:
+        """Stop the worker."""
+        self.end_episode()
+        self._stop()
+
+    def __enter__(self) -> PolicyWorker:
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.close()
+
+    def __del__(self) -> None:
+        if getattr(self, "_process", None) is not None:
+            self._stop()
+
+    # ------------------------------------------------------------------ plumbing
+    def _worker(self) -> subprocess.Popen[bytes]:
+        if self._process is not None and self._process.poll() is None:
+            return self._process
+        process = subprocess.Popen(
             [sys.executable, "-I", str(_ZYGOTE)],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             stderr=subprocess.DEVNULL,
             env=_WORKER_ENV,
             cwd="/",
+            start_new_session=True,
         )
         config = {
-            "allowed": list(allowed_imports),
-            "policy": {"code": code, "seed": seed, "limits": asdict(self.limits)},
+            "allowed": list(self.allowed_imports),
+            "policy": {"code": self.code, "limits": asdict(self.limits)},
         }
-        loaded = self._exchange(json.dumps(config), self.limits.load_cpu_seconds + 30.0)
-        if loaded.failure is not None:
-            failure: Failure = "load" if loaded.failure in ("error", "invalid") else loaded.failure
-            self._kill(Outcome(None, failure, loaded.error))
+        self._process, self._buffer = process, b""
+        self._write(process, config)
+        return process
 
-    def act(self, observation: dict[str, Any]) -> Outcome:
-        """The policy's action for ``observation`` (a dict of JSON types), or a failure.
+    def _write(self, process: subprocess.Popen[bytes], message: dict[str, Any]) -> None:
+        assert process.stdin is not None
+        process.stdin.write(json.dumps(message).encode() + b"\n")
+        process.stdin.flush()
 
-        After a crash, a killed call or the episode's time budget, every later call fails
-        at once with the same outcome.
+    def _read(self, process: subprocess.Popen[bytes], timeout: float) -> dict[str, Any] | None:
+        """One JSON line from the worker; ``None`` at its end; TimeoutError after timeout."""
+        assert process.stdout is not None
+        fd = process.stdout.fileno()
+        deadline = time.monotonic() + timeout
+        while b"\n" not in self._buffer:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0 or not select.select([fd], [], [], remaining)[0]:
+                raise TimeoutError
+            chunk = os.read(fd, 1 << 16)
+            if not chunk:
+                return None
+            self._buffer += chunk
+            if len(self._buffer) > 1 << 20:
+                raise OSError("the policy process answered too much")
+        line, _, self._buffer = self._buffer.partition(b"\n")
+        try:
+            message = json.loads(line)
+        except ValueError:
+            return {"kind": "invalid", "error": "the policy process answered garbage"}
+        return message if isinstance(message, dict) else {"kind": "invalid", "error": "garbage"}
+
+    def _drain_to_end(self, process: subprocess.Popen[bytes]) -> None:
+        """Read what the episode's child still said until the worker reports its end."""
+        while True:
+            reply = self._read(process, self.limits.call_wall_seconds + 10.0)
+            if reply is None:
+                raise OSError("the sandbox worker died")
+            if "ended" in reply:
+                return
+
+    def _fail(self, outcome: Outcome) -> Outcome:
+        """Every later call of the episode gets ``outcome``.
+
+        A call past its wall-clock limit may be stuck anywhere (in C code, or swallowing
+        the CPU timer): the worker and the episode's child are killed together, and the
+        next episode starts a new worker.
         """
-        if self.dead is not None:
-            return self.dead
-        budget = self.limits.episode_wall_seconds - self.spent
-        if budget <= 0:
-            return self._kill(Outcome(None, "timeout", "the episode's policy time is spent"))
-        start = time.monotonic()
-        capped = budget < self.limits.call_wall_seconds
-        outcome = self._exchange(
-            json.dumps(observation), min(self.limits.call_wall_seconds, budget)
-        )
-        self.spent += time.monotonic() - start
-        if capped and outcome.failure == "timeout" and "wall-clock" in outcome.error:
-            limit = self.limits.episode_wall_seconds
-            outcome = Outcome(None, "timeout", f"the episode's policy time of {limit:g} s is spent")
-            return self._kill(outcome)
-        if outcome.failure in ("crashed",) or (
-            outcome.failure == "timeout" and "wall-clock" in outcome.error
-        ):
-            return self._kill(outcome)
+        self.dead = outcome
+        if outcome.failure == "timeout" and self._in_episode:
+            self._stop()
         return outcome
 
-    def close(self) -> None:
-        """Stop the process."""
-        self._kill(self.dead or Outcome(None, "crashed", "closed"))
-
-    def __enter__(self) -> PolicyProcess:
-        return self
-
-    def __exit__(self, *_: object) -> None:
-        self.close()
-
-    def _exchange(self, line: str, timeout: float) -> Outcome:
-        process = self._process
-        if process is None or process.stdin is None or process.stdout is None:
-            return Outcome(None, "crashed", "the policy process is gone")
-        try:
-            process.stdin.write(line.encode() + b"\n")
-            process.stdin.flush()
-            if not select.select([process.stdout], [], [], timeout)[0]:
-                return Outcome(None, "timeout", f"wall-clock limit of {timeout:.3g} s exceeded")
-            reply = process.stdout.readline(1 << 20)
-        except OSError:
-            reply = b""
-        if not reply:
-            return Outcome(None, "crashed", self._death())
-        try:
-            message = json.loads(reply)
-        except ValueError:
-            return Outcome(None, "crashed", "the policy process answered garbage")
-        if not isinstance(message, dict):
-            return Outcome(None, "crashed", "the policy process answered garbage")
-        if "error" in message:
-            kind = message.get("kind")
-            known = ("error", "timeout", "memory", "invalid")
-            return Outcome(None, kind if kind in known else "error", str(message["error"])[:500])
-        if message.get("ready"):
-            return Outcome(None)
-        value = message.get("value")
-        if not isinstance(value, str):
-            return Outcome(None, "crashed", "the policy process answered garbage")
-        return Outcome(value)
-
-    def _death(self) -> str:
-        process = self._process
-        if process is None:
-            return "the policy process is gone"
-        try:
-            code = process.wait(5)
-        except subprocess.TimeoutExpired:
-            return "the policy process stopped answering"
-        if code == -9 or code == -24:  # SIGKILL or SIGXCPU from the CPU limit
-            return "the episode's CPU time limit was exceeded"
-        return f"the policy process died (exit status {code})"
-
-    def _kill(self, outcome: Outcome) -> Outcome:
-        self.dead = outcome
+    def _stop(self) -> None:
+        self._in_episode = False
         process, self._process = self._process, None
         if process is not None:
             if process.poll() is None:
-                process.kill()
+                # The worker leads its own process group, with the episode's child in it.
+                # Its pid stays ours until we reap it below, so the group is the right one.
+                with contextlib.suppress(ProcessLookupError):
+                    os.killpg(process.pid, signal.SIGKILL)
             process.wait()
             for stream in (process.stdin, process.stdout):
                 if stream is not None:
                     stream.close()
-        return outcome
-
-    def __del__(self) -> None:
-        if getattr(self, "_process", None) is not None:
-            self._kill(Outcome(None, "crashed", "collected"))

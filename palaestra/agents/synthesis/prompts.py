@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from palaestra.agents.synthesis.selfplay import SocialGame, fallback_action
+from palaestra.agents.synthesis.selfplay import SOCIAL_METRICS, SocialGame, fallback_action
 from palaestra.sandbox.policy import POLICY_IMPORTS, PolicyLimits
 
 Feedback = Literal["sparse", "dense"]
@@ -44,7 +44,3 @@ def feedback_text(
         for kind, message in errors.items():
             lines.append(f"  first {kind}: {message}")
     return "\n".join(lines)
-
-
-#: The social metrics dense feedback reports.
-SOCIAL_METRICS = ("efficiency", "equality", "sustainability", "peace")

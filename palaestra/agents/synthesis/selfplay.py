@@ -11,7 +11,10 @@ import numpy as np
 from palaestra.envs.social.grid import GridDilemmaEnv
 from palaestra.envs.social.iterated import IteratedGameEnv
 from palaestra.errors import InvalidArgumentError
-from palaestra.sandbox.policy import PolicyLimits, PolicyProcess
+from palaestra.sandbox.policy import PolicyLimits, PolicyWorker
+
+#: The social metrics averaged over episodes.
+SOCIAL_METRICS = ("efficiency", "equality", "sustainability", "peace")
 
 #: Failure kinds, in the order feedback lists them.
 FAILURE_KINDS = ("load", "error", "timeout", "memory", "invalid", "crashed")
@@ -72,8 +75,8 @@ def evaluate_policy(
 ) -> Evaluation:
     """Play ``episodes`` self-play episodes of ``game`` with ``code`` for every player.
 
-    Each player's copy runs in its own :class:`~palaestra.sandbox.policy.PolicyProcess`,
-    started for the episode: copies share no memory, and a policy that breaks (raises,
+    Each player's copy runs in its own :class:`~palaestra.sandbox.policy.PolicyWorker`
+    (a fresh process per episode): copies share no memory, and a policy that breaks (raises,
     times out, returns an unknown action, dies) plays ``default_action`` for that step
     (``stay`` on the grid, the game's default move in the matrix games). The same seed
     gives the same evaluation.
@@ -87,23 +90,29 @@ def evaluate_policy(
     returns: list[float] = []
     metrics: list[dict[str, float]] = []
     calls = 0
-    for episode in range(episodes):
-        game.reset(seed=seed + episode)
-        players = {
-            agent: PolicyProcess(code, seed=(seed + episode) * 1009 + k, limits=limits)
-            for k, agent in enumerate(game.possible_agents)
-        }
-        try:
+    # One sandbox per player for the whole evaluation; each forks a child per episode.
+    players = {a: PolicyWorker(code, limits=limits) for a in game.possible_agents}
+    try:
+        for episode in range(episodes):
+            game.reset(seed=seed + episode)
+            for k, worker in enumerate(players.values()):
+                worker.begin_episode((seed + episode) * 1009 + k)
+            loading = {agent: worker.episode_ready() for agent, worker in players.items()}
             final: dict[str, dict[str, float]] = {}
             while game.agents:
+                # Every player thinks at once (each in its own process), then all answer.
+                for agent in game.agents:
+                    players[agent].send(game.program_observation(agent))
                 actions = {}
                 for agent in game.agents:
-                    outcome = players[agent].act(game.program_observation(agent))
+                    outcome = players[agent].receive()
                     calls += 1
                     action = outcome.action
                     kind: str | None = outcome.failure
                     message = outcome.error
-                    if kind is None and action not in names:
+                    if loading[agent] is not None:
+                        kind = "load"
+                    elif kind is None and action not in names:
                         kind, message = "invalid", f"unknown action {action!r}"
                     if kind is not None:
                         failures[kind] += 1
@@ -114,12 +123,16 @@ def evaluate_policy(
                 for agent, info in infos.items():
                     if "episode_metrics" in info:
                         final[agent] = info["episode_metrics"]
-        finally:
-            for process in players.values():
-                process.close()
-        returns.extend(final[a]["return"] for a in final)
-        first = next(iter(final.values()))
-        metrics.append({k: first[k] for k in ("efficiency", "equality", "sustainability", "peace")})
+            for worker in players.values():
+                worker.finish_episode()
+            for worker in players.values():
+                worker.episode_finished()
+            returns.extend(final[a]["return"] for a in final)
+            first = next(iter(final.values()))
+            metrics.append({k: first[k] for k in SOCIAL_METRICS})
+    finally:
+        for worker in players.values():
+            worker.close()
     return Evaluation(
         reward=float(np.mean(returns)),
         metrics={k: float(np.mean([m[k] for m in metrics])) for k in metrics[0]},

@@ -1,0 +1,131 @@
+"""The policy sandbox's cost: calls per second and self-play episodes per second.
+
+Run: ``python benchmarks/synthesis_sandbox.py``. The hand-written reference policy of each
+game (greedy harvester; Cleanup's cleaner/harvester split; tit-for-tat in the prisoner's
+dilemma) is called (a) in this process, on the same observations, and (b) inside its
+sandboxed :class:`~palaestra.sandbox.policy.PolicyWorker` (one worker per player for the
+evaluation, a forked child per episode, observations and actions as JSON over a pipe).
+Then self-play steps are timed both ways (the players' workers started beforehand, the
+per-episode fork included; the start is reported apart), and whole evaluations by
+:func:`palaestra.agents.synthesis.evaluate_policy`. The ratios are the sandbox's overhead;
+the target is at most 3x per step.
+"""
+
+from __future__ import annotations
+
+import copy
+import time
+from typing import Any
+
+from palaestra.agents.synthesis import REFERENCE_POLICIES, evaluate_policy, social_game
+from palaestra.agents.synthesis.selfplay import SocialGame
+from palaestra.sandbox.policy import PolicyWorker
+
+TIT_FOR_TAT = """
+def policy(obs):
+    if not obs["others_moves"][0]:
+        return "cooperate"
+    return obs["others_moves"][0][-1]
+"""
+GAMES = {
+    "palaestra/Gathering-v0": REFERENCE_POLICIES["greedy"],
+    "palaestra/Cleanup-v0": REFERENCE_POLICIES["cleaner-harvester"],
+    "palaestra/PrisonersDilemma-v0": TIT_FOR_TAT,
+}
+
+
+def load(code: str) -> Any:
+    """The policy function of ``code``, in this process."""
+    namespace: dict[str, Any] = {}
+    exec(compile(code, "<policy>", "exec"), namespace)
+    return namespace["policy"]
+
+
+def observations(game: SocialGame, code: str) -> list[dict[str, Any]]:
+    """Player 0's observations over one episode of in-process self-play."""
+    policies = {a: load(code) for a in game.possible_agents}
+    game.reset(seed=0)
+    seen = []
+    while game.agents:
+        seen.append(game.program_observation("player_0"))
+        game.step({a: policies[a](game.program_observation(a)) for a in game.agents})
+    return seen
+
+
+def in_process_episodes(game: SocialGame, code: str, episodes: int) -> float:
+    """Seconds for ``episodes`` self-play episodes with in-process policy copies."""
+    start = time.perf_counter()
+    for episode in range(episodes):
+        policies = {a: load(code) for a in game.possible_agents}
+        game.reset(seed=episode)
+        while game.agents:
+            game.step(
+                {a: policies[a](copy.deepcopy(game.program_observation(a))) for a in game.agents}
+            )
+    return time.perf_counter() - start
+
+
+def sandboxed_episodes(game: SocialGame, code: str, episodes: int) -> tuple[float, float]:
+    """Seconds to start the players' workers, and for ``episodes`` episodes after that."""
+    start = time.perf_counter()
+    workers = {a: PolicyWorker(code) for a in game.possible_agents}
+    for worker in workers.values():
+        worker.start_episode(0)
+        worker.end_episode()
+    started = time.perf_counter() - start
+    start = time.perf_counter()
+    for episode in range(episodes):
+        game.reset(seed=episode)
+        for worker in workers.values():
+            worker.begin_episode(episode)
+        for worker in workers.values():
+            worker.episode_ready()
+        while game.agents:
+            for agent in game.agents:
+                workers[agent].send(game.program_observation(agent))
+            game.step({a: workers[a].receive().action for a in game.agents})
+        for worker in workers.values():
+            worker.finish_episode()
+        for worker in workers.values():
+            worker.episode_finished()
+    played = time.perf_counter() - start
+    for worker in workers.values():
+        worker.close()
+    return started, played
+
+
+def main() -> None:
+    """Print calls/s and episodes/s both ways, and the ratios."""
+    print(f"{'game':<30} {'calls/s in':>10} {'sandboxed':>9} {'ratio':>5}  "
+          f"{'steps/s in':>10} {'sandboxed':>9} {'ratio':>5}  {'start':>7}  "
+          f"{'evaluate_policy':>15}")  # fmt: skip
+    for env_id, code in GAMES.items():
+        game = social_game(env_id)
+        seen = observations(game, code) * 5
+        policy = load(code)
+        start = time.perf_counter()
+        for obs in seen:
+            policy(copy.deepcopy(obs))
+        direct = time.perf_counter() - start
+        with PolicyWorker(code) as process:
+            process.start_episode(0)
+            start = time.perf_counter()
+            for obs in seen:
+                process.act(obs)
+            boxed = time.perf_counter() - start
+        episodes = 10
+        steps = episodes * len(seen) // 5
+        plain = min(in_process_episodes(game, code, episodes) for _ in range(3))
+        runs = [sandboxed_episodes(game, code, episodes) for _ in range(3)]
+        started, played = min(r[0] for r in runs), min(r[1] for r in runs)
+        start = time.perf_counter()
+        evaluate_policy(code, game, episodes=episodes)
+        whole = time.perf_counter() - start
+        print(f"{env_id:<30} {len(seen) / direct:>10.0f} {len(seen) / boxed:>9.0f} "
+              f"{boxed / direct:>5.1f}  {steps / plain:>10.0f} {steps / played:>9.0f} "
+              f"{played / plain:>5.1f}  {started * 1e3:>5.0f}ms  "
+              f"{episodes / whole:>7.1f} ep/s")  # fmt: skip
+
+
+if __name__ == "__main__":
+    main()
