@@ -18,17 +18,7 @@ from palaestra.leaderboard import (
     verify,
 )
 
-SMALL = parse_suite(
-    {
-        "id": "test-suite",
-        "tasks": [
-            {"name": "bandit", "family": "bandits", "env": "palaestra/Bandit-v0",
-             "kwargs": {"horizon": 5}, "episodes": 3},
-            {"name": "pd", "family": "social", "env": "palaestra/PrisonersDilemma-v0",
-             "kwargs": {"horizon": 3, "noise": 0.1}, "episodes": 2},
-        ],
-    }
-)  # fmt: skip
+from .conftest import SMALL
 
 
 @pytest.fixture(scope="module")
