@@ -105,6 +105,10 @@ class HFAgent:
         model, tokenizer = load_model(spec, device=device, dtype=dtype)
         return cls(model, tokenizer, name=f"hf:{spec}", **{**_saved_settings(spec), **kwargs})
 
+    def reseed(self, seed: int) -> None:
+        """Restart the sampling generator: the same seed samples the same replies again."""
+        self.generator = torch.Generator().manual_seed(seed)
+
     def save_settings(self, folder: Path) -> None:
         """Write the prompt and sampling settings next to a saved model."""
         settings = {

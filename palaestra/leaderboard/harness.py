@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import functools
 import json
 import math
 from collections.abc import Iterator
@@ -195,10 +196,27 @@ def play_episode(agent_spec: str, task: dict[str, Any], seed: int) -> dict[str, 
     return _play(agent_spec, Task(**task), seed).model_dump()
 
 
+@functools.lru_cache(maxsize=1)
+def _local_model(spec: str) -> Any:
+    """A local model's agent, loaded once per process rather than once per episode."""
+    from palaestra.agents.hf import HFAgent
+
+    return HFAgent.from_spec(spec)
+
+
+def _agent(agent_spec: str, env: gym.Env[Any, Any], seed: int) -> Any:
+    kind, _, rest = agent_spec.partition(":")
+    if kind == "hf" and rest:
+        agent = _local_model(rest)
+        agent.reseed(seed)  # the episode samples as a freshly made agent with this seed would
+        return agent
+    return make_agent(agent_spec, env, seed=seed)
+
+
 def _play(agent_spec: str, task: Task, seed: int) -> EpisodeResult:
     env = gym.make(task.env, **task.kwargs)
     try:
-        agent = make_agent(agent_spec, env, seed=seed)
+        agent = _agent(agent_spec, env, seed)
         record = run_episode(env, agent, seed=seed)
     finally:
         env.close()

@@ -180,3 +180,14 @@ def test_failing_episodes_stop_the_run_with_a_reason(tmp_path: Path, workers: in
 
     with pytest.raises(PalaestraError, match="no-such-agent"):
         evaluate("no-such-agent", SMALL, tmp_path / "x.json", workers=workers, progress=False)
+
+
+def test_a_local_model_loads_once_and_replays_its_seeds(tmp_path: Path) -> None:
+    from palaestra.leaderboard.harness import _local_model
+
+    _local_model.cache_clear()
+    first = evaluate("hf:tiny", SMALL, tmp_path / "a.json", families=["bandits"], progress=False)
+    again = evaluate("hf:tiny", SMALL, tmp_path / "b.json", families=["bandits"], progress=False)
+    assert _local_model.cache_info().misses == 1
+    assert [e.actions for e in first.episodes] == [e.actions for e in again.episodes]
+    verify(first, SMALL)
