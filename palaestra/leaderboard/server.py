@@ -108,6 +108,10 @@ class RateLimiter:
         """Record an event; 0 when allowed, else the seconds until one is."""
         now = time.monotonic()
         with self._lock:
+            if len(self._events) > 10_000:  # many addresses: forget the quiet ones
+                self._events = {
+                    k: v for k, v in self._events.items() if v and v[-1] > now - self.window
+                }
             events = self._events.setdefault(key, deque())
             while events and events[0] <= now - self.window:
                 events.popleft()

@@ -307,3 +307,20 @@ def test_openapi_spec_lists_the_api(board: Board) -> None:
         spec["paths"]
     )
     assert board.client.get("/docs").status_code == 200
+
+
+def test_rate_limiter_window_and_memory() -> None:
+    import time
+
+    from palaestra.leaderboard.server import RateLimiter
+
+    limiter = RateLimiter(2, window=0.05)
+    assert [limiter.allow("a"), limiter.allow("a")] == [0.0, 0.0]
+    assert 0 < limiter.allow("a") <= 0.05
+    time.sleep(0.06)
+    assert limiter.allow("a") == 0.0
+    for k in range(10_001):  # a flood of addresses is forgotten once it is quiet
+        limiter.allow(f"address {k}")
+    time.sleep(0.06)
+    limiter.allow("b")
+    assert len(limiter._events) == 1
