@@ -1,22 +1,45 @@
-"""The leaderboard: versioned suites, the evaluation harness and replay verification."""
+"""The leaderboard: versioned suites, the evaluation harness and replay verification.
 
-from palaestra.leaderboard.harness import Mismatch, evaluate, load_results, replay, verify
-from palaestra.leaderboard.schema import Aggregate, EpisodeResult, Results, bootstrap
+The server (:mod:`palaestra.leaderboard.server`), its client
+(:mod:`palaestra.leaderboard.client`) and the web page need the ``leaderboard`` extra.
+"""
+
+from palaestra.leaderboard.harness import (
+    Challenge,
+    Mismatch,
+    check_claims,
+    evaluate,
+    load_results,
+    replay,
+    verify,
+)
+from palaestra.leaderboard.schema import (
+    Aggregate,
+    EpisodeResult,
+    LearningCurve,
+    Results,
+    bootstrap,
+    read_learning_curve,
+)
 from palaestra.leaderboard.suites import Suite, Task, hidden_seeds, load_suite, parse_suite
 
 __all__ = [
     "Aggregate",
+    "Challenge",
     "EpisodeResult",
+    "LearningCurve",
     "Mismatch",
     "Results",
     "Suite",
     "Task",
     "bootstrap",
+    "check_claims",
     "evaluate",
     "hidden_seeds",
     "load_results",
     "load_suite",
     "parse_suite",
+    "read_learning_curve",
     "replay",
     "verify",
 ]
