@@ -14,6 +14,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
+from palaestra.agents.prompting import PromptConfig
 from palaestra.agents.synthesis.extract import ReplyError, extract_policy
 from palaestra.agents.synthesis.prompts import Feedback, feedback_text, task_prompt
 from palaestra.agents.synthesis.selfplay import Evaluation, evaluate_policy, social_game
@@ -30,38 +31,46 @@ class CodeWriter(Protocol):
         ...
 
 
-class AgentWriter:
-    """A palaestra LLM agent (``hf:MODEL``, ``openai:MODEL@URL``) as a code writer.
+#: How a code writer's agent reads prompts: the whole reply is the answer.
+WRITER_PROMPT = PromptConfig(extract="whole", format_hint=False, show_available_actions=False)
 
-    Each prompt starts a fresh one-turn conversation, and the whole reply is kept.
+
+class AgentWriter:
+    """A palaestra LLM agent as a code writer.
+
+    Each prompt starts a fresh one-turn conversation. Give the agent
+    :data:`WRITER_PROMPT` (``extract="whole"``) so that the whole reply is kept;
+    :meth:`from_spec` does.
+
+    Args:
+        agent: An agent with ``reset(instruction)`` and ``act(observation, info)``.
     """
 
-    def __init__(self, spec: str, *, max_new_tokens: int = 768, seed: int = 0) -> None:
-        from palaestra.agents.prompting import PromptConfig
+    def __init__(self, agent: Any) -> None:
+        self.agent = agent
 
-        prompt = PromptConfig(extract="whole", format_hint=False, show_available_actions=False)
+    @classmethod
+    def from_spec(cls, spec: str, *, max_new_tokens: int = 768, seed: int = 0) -> AgentWriter:
+        """A writer for ``hf:MODEL`` or ``openai:MODEL@URL``."""
         kind, _, rest = spec.partition(":")
         if kind == "hf" and rest:
             from palaestra.agents.generation import SamplingConfig
             from palaestra.agents.hf import HFAgent
 
-            self.agent: Any = HFAgent.from_spec(
-                rest,
-                prompt=prompt,
-                sampling=SamplingConfig(max_new_tokens=max_new_tokens, temperature=0.7),
-                seed=seed,
-            )
-        elif kind == "openai" and rest:
+            sampling = SamplingConfig(max_new_tokens=max_new_tokens, temperature=0.7)
+            return cls(HFAgent.from_spec(rest, prompt=WRITER_PROMPT, sampling=sampling, seed=seed))
+        if kind == "openai" and rest:
             from palaestra.agents.openai_agent import OpenAIChatAgent
 
             model, _, url = rest.partition("@")
-            self.agent = OpenAIChatAgent(
-                model, base_url=url or None, prompt=prompt, max_tokens=max_new_tokens
+            return cls(
+                OpenAIChatAgent(
+                    model, base_url=url or None, prompt=WRITER_PROMPT, max_tokens=max_new_tokens
+                )
             )
-        else:
-            raise InvalidArgumentError(
-                f"a code writer is an LLM: hf:MODEL or openai:MODEL@URL, not {spec!r}"
-            )
+        raise InvalidArgumentError(
+            f"a code writer is an LLM: hf:MODEL or openai:MODEL@URL, not {spec!r}"
+        )
 
     def write(self, prompt: str) -> str:
         """One reply to ``prompt``."""
@@ -85,7 +94,7 @@ def make_writer(spec: str, *, seed: int = 0) -> CodeWriter:
                 f"choose one of {', '.join(REFERENCE_POLICIES)}"
             )
         return ScriptedWriter([f"```python\n{REFERENCE_POLICIES[name]}```"])
-    return AgentWriter(spec, seed=seed)
+    return AgentWriter.from_spec(spec, seed=seed)
 
 
 class ScriptedWriter:

@@ -73,12 +73,13 @@ def test_sparse_feedback_gives_the_reward_only(mode: str) -> None:
 
 
 def test_the_tiny_model_writes_garbage_and_the_loop_goes_on(tiny: tuple[Any, Any]) -> None:
+    from palaestra.agents.generation import SamplingConfig
     from palaestra.agents.hf import HFAgent
-    from palaestra.agents.synthesis.loop import AgentWriter
+    from palaestra.agents.synthesis.loop import WRITER_PROMPT, AgentWriter
 
     model, tokenizer = tiny
-    writer = AgentWriter.__new__(AgentWriter)
-    writer.agent = HFAgent(model, tokenizer)  # the tiny model, already loaded
+    agent = HFAgent(model, tokenizer, prompt=WRITER_PROMPT, sampling=SamplingConfig(64))
+    writer = AgentWriter(agent)
     result = synthesize(
         writer, "palaestra/Gathering-v0", iterations=2, episodes=1, limits=LIMITS, progress=False
     )
@@ -86,6 +87,12 @@ def test_the_tiny_model_writes_garbage_and_the_loop_goes_on(tiny: tuple[Any, Any
     for candidate in result.candidates:
         assert candidate.reply  # it said something
         assert candidate.feedback  # and was told what came of it
+
+
+def test_a_local_model_by_spec_writes(tmp_path: Path) -> None:
+    writer = make_writer("hf:tiny")
+    reply = writer.write("Write the policy.")
+    assert isinstance(reply, str) and reply == reply.strip()
 
 
 def test_bad_arguments_are_clear_errors() -> None:
