@@ -85,6 +85,20 @@ def test_agent_protocol_and_factory(served_tiny: tuple[str, str]) -> None:
     assert record.length == 1 and isinstance(record.actions[0], str)
 
 
+def test_writes_policies_for_synthesis_through_a_real_server(
+    served_tiny: tuple[str, str],
+) -> None:
+    from palaestra.agents.synthesis import synthesize
+    from palaestra.agents.synthesis.loop import make_writer
+
+    url, model = served_tiny
+    writer = make_writer(f"openai:{model}@{url}")
+    result = synthesize(writer, "palaestra/Gathering-v0", iterations=1, episodes=1,
+                        progress=False)  # fmt: skip
+    candidate = result.candidates[0]
+    assert candidate.reply and candidate.feedback  # garbage from the tiny model, told so
+
+
 class Behaviour:
     """What the fake-failure server does; counts requests."""
 
