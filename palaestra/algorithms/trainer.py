@@ -230,9 +230,11 @@ class Trainer:
         self.device = self.accelerator.device
         model, self.tokenizer = load_model(config.model, device=str(self.device), dtype="float32")
         if config.gradient_checkpointing:
-            model.gradient_checkpointing_enable(
-                gradient_checkpointing_kwargs={"use_reentrant": False}
-            )
+            options = {"use_reentrant": False}
+            if hasattr(model, "activation_checkpointing_enable"):  # transformers >= 5.2x
+                model.activation_checkpointing_enable(activation_checkpointing_kwargs=options)
+            else:
+                model.gradient_checkpointing_enable(gradient_checkpointing_kwargs=options)
         if config.lora_rank > 0:
             model = _with_lora(model, config.lora_rank, config.lora_alpha)
         self.reference = None
