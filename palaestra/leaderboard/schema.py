@@ -143,7 +143,15 @@ def bootstrap(values: list[float], seed: int = 0) -> Aggregate:
 
 
 def summarize(results: Results, families: dict[str, str]) -> Results:
-    """Fill ``tasks`` and ``overall`` from the episodes (overall: mean success over tasks)."""
+    """Fill ``tasks`` and ``overall`` from the episodes.
+
+    Args:
+        results: The results.
+        families: The family of every task scored. ``overall`` is the mean success over
+            these tasks, each weighing the same; one the results do not play counts as 0,
+            so an agent that plays one family cannot outrank one that plays them all by
+            its best family alone.
+    """
     by_task: dict[str, list[EpisodeResult]] = {}
     for episode in results.episodes:
         by_task.setdefault(episode.task, []).append(episode)
@@ -156,8 +164,9 @@ def summarize(results: Results, families: dict[str, str]) -> Results:
         for name, episodes in by_task.items()
     }
     # Overall: every task weighs the same, whatever its episode count.
-    per_task = [float(np.mean([e.success for e in eps])) for eps in by_task.values()]
-    overall = bootstrap(per_task) if per_task else None
+    per_task = {name: float(np.mean([e.success for e in eps])) for name, eps in by_task.items()}
+    scored = [per_task.get(name, 0.0) for name in families] or list(per_task.values())
+    overall = bootstrap(scored) if scored else None
     return results.model_copy(update={"tasks": tasks, "overall": overall})
 
 

@@ -16,7 +16,7 @@ import threading
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import or_, select, update
+from sqlalchemy import func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker, undefer
 
@@ -89,11 +89,10 @@ def find_token(sessions: Sessions, token: str) -> Token | None:
     """The live token row for ``token``, or ``None``."""
     if not token or len(token) > 200:
         return None
+    # Looked up by hash: the database compares digests, never the token itself.
     with sessions() as session:
         row = session.scalar(select(Token).where(Token.token_hash == hash_token(token)))
-    if row is None or row.revoked or not hmac.compare_digest(row.token_hash, hash_token(token)):
-        return None
-    return row
+    return None if row is None or row.revoked else row
 
 
 def create_challenge(
@@ -267,9 +266,12 @@ class Counts:
 def counts(sessions: Sessions) -> Counts:
     """How many submissions are in each state."""
     with sessions() as session:
-        states = session.scalars(select(Submission.status)).all()
+        rows = session.execute(
+            select(Submission.status, func.count()).group_by(Submission.status)
+        ).all()
+    by_state: dict[str, int] = {str(state): int(n) for state, n in rows}
     return Counts(
-        pending=sum(s in (PENDING, VERIFYING) for s in states),
-        verified=sum(s == VERIFIED for s in states),
-        rejected=sum(s == REJECTED for s in states),
+        pending=by_state.get(PENDING, 0) + by_state.get(VERIFYING, 0),
+        verified=by_state.get(VERIFIED, 0),
+        rejected=by_state.get(REJECTED, 0),
     )

@@ -14,7 +14,7 @@ from collections.abc import Callable
 from typing import Any
 
 from palaestra.leaderboard.harness import Mismatch, verify
-from palaestra.leaderboard.schema import Results, bootstrap, family_aggregates, summarize
+from palaestra.leaderboard.schema import Results, family_aggregates, summarize
 from palaestra.leaderboard.store import Sessions, claim_next, finish, release_claims
 from palaestra.leaderboard.suites import Suite
 
@@ -27,15 +27,10 @@ def leaderboard_summary(results: Results, suite: Suite) -> dict[str, Any]:
     Claimed aggregates in the file are ignored: only the episodes are trusted, and only
     after their replay.
     """
+    # Over the whole suite: a task not played counts as 0 in the overall score.
     summarized = summarize(results, {t.name: t.family for t in suite.tasks})
-    # Overall covers the whole suite: a task not played counts as 0, so an agent that plays
-    # one family cannot outrank one that plays them all by its best family alone.
-    per_task = [
-        summarized.tasks[t.name].success.mean if t.name in summarized.tasks else 0.0
-        for t in suite.tasks
-    ]
     return {
-        "overall": bootstrap(per_task).model_dump(),
+        "overall": summarized.overall.model_dump() if summarized.overall else None,
         "tasks_played": len(summarized.tasks),
         "tasks_total": len(suite.tasks),
         "families": {k: v.model_dump() for k, v in family_aggregates(summarized).items()},
@@ -62,7 +57,7 @@ class Verifier:
         self,
         sessions: Sessions,
         suites: dict[str, Suite],
-        seeds_for: Callable[[Results, Suite], dict[str, list[int]]],
+        seeds_for: Callable[[Results, Suite], dict[str, list[int]] | None],
         *,
         lease: dt.timedelta = dt.timedelta(minutes=10),
         poll: float = 2.0,

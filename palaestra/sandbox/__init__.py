@@ -61,6 +61,25 @@ _WORKER_ENV = {
     "LANG": "C.UTF-8",
 }
 
+
+def spawn_worker(*, new_session: bool = False) -> subprocess.Popen[bytes]:
+    """Start a sandbox worker (``_zygote.py``, isolated mode, bytes on its pipes).
+
+    Args:
+        new_session: Make it the leader of a new process group, so that it can be killed
+            together with the children it forks.
+    """
+    return subprocess.Popen(
+        [sys.executable, "-I", str(_ZYGOTE)],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        env=_WORKER_ENV,
+        cwd="/",
+        start_new_session=new_session,
+    )
+
+
 Status = Literal["ok", "error", "timeout", "memory", "crashed"]
 
 
@@ -127,7 +146,7 @@ class Sandbox:
     ) -> None:
         self.allowed_imports = tuple(allowed_imports)
         self.limits = limits or SandboxLimits()
-        self._process: subprocess.Popen[str] | None = None
+        self._process: subprocess.Popen[bytes] | None = None
         self._lock = threading.Lock()
 
     def run(self, code: str, *, seed: int = 0) -> SandboxResult:
@@ -139,7 +158,7 @@ class Sandbox:
                 try:
                     assert process.stdin is not None
                     assert process.stdout is not None
-                    process.stdin.write(request + "\n")
+                    process.stdin.write(request.encode() + b"\n")
                     process.stdin.flush()
                     # The worker kills a snippet at wall_seconds; more than that plus a
                     # margin means the worker itself is stuck.
@@ -177,21 +196,13 @@ class Sandbox:
     def __setstate__(self, state: dict[str, object]) -> None:
         self.__init__(state["allowed_imports"], state["limits"])  # type: ignore[misc]
 
-    def _worker(self) -> subprocess.Popen[str]:
+    def _worker(self) -> subprocess.Popen[bytes]:
         if self._process is not None and self._process.poll() is None:
             return self._process
-        process = subprocess.Popen(
-            [sys.executable, "-I", str(_ZYGOTE)],
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.DEVNULL,
-            text=True,
-            env=_WORKER_ENV,
-            cwd="/",
-        )
+        process = spawn_worker()
         assert process.stdin is not None
         assert process.stdout is not None
-        process.stdin.write(json.dumps({"allowed": list(self.allowed_imports)}) + "\n")
+        process.stdin.write(json.dumps({"allowed": list(self.allowed_imports)}).encode() + b"\n")
         process.stdin.flush()
         if json.loads(process.stdout.readline() or "{}") != {"ready": True}:
             process.kill()

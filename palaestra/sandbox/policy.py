@@ -19,13 +19,12 @@ import os
 import select
 import signal
 import subprocess
-import sys
 import time
 from dataclasses import asdict, dataclass
 from typing import Any, Literal
 
 from palaestra.errors import InvalidArgumentError
-from palaestra.sandbox import _WORKER_ENV, _ZYGOTE
+from palaestra.sandbox import spawn_worker
 
 #: Modules a policy may import (``random`` is seeded by the harness).
 POLICY_IMPORTS: tuple[str, ...] = ("math", "random", "itertools", "collections", "numpy")
@@ -248,15 +247,7 @@ class PolicyWorker:
     def _worker(self) -> subprocess.Popen[bytes]:
         if self._process is not None and self._process.poll() is None:
             return self._process
-        process = subprocess.Popen(
-            [sys.executable, "-I", str(_ZYGOTE)],
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.DEVNULL,
-            env=_WORKER_ENV,
-            cwd="/",
-            start_new_session=True,
-        )
+        process = spawn_worker(new_session=True)
         config = {
             "allowed": list(self.allowed_imports),
             "policy": {"code": self.code, "limits": asdict(self.limits)},

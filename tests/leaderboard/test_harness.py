@@ -191,3 +191,14 @@ def test_a_local_model_loads_once_and_replays_its_seeds(tmp_path: Path) -> None:
     assert _local_model.cache_info().misses == 1
     assert [e.actions for e in first.episodes] == [e.actions for e in again.episodes]
     verify(first, SMALL)
+
+
+def test_overall_counts_tasks_not_played_as_zero(results: Results) -> None:
+    from palaestra.leaderboard.schema import summarize
+
+    played = {t.name: t.family for t in SMALL.tasks}
+    both = summarize(results, played).overall
+    with_missing = summarize(results, {**played, "never-played": "other"}).overall
+    assert both is not None and with_missing is not None
+    assert with_missing.n == both.n + 1
+    assert with_missing.mean == pytest.approx(both.mean * both.n / (both.n + 1))

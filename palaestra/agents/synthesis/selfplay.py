@@ -97,7 +97,9 @@ def evaluate_policy(
             game.reset(seed=seed + episode)
             for k, worker in enumerate(players.values()):
                 worker.begin_episode((seed + episode) * 1009 + k)
-            loading = {agent: worker.episode_ready() for agent, worker in players.items()}
+            # A program that fails to load fails every call of the episode with that reason.
+            for worker in players.values():
+                worker.episode_ready()
             final: dict[str, dict[str, float]] = {}
             while game.agents:
                 # Every player thinks at once (each in its own process), then all answer.
@@ -110,9 +112,7 @@ def evaluate_policy(
                     action = outcome.action
                     kind: str | None = outcome.failure
                     message = outcome.error
-                    if loading[agent] is not None:
-                        kind = "load"
-                    elif kind is None and action not in names:
+                    if kind is None and action not in names:
                         kind, message = "invalid", f"unknown action {action!r}"
                     if kind is not None:
                         failures[kind] += 1

@@ -6,8 +6,7 @@ from collections import deque
 from typing import Any
 
 from palaestra.envs.social.grid import _DELTAS, _MOVES, ACTIONS, APPLE, GridDilemmaEnv
-from palaestra.envs.social.versus import VersusScripted
-from palaestra.errors import InvalidArgumentError, did_you_mean
+from palaestra.envs.social.versus import VersusScripted, check_opponent
 
 
 def greedy_harvester(env: GridDilemmaEnv, agent: str) -> str:
@@ -72,12 +71,7 @@ class GridGameEnv(VersusScripted):
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
-        if opponent not in GRID_OPPONENTS:
-            raise InvalidArgumentError(
-                f"unknown opponent {opponent!r}{did_you_mean(opponent, list(GRID_OPPONENTS))} "
-                f"Choose one of {', '.join(GRID_OPPONENTS)}."
-            )
-        self.opponent = opponent
+        self.opponent = check_opponent(opponent, GRID_OPPONENTS)
         self.game: GridDilemmaEnv = GridDilemmaEnv(
             game,
             grid=grid,

@@ -9,8 +9,7 @@ import numpy as np
 from palaestra.envs.social.iterated import IteratedGameEnv
 from palaestra.envs.social.opponents import OPPONENTS
 from palaestra.envs.social.stage import MatrixGame
-from palaestra.envs.social.versus import VersusScripted
-from palaestra.errors import InvalidArgumentError, did_you_mean
+from palaestra.envs.social.versus import VersusScripted, check_opponent
 
 
 class DilemmaEnv(VersusScripted):
@@ -55,12 +54,7 @@ class DilemmaEnv(VersusScripted):
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
-        if opponent not in OPPONENTS:
-            raise InvalidArgumentError(
-                f"unknown opponent {opponent!r}{did_you_mean(opponent, list(OPPONENTS))} "
-                f"Choose one of {', '.join(OPPONENTS)}."
-            )
-        self.opponent = opponent
+        self.opponent = check_opponent(opponent, OPPONENTS)
         self.game: IteratedGameEnv = IteratedGameEnv(
             game,
             horizon=horizon,

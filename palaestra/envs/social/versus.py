@@ -2,10 +2,23 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
 from palaestra.envs.core import TextEnv, Transition
 from palaestra.envs.social.parallel import TextParallelEnv
+from palaestra.errors import InvalidArgumentError, did_you_mean
+
+
+def check_opponent(opponent: str, choices: Iterable[str]) -> str:
+    """``opponent`` if it is one of ``choices``, else a clear error suggesting the closest."""
+    names = list(choices)
+    if opponent not in names:
+        raise InvalidArgumentError(
+            f"unknown opponent {opponent!r}{did_you_mean(opponent, names)} "
+            f"Choose one of {', '.join(names)}."
+        )
+    return opponent
 
 
 class VersusScripted(TextEnv):
