@@ -94,7 +94,7 @@ def evaluate(
     challenge: Challenge | None = None,
     learning_curve: LearningCurve | None = None,
 ) -> Results:
-    """Play ``agent_spec`` on the suite's development seeds and write ``out``.
+    """Play ``agent_spec`` on the suite (development seeds, or a challenge's) and write ``out``.
 
     Each finished episode is appended to ``<out>.partial.jsonl`` at once, so a run that is
     interrupted and started again with the same arguments skips the episodes it finished.
