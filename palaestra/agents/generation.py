@@ -12,6 +12,7 @@ trainer.
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Hashable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -127,6 +128,7 @@ class Decoder:
         self.device = next(model.parameters()).device
         self.stops = torch.tensor(sorted(set(stop_ids)), dtype=torch.long, device=self.device)
         self._cache: Any = None
+        self._cache_name = cache_argument(model)
         self._mask = torch.zeros((0, 0), dtype=torch.long, device=self.device)
         self._tokens: list[list[int]] = []  # real tokens held in the cache, per row
         self._keys: list[Hashable] = []
@@ -160,10 +162,10 @@ class Decoder:
                 input_ids=chosen[:, None],
                 attention_mask=self._mask,
                 position_ids=lengths[:, None],
-                past_key_values=self._cache,
                 use_cache=True,
+                **{self._cache_name: self._cache},
             )
-            self._cache = output.past_key_values
+            self._cache = getattr(output, self._cache_name)
             logits = output.logits[:, -1, :]
             lengths = lengths + real
             for row in torch.nonzero(real).flatten().tolist():
@@ -214,11 +216,11 @@ class Decoder:
             input_ids=block,
             attention_mask=self._mask,
             position_ids=positions,
-            past_key_values=self._cache,
             use_cache=True,
             logits_to_keep=1,
+            **{self._cache_name: self._cache},
         )
-        self._cache = output.past_key_values
+        self._cache = getattr(output, self._cache_name)
         for tokens, extra in zip(self._tokens, new_tokens, strict=True):
             tokens.extend(extra)
         last: torch.Tensor = output.logits[:, -1, :]
@@ -242,6 +244,20 @@ class Decoder:
                 )
             )
         return results
+
+
+def cache_argument(model: Any) -> str:
+    """The name of the KV-cache argument and output field of ``model``'s forward pass.
+
+    transformers 5.2x renamed ``past_key_values`` to ``cache`` (the old name warns, and goes
+    in 5.40); earlier releases know only the old one. Wrappers (DDP's ``module``, peft's
+    base model) are looked through, since their own ``forward`` takes ``**kwargs``.
+    """
+    inner = getattr(model, "module", model)
+    if hasattr(inner, "get_base_model"):
+        inner = inner.get_base_model()
+    parameters = inspect.signature(inner.forward).parameters
+    return "cache" if "cache" in parameters else "past_key_values"
 
 
 def _sample(

@@ -20,15 +20,21 @@ class ReplayedEngine:
         start: ``start(game) -> engine`` for an engine with ``seed``-less ``reset()`` and
             ``step(command) -> (state, score, done)``, as TextWorld's are.
         before_reset: Called with the engine before each reset (e.g. to seed it).
+        load: ``load(engine, game)`` loads another game into the running engine instead of
+            starting a new one, for engines that are costly to start or never free what
+            they load (ALFWorld's).
     """
 
     def __init__(
         self,
         start: Callable[[Path], Any],
         before_reset: Callable[[Any], None] | None = None,
+        *,
+        load: Callable[[Any, Path], None] | None = None,
     ) -> None:
         self._start = start
         self._before_reset = before_reset
+        self._load = load
         self._engine: Any = None
         self._game: Path | None = None
         self._state: Any = None
@@ -36,17 +42,24 @@ class ReplayedEngine:
 
     def state(self, game: Path, commands: list[str]) -> Any:
         """The engine's state after playing ``commands`` from the start of ``game``."""
+        return self.at(game, commands)[1]
+
+    def at(self, game: Path, commands: list[str]) -> tuple[Any, Any]:
+        """The engine and its state after playing ``commands`` from the start of ``game``."""
         if self._engine is None or self._game != game:
-            self.close()
-            self._engine, self._game = self._start(game), game
-            self._done = []
+            if self._engine is not None and self._load is not None:
+                self._load(self._engine, game)
+            else:
+                self.close()
+                self._engine = self._start(game)
+            self._game = game
             self._reset()
         elif self._state is None or commands[: len(self._done)] != self._done:
             self._reset()  # a new episode, or this one went elsewhere: replay from the start
         for command in commands[len(self._done) :]:
             self._state, _, _ = self._engine.step(command)
             self._done.append(command)
-        return self._state
+        return self._engine, self._state
 
     def _reset(self) -> None:
         if self._before_reset is not None:

@@ -109,3 +109,20 @@ def test_empty_prompt_is_rejected(tiny: tuple[Any, Any]) -> None:
     with pytest.raises(InvalidArgumentError, match="at least one token"):
         sample(model, tokenizer, [[]])
     assert sample(model, tokenizer, []) == []
+
+
+def test_uses_the_current_cache_argument(tiny: tuple[Any, Any]) -> None:
+    # transformers warns (FutureWarning) when the KV cache is passed under a name it is
+    # about to remove; generation must use the name the installed version documents.
+    import inspect
+    import warnings
+
+    from palaestra.agents.generation import cache_argument
+
+    model, tokenizer = tiny
+    name = cache_argument(model)
+    assert name in inspect.signature(model.forward).parameters
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", FutureWarning)
+        results = sample(model, tokenizer, [ids(tokenizer, "Round 1.")], max_new_tokens=4)
+    assert len(results[0].token_ids) > 0

@@ -6,7 +6,7 @@ import gymnasium as gym
 import pytest
 
 import palaestra
-from palaestra.agents.generation import SamplingConfig
+from palaestra.agents.generation import Generation, SamplingConfig
 from palaestra.agents.hf import HFAgent
 from palaestra.agents.prompting import PromptConfig
 from palaestra.agents.records import PrefixError, concat_tokens
@@ -86,11 +86,42 @@ def test_max_turns_and_prompt_limit(tiny: tuple[Any, Any]) -> None:
     assert 0 < len(short.turns) < 50 and not short.terminated
 
 
-def test_windowed_history_needs_per_turn_layout(tiny: tuple[Any, Any]) -> None:
+class ScriptedDecoder:
+    """Replies with fixed texts (tokenized, end-of-turn token added), like a decoder."""
+
+    def __init__(self, tokenizer: Any, replies: list[str]) -> None:
+        self.tokenizer, self.replies = tokenizer, iter(replies)
+
+    def generate(self, prompts: list[list[int]], keys: Any = None) -> list[Generation]:
+        results = []
+        for _ in prompts:
+            ids = self.tokenizer(next(self.replies), add_special_tokens=False)["input_ids"]
+            ids = [*ids, self.tokenizer.eos_token_id]
+            results.append(Generation(ids, [-0.5] * len(ids), [1.0] * len(ids), "stop"))
+        return results
+
+
+def test_windowed_history_needs_per_turn_layout(
+    tiny: tuple[Any, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Scripted replies through HFAgent.play: what the model would sample cannot matter.
+    # With a window of one past turn, turn 1's prompt still holds turn 0 whole (re-rendered
+    # from the same text), and turn 2's prompt drops turn 0: the first that cannot extend.
+    tokenizer = tiny[1]
     player = agent(tiny, prompt=PromptConfig(history=1))
+    replies = ["A", "B", "A", "B"]
+    monkeypatch.setattr(player, "decoder", lambda: ScriptedDecoder(tokenizer, replies))
     episode = player.play([gym.make("palaestra/Bandit-v0", horizon=4)], [0])[0]
+    assert [t.action for t in episode.turns] == replies
+    assert episode.turns[1].prompt_ids[: len(episode.turns[0].prompt_ids)] == (
+        episode.turns[0].prompt_ids
+    )
     with pytest.raises(PrefixError, match="turn 2"):
         concat_tokens(episode)
+    full = agent(tiny)  # the full history extends every prompt
+    monkeypatch.setattr(full, "decoder", lambda: ScriptedDecoder(tokenizer, replies))
+    _, mask, _ = concat_tokens(full.play([gym.make("palaestra/Bandit-v0", horizon=4)], [0])[0])
+    assert sum(mask) == sum(len(t.response_ids) for t in episode.turns)
 
 
 def test_agent_protocol_and_run(tiny: tuple[Any, Any]) -> None:

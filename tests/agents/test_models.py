@@ -76,7 +76,12 @@ def test_folder_without_config(tmp_path: Path) -> None:
 
 
 def test_offline_hub_id_gives_a_clear_error(monkeypatch: pytest.MonkeyPatch) -> None:
+    import huggingface_hub.constants
+
+    # huggingface_hub reads HF_HUB_OFFLINE once, at import (which an earlier test may have
+    # done): without the constant, the loader retries the network until it times out.
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_OFFLINE", True)
     with pytest.raises(ModelLoadError, match="may be offline"):
         load_model("palaestra-nonexistent/model-that-is-not-cached")
 

@@ -10,18 +10,22 @@ import warnings
 from pathlib import Path
 from typing import Any
 
+from palaestra.envs.alfworld.planner import Fact, Goal, shortest_plan
+
 
 def start_engine(game_file: Path, *, expert: bool = False) -> Any:
     """A loaded ALFWorld game: ``PddlEnv`` + ``AlfredDemangler`` + ``AlfredInfos`` (+ expert).
 
     This is the wrapper stack of ALFWorld's ``AlfredTWEnv``, without ``textworld.gym``'s
     process pool: name demangling ("apple 1"), the game file in the infos and, with
-    ``expert=True``, the hand-coded expert's next command as ``extra.expert_plan``.
+    ``expert=True``, the hand-coded expert's next command as ``extra.expert_plan``. The
+    planner is available at any state through :func:`plan`.
     """
     import textworld
-    from textworld.envs import PddlEnv
 
     _cache_text_templates()
+    _cache_translations()
+    from textworld.envs import PddlEnv
 
     # ALFWorld's modules print and warn on import (termcolor banners, deprecations).
     with warnings.catch_warnings(), contextlib.redirect_stdout(io.StringIO()):
@@ -38,11 +42,56 @@ def start_engine(game_file: Path, *, expert: bool = False) -> Any:
     if expert:
         infos.extras.append("expert_plan")
         env = _SeededExpert(AlfredExpert(env, expert_type=AlfredExpertType.HANDCODED))
+    load_game(env, game_file)
+    return env
+
+
+def load_game(engine: Any, game_file: Path) -> None:
+    """Load ``game_file`` into a running engine (the next ``reset`` starts it)."""
     with warnings.catch_warnings():
         # TextWorld's loader reads the game with an unclosed open(); not ours to fix here.
         warnings.simplefilter("ignore", ResourceWarning)
-        env.load(str(game_file))
-    return env
+        engine.load(str(game_file))
+
+
+def plan(engine: Any, goal: Goal, max_steps: int) -> list[str] | None:
+    """The shortest plan from the engine's current state, as the engine's text commands.
+
+    The search (:func:`~palaestra.envs.alfworld.planner.shortest_plan`) runs on the facts of
+    the engine's PDDL state; its operators are written out with the grammar's command
+    templates and the demangled names, exactly as the engine lists its admissible commands.
+    ``None`` when no plan of at most ``max_steps`` commands reaches the goal.
+    """
+    state = engine._pddl_state
+    facts = [Fact(f.name, tuple(a.name for a in f.arguments)) for f in state.facts]
+    operators = shortest_plan(facts, goal, max_steps)
+    if operators is None:
+        return None
+    commands = state.plan_to_templated_actions(
+        [" ".join(o) for o in operators], engine._entity_infos
+    )
+    return [str(c) for c in commands]
+
+
+def downward_plan(engine: Any) -> list[str]:
+    """Fast Downward's plan from the engine's current state (ALFWorld's planner expert).
+
+    The general planner for goals :func:`plan` does not model (official games with sliced
+    objects, say); its search can take minutes in large households. ``[]`` when it finds
+    no plan.
+    """
+    return [str(c) for c in engine._pddl_state.replan(engine._entity_infos)]
+
+
+def goal_of(traj_data: dict[str, Any]) -> Goal:
+    """The goal of a game from its ``traj_data.json`` (task type and ``pddl_params``)."""
+    params = traj_data.get("pddl_params") or {}
+    return Goal(
+        task_type=str(traj_data.get("task_type", "")),
+        object_target=str(params.get("object_target", "")),
+        parent_target=str(params.get("parent_target", "")),
+        toggle_target=str(params.get("toggle_target", "")),
+    )
 
 
 @functools.cache
@@ -66,6 +115,26 @@ def _cache_text_templates() -> None:
         return textgen._Converter().walk(cache[key])
 
     textgen._parse_and_convert = cached
+
+
+#: Translated problems kept per process: a household's task is a few MB.
+TRANSLATIONS_KEPT = 32
+
+
+@functools.cache
+def _cache_translations() -> None:
+    """Translate each PDDL problem to Fast Downward's SAS form once per process.
+
+    TextWorld's PDDL backend translates the game's problem twice (plain and optimized) every
+    time it builds a state, that is at every load and every reset: 0.3-1 s each, most of a
+    reset. The translation is a pure function of the domain and problem texts, and its
+    results are only read, so the last :data:`TRANSLATIONS_KEPT` are kept; resetting the
+    same game again (a GRPO group, an evaluation's episodes) then translates nothing.
+    """
+    import fast_downward
+
+    translate = functools.lru_cache(maxsize=TRANSLATIONS_KEPT)(fast_downward.pddl2sas)
+    fast_downward.pddl2sas = translate
 
 
 class _SeededExpert:

@@ -7,7 +7,13 @@ import re
 from pathlib import Path
 from typing import Any
 
-from palaestra.envs.alfworld.engine import start_engine
+from palaestra.envs.alfworld.engine import (
+    downward_plan,
+    goal_of,
+    load_game,
+    plan,
+    start_engine,
+)
 from palaestra.envs.alfworld.games import (
     check_game,
     data_folder,
@@ -34,10 +40,6 @@ _INSTRUCTION = (
 )
 
 
-def _start_expert(game: Path) -> Any:
-    return start_engine(game, expert=True)
-
-
 class ALFWorldEnv(TextEnv):
     """An ALFWorld household task, played on ALFWorld's own text engine.
 
@@ -45,10 +47,10 @@ class ALFWorldEnv(TextEnv):
     the alarmclock with the desklamp", ...), stated in the first observation and in
     ``info["instruction"]``. Tasks come from palaestra's offline generator
     (:mod:`palaestra.envs.alfworld.generator`: seeded households from the AI2-THOR floor
-    plans ALFWorld uses, written as ALFWorld game folders, verified solvable by ALFWorld's
-    expert and cached on disk) or, with ``data_path`` (or ``$PALAESTRA_ALFWORLD_DATA``),
-    from ALFWorld's official ``json_2.1.1`` games. The episode seed picks the task type
-    (when several) and the game.
+    plans ALFWorld uses, written as ALFWorld game folders with a shortest plan of at most 25
+    commands as the walkthrough, verified by replay and cached on disk) or, with
+    ``data_path`` (or ``$PALAESTRA_ALFWORLD_DATA``), from ALFWorld's official
+    ``json_2.1.1`` games. The episode seed picks the task type (when several) and the game.
 
     **Action.** One of ``info["available_actions"]`` (ALFWorld's admissible commands).
     "put X in/on Y", the syntax before ALFWorld 0.4 used in the papers' prompts, is accepted
@@ -72,7 +74,10 @@ class ALFWorldEnv(TextEnv):
         **kwargs: :class:`~palaestra.envs.core.TextEnv` arguments.
 
     Version History:
-        * v0: Initial version (ALFWorld 0.4 engine and grammar).
+        * v0: Initial version (ALFWorld 0.4 engine and grammar). Generator 2: walkthroughs
+          are shortest plans of at most 25 commands, and draws without one are skipped (so
+          some seeds give other households than generator 1 did); the oracle replans with
+          the same search.
     """
 
     max_action_length = 200
@@ -101,11 +106,12 @@ class ALFWorldEnv(TextEnv):
             raise InvalidArgumentError(f"unknown ALFWorld split {split!r}; choose one of {SPLITS}")
         self._engine: Any = None
         self._game: Path | None = None
+        self._loaded: Path | None = None  # the game in the engine
         self._state: Any = None
         self._commands: list[str] = []
         self._walkthrough: list[str] = []
         self._on_walkthrough = True
-        self._expert = ReplayedEngine(_start_expert)
+        self._shadow = ReplayedEngine(start_engine, load=load_game)
 
     # ------------------------------------------------------------------ episodes
     def choose_game(self) -> Path:
@@ -130,9 +136,12 @@ class ALFWorldEnv(TextEnv):
 
     def _start(self) -> None:
         assert self._game is not None
-        self.close_engine()
         try:
-            self._engine = start_engine(self._game, expert=self.expert)
+            if self._engine is None:
+                self._engine = start_engine(self._game, expert=self.expert)
+            elif self._loaded != self._game:  # one engine for the env's life (start_engine)
+                load_game(self._engine, self._game)
+            self._loaded = self._game  # a reset of the loaded game needs no second load
             self._state = self._engine.reset()
         except Exception as exc:  # a game file with the keys but a broken domain or problem
             raise InvalidArgumentError(f"cannot load ALFWorld game {self._game}: {exc}") from exc
@@ -189,35 +198,39 @@ class ALFWorldEnv(TextEnv):
         return dict(json.loads((self._game.parent / "traj_data.json").read_text()))
 
     def oracle_action(self) -> str:
-        """The stored walkthrough while the episode follows it, else ALFWorld's expert.
+        """The next command of the plan the episode follows: the walkthrough, or a new plan.
 
-        Off the walkthrough, ALFWorld's hand-coded expert is run in a second engine that
-        replays the episode's commands (started on the first such call).
+        Off the walkthrough, the planner that wrote it plans once from the current state, in
+        a second engine that replays the episode's commands (started on the first such
+        call); that plan is followed until the episode leaves it too. For a goal that planner
+        does not model (official games with sliced objects), ALFWorld's Fast Downward
+        planner is asked instead.
         """
-        if self._on_walkthrough and len(self._commands) < len(self._walkthrough):
-            return self._walkthrough[len(self._commands)]
-        if self.expert:
-            plan = self._state.get("extra.expert_plan") or []
-        else:
+        if not self._on_walkthrough or len(self._commands) >= len(self._walkthrough):
             assert self._game is not None
-            plan = self._expert.state(self._game, self._commands).get("extra.expert_plan") or []
-        return str(plan[0]) if plan else "look"
+            engine, _ = self._shadow.at(self._game, self._commands)
+            steps = plan(engine, goal_of(self.task), max_steps=50)
+            self._walkthrough = [*self._commands, *(steps or downward_plan(engine))]
+            self._on_walkthrough = True
+        if len(self._commands) < len(self._walkthrough):
+            return self._walkthrough[len(self._commands)]
+        return "look"  # the planner has no plan: the task is done
 
     # ------------------------------------------------------------------ lifecycle
     def close_engine(self) -> None:
         """Stop the episode's engine."""
         if self._engine is not None:
             self._engine.close()
-            self._engine = None
+            self._engine = self._loaded = None
 
     def close(self) -> None:
         """Stop the engines."""
         self.close_engine()
-        self._expert.close()
+        self._shadow.close()
 
     def __getstate__(self) -> dict[str, Any]:
         # The engine cannot be pickled: a copy reloads the game and replays the episode.
-        return {**self.__dict__, "_engine": None, "_state": None}
+        return {**self.__dict__, "_engine": None, "_state": None, "_loaded": None}
 
     def __setstate__(self, state: dict[str, Any]) -> None:
         self.__dict__.update(state)

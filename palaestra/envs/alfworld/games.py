@@ -17,7 +17,7 @@ from palaestra.paths import cache_dir, still_valid
 DATA_ENV = "PALAESTRA_ALFWORLD_DATA"
 
 #: Bumped when the generator changes what it writes, so old caches are not reused.
-GENERATOR_VERSION = "1"
+GENERATOR_VERSION = "2"
 
 #: Sub-folders of an official ``json_2.1.1`` folder for palaestra's split names.
 OFFICIAL_SPLITS = {"train": "train", "seen": "valid_seen", "unseen": "valid_unseen"}

@@ -7,8 +7,14 @@ object, which objects can be cleaned, heated, cooled or toggled) and the goal li
 PDDL and task templates). Each task is written as an ALFWorld game folder, a
 ``traj_data.json`` with the task parameters and a ``game.tw-pddl`` with ALFWorld's PDDL
 domain, its grammar with the task added and the problem, so it plays exactly as the
-official games do. ALFWorld's hand-coded expert solves every task once, at generation time;
-its commands are stored as the walkthrough.
+official games do. Every task is solved once, at generation time, by a breadth-first search
+over ALFWorld's PDDL actions (:mod:`palaestra.envs.alfworld.planner`), so the walkthrough is
+a shortest plan; it is replayed on the engine, must win, and is stored. A
+draw with no plan of at most :data:`MAX_PLAN_STEPS` commands (half the env's 50-step limit)
+is rejected and the next draw of the same seeded stream is taken, so the same seed always
+gives the same task. ALFWorld's hand-coded expert is not used: it searches the household for
+objects instead of knowing where they are, and its play ran past 50 steps on large
+households; Fast Downward's search as ALFWorld ships it took over two minutes on some.
 
 Splits follow ALFWorld's: ``train`` uses the floor plans ALFWorld trains on (7-30 of each
 room type), ``unseen`` the held-out ones (1-6), so unseen households never appear in train.
@@ -19,13 +25,14 @@ from __future__ import annotations
 import json
 import os
 import tempfile
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from palaestra.errors import InvalidArgumentError
+from palaestra.errors import InvalidArgumentError, PalaestraError
 
 #: ALFWorld's six task types, in its numbering.
 TASK_TYPES = (
@@ -48,6 +55,18 @@ TASK_ALIASES = {
 }
 
 SPLITS = ("train", "unseen")
+
+#: Longest walkthrough a generated task may have: half of the env's 50-step limit, so an
+#: agent has as many steps to spare as the plan needs.
+MAX_PLAN_STEPS = 25
+
+#: Draws of household and targets tried for one task before generation gives up.
+MAX_DRAWS = 50
+
+
+class GenerationError(PalaestraError, RuntimeError):
+    """No draw of a seed's stream gave a task that fits (never seen with the shipped data)."""
+
 
 #: The appliance each state-change task needs in the household.
 _APPLIANCE = {
@@ -72,7 +91,7 @@ class Task:
         task_type: One of :data:`TASK_TYPES`.
         scene: The AI2-THOR floor plan number the household comes from.
         goal: The task sentence shown to the agent.
-        walkthrough: The hand-coded expert's winning commands.
+        walkthrough: The planner's winning commands, verified by replay.
     """
 
     folder: Path
@@ -293,8 +312,8 @@ def generate_task(task_type: str, split: str, seed: int, folder: Path) -> Task:
     """Generate, verify and write one task into ``folder`` (created; replaced atomically).
 
     Raises:
-        RuntimeError: No household of the split allows the task after many draws, or the
-            expert could not solve any draw (neither happens with the shipped layouts).
+        GenerationError: None of :data:`MAX_DRAWS` draws gave a household that allows the
+            task with a plan of at most :data:`MAX_PLAN_STEPS` commands.
     """
     import alfworld
 
@@ -304,7 +323,7 @@ def generate_task(task_type: str, split: str, seed: int, folder: Path) -> Task:
     data = Path(alfworld.__file__).parent / "data"
     domain = (data / "alfred.pddl").read_text()
     grammar = (data / "alfred.twl2").read_text()
-    for _ in range(50):
+    for _ in range(MAX_DRAWS):
         scene = int(rng.choice(candidates))
         home = _Household(scene, rng)
         params = _choose_targets(task_type, home, rng)
@@ -329,13 +348,16 @@ def generate_task(task_type: str, split: str, seed: int, folder: Path) -> Task:
         walkthrough = _write_verified(folder, traj_data, game)
         if walkthrough is not None:
             return Task(folder, task_type, scene, sentence, tuple(walkthrough))
-    raise RuntimeError(f"could not generate a solvable {task_type} task for seed {seed}")
+    raise GenerationError(
+        f"no {task_type} task in split {split!r} for seed {seed}: none of {MAX_DRAWS} draws "
+        f"had a plan of at most {MAX_PLAN_STEPS} commands"
+    )
 
 
 def _write_verified(
     folder: Path, traj_data: dict[str, Any], game: dict[str, Any]
 ) -> list[str] | None:
-    """Solve the game with ALFWorld's expert in a scratch folder; move it into place if solved."""
+    """Solve the game in a scratch folder; move it into place if solved within the limit."""
     folder.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(dir=folder.parent, prefix=".generating-") as scratch:
         root = Path(scratch) / "task"
@@ -353,22 +375,45 @@ def _write_verified(
     return walkthrough
 
 
-def solve(game_file: Path, max_steps: int = 60) -> list[str] | None:
-    """ALFWorld's hand-coded expert's winning commands for a game, or ``None``."""
-    from palaestra.envs.alfworld.engine import start_engine
+def solve(game_file: Path, max_steps: int | None = None) -> list[str] | None:
+    """The shortest plan of a game, replayed to a win on the engine, or ``None``.
 
-    engine = start_engine(game_file, expert=True)
-    try:
+    The game folder's ``traj_data.json`` names the goal. ``None`` when no plan of at most
+    ``max_steps`` commands (default :data:`MAX_PLAN_STEPS`) exists.
+
+    Raises:
+        GenerationError: The plan does not win on the engine (the planner's model of the
+            domain and the engine disagree: a bug, never a property of the task).
+    """
+    from palaestra.envs.alfworld.engine import goal_of, plan
+
+    goal = goal_of(json.loads((game_file.parent / "traj_data.json").read_text()))
+    with _SOLVER_LOCK:
+        engine = _solver_engine(game_file)
         state = engine.reset()
-        commands: list[str] = []
-        for _ in range(max_steps):
-            if state["won"]:
-                return commands
-            command = state["extra.expert_plan"][0]
+        limit = MAX_PLAN_STEPS if max_steps is None else max_steps
+        commands = plan(engine, goal, limit)  # reads the state, changes nothing
+        if commands is None:
+            return None
+        for command in commands:
+            if command not in state.admissible_commands:
+                raise GenerationError(f"{game_file}: planned {command!r} is not admissible")
             state, _, _ = engine.step(command)
-            commands.append(command)
-        return commands if state["won"] else None
-    except Exception:  # the expert gives up on households it cannot handle
-        return None
-    finally:
-        engine.close()
+        if not state["won"]:
+            raise GenerationError(f"{game_file}: the plan {commands} does not win")
+        return commands
+
+
+_SOLVER_LOCK = threading.Lock()
+_solver: list[Any] = []  # the process's one solving engine (see start_engine)
+
+
+def _solver_engine(game_file: Path) -> Any:
+    """The process's solving engine with ``game_file`` loaded."""
+    from palaestra.envs.alfworld.engine import load_game, start_engine
+
+    if not _solver:
+        _solver.append(start_engine(game_file))
+    else:
+        load_game(_solver[0], game_file)
+    return _solver[0]

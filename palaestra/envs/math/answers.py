@@ -5,8 +5,17 @@ Extraction modes (``extract_answer(text, mode)``):
 * ``boxed``: the content of the last ``\boxed{...}`` (or ``\fbox{...}``), braces matched;
 * ``answer_line``: what follows the last ``Answer:`` / ``Final answer:`` (or GSM8K's
   ``####``) on its line;
+* ``last_math``: the content of the last math expression (``$...$``, ``$$...$$``,
+  ``\(...\)`` or ``\[...\]``);
 * ``last_number``: the last number in the text;
-* ``auto`` (default): the first of these that finds something, in that order.
+* ``auto`` (default): ``boxed``, then ``answer_line``, then whichever of the last math
+  expression and the last number written outside math comes later in the text. Taking the
+  later one is what math-verify does within one priority level (its rightmost match wins):
+  ``The answer is $\frac{1}{2}$.`` gives ``\frac{1}{2}``, not the ``2`` inside it, while
+  ``Let $x$ be the count. Then x = 12.`` gives ``12``.
+
+Every extractor is linear in the length of the text (regular expressions without nested
+quantifiers, and one left-to-right scan for math delimiters).
 
 :func:`parse_number` reads integers, decimals, thousands separators, simple fractions
 (``3/4``, ``\frac{3}{4}``), percentages and trailing units (``$5``, ``12 cm``) as an exact
@@ -19,8 +28,8 @@ import re
 from fractions import Fraction
 from typing import Literal
 
-ExtractionMode = Literal["auto", "boxed", "answer_line", "last_number"]
-EXTRACTION_MODES: tuple[str, ...] = ("auto", "boxed", "answer_line", "last_number")
+ExtractionMode = Literal["auto", "boxed", "answer_line", "last_math", "last_number"]
+EXTRACTION_MODES: tuple[str, ...] = ("auto", "boxed", "answer_line", "last_math", "last_number")
 
 #: Longest extracted answer considered; longer ones are rejected before any parsing.
 MAX_ANSWER_CHARS = 1000
@@ -72,11 +81,78 @@ def extract_last_number(text: str) -> str | None:
     return matches[-1] if matches else None
 
 
+#: Math openers and their closers: display dollars first, so ``$$`` is not read as ``$``.
+_MATH_DELIMITERS = (("$$", "$$"), ("$", "$"), ("\\(", "\\)"), ("\\[", "\\]"))
+
+
+def math_spans(text: str) -> list[tuple[int, int]]:
+    r"""The ``(start, end)`` of each math expression's content, left to right.
+
+    Delimiters are ``$...$``, ``$$...$$``, ``\(...\)`` and ``\[...\]``; an escaped dollar
+    (``\$5``) is a dollar sign, not a delimiter, and an opener without a closer is text. One
+    pass: after a closer is found the scan resumes behind it, and a closer searched for in
+    vain is not searched for again, so the cost is linear in the length of ``text``.
+    """
+    spans: list[tuple[int, int]] = []
+    exhausted: set[str] = set()  # closers that do not occur after the current position
+    index, length = 0, len(text)
+    while index < length:
+        char = text[index]
+        if char == "\\" and index + 1 < length and text[index + 1] not in "([":
+            index += 2  # an escaped character
+            continue
+        opener = next((pair for pair in _MATH_DELIMITERS if text.startswith(pair[0], index)), None)
+        if opener is None or opener[1] in exhausted:
+            index += 1
+            continue
+        start = index + len(opener[0])
+        end = _find_unescaped(text, opener[1], start)
+        if end < 0:
+            exhausted.add(opener[1])
+            index += 1
+            continue
+        spans.append((start, end))
+        index = end + len(opener[1])
+    return spans
+
+
+def _find_unescaped(text: str, needle: str, start: int) -> int:
+    """Index of the first ``needle`` at or after ``start`` not preceded by a backslash."""
+    position = text.find(needle, start)
+    while position > 0 and needle.startswith("$") and text[position - 1] == "\\":
+        position = text.find(needle, position + 1)
+    return position
+
+
+def extract_last_math(text: str) -> str | None:
+    """Return the content of the last non-empty math expression in ``text``, or ``None``."""
+    for start, end in reversed(math_spans(text)):
+        content = text[start:end].strip()
+        if content:
+            return content
+    return None
+
+
+def _extract_final(text: str) -> str | None:
+    """The last math expression or the last number outside math, whichever comes later."""
+    spans = [(s, e) for s, e in math_spans(text) if text[s:e].strip()]
+    outside = list(text)
+    for start, end in spans:
+        outside[start:end] = " " * (end - start)
+    numbers = list(_NUMBER.finditer("".join(outside)))
+    if numbers and (not spans or numbers[-1].start() > spans[-1][1]):
+        return numbers[-1].group()
+    if spans:
+        return text[spans[-1][0] : spans[-1][1]].strip()
+    return None
+
+
 _EXTRACTORS = {
     "boxed": (extract_boxed,),
     "answer_line": (extract_answer_line,),
+    "last_math": (extract_last_math,),
     "last_number": (extract_last_number,),
-    "auto": (extract_boxed, extract_answer_line, extract_last_number),
+    "auto": (extract_boxed, extract_answer_line, _extract_final),
 }
 
 

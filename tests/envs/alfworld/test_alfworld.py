@@ -27,13 +27,62 @@ def play_oracle(env: gym.Env[str, str], seed: int) -> tuple[float, dict[str, Any
             return total, info, steps
 
 
+@pytest.mark.parametrize("split", ["train", "unseen"])
 @pytest.mark.parametrize("task_type", TASK_TYPES)
-def test_expert_wins_every_task_type(task_type: str) -> None:
-    env = gym.make("palaestra/ALFWorld-v0", task_type=task_type, **POOL)
-    for seed in range(2):
+def test_oracle_wins_every_task_type_and_split(task_type: str, split: str) -> None:
+    env = gym.make("palaestra/ALFWorld-v0", task_type=task_type, split=split, **POOL)
+    played: set[Path] = set()
+    for seed in range(8):
         total, info, steps = play_oracle(env, seed)
-        assert info["success"] and total == 1.0 and steps < 50, (task_type, seed)
+        walkthrough = env.unwrapped._walkthrough
+        assert info["success"] and total == 1.0, (task_type, split, seed)
+        assert steps == len(walkthrough) <= 25  # the shortest plan, with room to spare
         assert env.unwrapped.task["task_type"] == task_type
+        played.add(env.unwrapped._game)
+        if len(played) == 2:  # both games of the pool
+            break
+    assert len(played) == 2
+
+
+def test_oracle_recovers_from_an_unrelated_object_in_hand() -> None:
+    env = gym.make("palaestra/ALFWorld-Pick-v0", **POOL)
+    _, info = env.reset(seed=0)
+    target = env.unwrapped.task["pddl_params"]["object_target"].lower()
+    for _ in range(10):  # walk until something other than the target can be taken
+        takes = [a for a in info["available_actions"] if a.startswith("take ") and target not in a]
+        if takes:
+            break
+        goes = [a for a in info["available_actions"] if a.startswith("go to")]
+        _, _, _, _, info = env.step(goes[len(env.unwrapped._commands) % len(goes)])
+    assert takes
+    env.step(takes[0])
+    for _ in range(25):
+        _, _, terminated, truncated, info = env.step(env.unwrapped.oracle_action())
+        if terminated or truncated:
+            break
+    assert info["success"]
+
+
+def planner_library_copies() -> int:
+    maps = Path("/proc/self/maps").read_text().splitlines()
+    return len({line.split()[-1] for line in maps if "libdownward" in line})
+
+
+@pytest.mark.skipif(not Path("/proc/self/maps").exists(), reason="reads Linux's /proc")
+def test_resets_do_not_load_the_planner_library_again() -> None:
+    # Every PddlEnv maps its own copy of Fast Downward's library and never unmaps it: an
+    # env keeps one engine (and one shadow engine) for its whole life.
+    env = gym.make("palaestra/ALFWorld-Pick-v0", **POOL)
+    for seed in range(4):  # generates the pool and starts the oracle's shadow engine
+        env.reset(seed=seed)
+        env.step("look")
+        env.unwrapped.oracle_action()
+    before = planner_library_copies()
+    for seed in range(4, 12):
+        env.reset(seed=seed)
+        env.step("look")
+        env.unwrapped.oracle_action()
+    assert planner_library_copies() == before
 
 
 def test_expert_wins_after_leaving_the_walkthrough() -> None:
@@ -200,3 +249,15 @@ def test_async_vector_env_and_clean_close() -> None:
     import multiprocessing
 
     assert multiprocessing.active_children() == []
+
+
+def test_resetting_the_same_game_translates_nothing() -> None:
+    import fast_downward
+
+    env = gym.make("palaestra/ALFWorld-Pick-v0", **POOL)
+    env.reset(seed=0)
+    misses = fast_downward.pddl2sas.cache_info().misses
+    for _ in range(3):
+        env.reset(seed=0)
+        env.step("look")
+    assert fast_downward.pddl2sas.cache_info().misses == misses
