@@ -11,16 +11,22 @@ import palaestra.testing
 
 
 def conformance_cases() -> list[object]:
-    """Every id; ALFWorld on a pool of two games per type, its per-type variants slow."""
+    """Every id; the generated text games on small pools (generation is their cost).
+
+    ALFWorld's per-type ids are ALFWorld-v0 with one ``task_type`` (the same engine, and
+    games that ALFWorld-v0 also plays): they run with ``make test-all``.
+    """
     cases: list[object] = []
     for env_id in palaestra.env_ids():
-        if not env_id.startswith("palaestra/ALFWorld-"):
-            cases.append(pytest.param(env_id, {}, id=env_id))
-        elif env_id in ("palaestra/ALFWorld-v0", "palaestra/ALFWorld-Unseen-v0"):
-            cases.append(pytest.param(env_id, {"pool_size": 2}, id=env_id))
-        else:  # the same engine and games as ALFWorld-v0, one task type each
-            marks = pytest.mark.slow
-            cases.append(pytest.param(env_id, {"pool_size": 2}, id=env_id, marks=marks))
+        kwargs: dict[str, object] = {}
+        marks: list[pytest.MarkDecorator] = []
+        if env_id.startswith("palaestra/ALFWorld-"):
+            kwargs = {"pool_size": 2}
+            if env_id not in ("palaestra/ALFWorld-v0", "palaestra/ALFWorld-Unseen-v0"):
+                marks = [pytest.mark.slow]
+        elif env_id.startswith("palaestra/TextWorld-"):
+            kwargs = {"pool_size": 4}
+        cases.append(pytest.param(env_id, kwargs, id=env_id, marks=marks))
     return cases
 
 
