@@ -47,6 +47,7 @@ class ReplayedEngine:
     def at(self, game: Path, commands: list[str]) -> tuple[Any, Any]:
         """The engine and its state after playing ``commands`` from the start of ``game``."""
         if self._engine is None or self._game != game:
+            self._game = None  # until the game is in: a failed load leaves the engine broken
             if self._engine is not None and self._load is not None:
                 self._load(self._engine, game)
             else:

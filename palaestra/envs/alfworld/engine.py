@@ -6,10 +6,12 @@ import contextlib
 import functools
 import io
 import random
+import threading
 import warnings
 from pathlib import Path
 from typing import Any
 
+from palaestra.envs.alfworld.planner import SEARCHED_TASK_TYPES as _SEARCHED
 from palaestra.envs.alfworld.planner import Fact, Goal, shortest_plan
 
 
@@ -54,14 +56,17 @@ def load_game(engine: Any, game_file: Path) -> None:
         engine.load(str(game_file))
 
 
-def plan(engine: Any, goal: Goal, max_steps: int) -> list[str] | None:
+def plan(engine: Any, goal: Goal | None, max_steps: int) -> list[str] | None:
     """The shortest plan from the engine's current state, as the engine's text commands.
 
     The search (:func:`~palaestra.envs.alfworld.planner.shortest_plan`) runs on the facts of
     the engine's PDDL state; its operators are written out with the grammar's command
     templates and the demangled names, exactly as the engine lists its admissible commands.
-    ``None`` when no plan of at most ``max_steps`` commands reaches the goal.
+    ``None`` when no plan of at most ``max_steps`` commands reaches the goal, or for a goal
+    the search does not model (``goal`` is ``None``).
     """
+    if goal is None:
+        return None
     state = engine._pddl_state
     facts = [Fact(f.name, tuple(a.name for a in f.arguments)) for f in state.facts]
     operators = shortest_plan(facts, goal, max_steps)
@@ -83,9 +88,19 @@ def downward_plan(engine: Any) -> list[str]:
     return [str(c) for c in engine._pddl_state.replan(engine._entity_infos)]
 
 
-def goal_of(traj_data: dict[str, Any]) -> Goal:
-    """The goal of a game from its ``traj_data.json`` (task type and ``pddl_params``)."""
+def goal_of(traj_data: dict[str, Any]) -> Goal | None:
+    """The goal of a game from its ``traj_data.json``, if the search models it.
+
+    ``None`` for goals it does not: other task types, sliced objects and movable
+    containers (``mrecep_target``) of some official games.
+    """
     params = traj_data.get("pddl_params") or {}
+    if (
+        traj_data.get("task_type") not in _SEARCHED
+        or params.get("object_sliced")
+        or params.get("mrecep_target")
+    ):
+        return None
     return Goal(
         task_type=str(traj_data.get("task_type", "")),
         object_target=str(params.get("object_target", "")),
@@ -117,7 +132,8 @@ def _cache_text_templates() -> None:
     textgen._parse_and_convert = cached
 
 
-#: Translated problems kept per process: a household's task is a few MB.
+#: Translations kept per process, two per game (plain and optimized): 16 games, each a
+#: few MB.
 TRANSLATIONS_KEPT = 32
 
 
@@ -133,7 +149,16 @@ def _cache_translations() -> None:
     """
     import fast_downward
 
-    translate = functools.lru_cache(maxsize=TRANSLATIONS_KEPT)(fast_downward.pddl2sas)
+    cached = functools.lru_cache(maxsize=TRANSLATIONS_KEPT)(fast_downward.pddl2sas)
+    # The translator sets module-wide options (and sys.argv) while it runs: one at a time,
+    # or a result made under another thread's options would be kept for good.
+    lock = threading.Lock()
+
+    def translate(*args: Any, **kwargs: Any) -> Any:
+        with lock:
+            return cached(*args, **kwargs)
+
+    translate.cache_info = cached.cache_info  # type: ignore[attr-defined]
     fast_downward.pddl2sas = translate
 
 

@@ -31,6 +31,9 @@ _PUT = re.compile(r"put (.+?) (?:in/on|in|on|into|onto) (.+)")
 
 _WELCOME = "-= Welcome to TextWorld, ALFRED! =-"
 
+#: Longest plan the oracle searches for when it replans (the registered step limit).
+_REPLAN_STEPS = 50
+
 _INSTRUCTION = (
     "You are an agent in a household, in the middle of a room. Each turn, reply with exactly "
     "one of the available actions, such as 'go to countertop 1', 'open fridge 1', 'take apple "
@@ -140,6 +143,7 @@ class ALFWorldEnv(TextEnv):
             if self._engine is None:
                 self._engine = start_engine(self._game, expert=self.expert)
             elif self._loaded != self._game:  # one engine for the env's life (start_engine)
+                self._loaded = None  # until the load succeeds: a failed one leaves it broken
                 load_game(self._engine, self._game)
             self._loaded = self._game  # a reset of the loaded game needs no second load
             self._state = self._engine.reset()
@@ -209,8 +213,10 @@ class ALFWorldEnv(TextEnv):
         if not self._on_walkthrough or len(self._commands) >= len(self._walkthrough):
             assert self._game is not None
             engine, _ = self._shadow.at(self._game, self._commands)
-            steps = plan(engine, goal_of(self.task), max_steps=50)
-            self._walkthrough = [*self._commands, *(steps or downward_plan(engine))]
+            steps = plan(engine, goal_of(self.task), max_steps=_REPLAN_STEPS)
+            if steps is None:  # a goal the search does not model, or nothing within reach
+                steps = downward_plan(engine)
+            self._walkthrough = [*self._commands, *steps]
             self._on_walkthrough = True
         if len(self._commands) < len(self._walkthrough):
             return self._walkthrough[len(self._commands)]

@@ -21,6 +21,7 @@ text commands and the generator replays them on the engine before storing them.
 
 from __future__ import annotations
 
+import copy
 from collections import deque
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
@@ -32,6 +33,16 @@ _CHANGE = {
     "pick_heat_then_place_in_recep": ("microwavetype", "ishot"),
     "pick_cool_then_place_in_recep": ("fridgetype", "iscool"),
 }
+
+#: The task types whose goals the search models (ALFWorld's six).
+SEARCHED_TASK_TYPES = frozenset(
+    {
+        "pick_and_place_simple",
+        "look_at_obj_in_light",
+        *_CHANGE,
+        "pick_two_obj_and_place",
+    }
+)
 
 _HELD = "<held>"
 
@@ -118,36 +129,55 @@ class _Household:
         self.lamp_place = {lamp: start_in[lamp] for lamp in self.lamps}
         relevant = {start_in[o] for o in self.objects if o in start_in}
         relevant |= set(self.lamp_place.values())
-        relevant |= {r for r, t in rtype.items() if t in (self.parent, appliance)}
+        relevant |= {r for r, t in rtype.items() if t == appliance}
         if held and otype.get(held) != self.target:
             held_type = otype.get(held, "")
             relevant |= {r for r, t in rtype.items() if (t, held_type) in self.can_contain}
-        self.receptacles = sorted(r for r in relevant if r in self.location)
+        #: Receptacles of the goal's type; the search runs once per destination.
+        self.destinations = sorted(r for r, t in rtype.items() if t == self.parent)
+        self.goal_places = set(self.destinations)
+        self.receptacles = sorted(r for r in relevant | self.goal_places if r in self.location)
         self.appliances = [r for r in self.receptacles if appliance and rtype[r] == appliance]
         changed = names(self.change) if self.change else set()
+        able = self.ability.get(self.change, set())
+        self._relevant = relevant
         self.start_state = _State(
             location=self.start,
             held=held,
             places=tuple(start_in.get(o, _HELD) for o in self.objects),
-            changed=frozenset(o for o in self.objects if o in changed),
-            opened=frozenset(names("opened") & relevant),
+            changed=frozenset(o for o in self.objects if o in changed and o in able),
+            opened=frozenset(names("opened") & (relevant | self.goal_places)),
             toggled=frozenset(names("istoggled") & set(self.lamps)),
         )
+
+    def narrowed(self, destination: str) -> _Household:
+        """The same search with ``destination`` the only receptacle the goal may use.
+
+        A shortest plan ends with the goal's objects in one receptacle, and putting them
+        down in another receptacle of that type on the way never helps, so the shortest
+        plan overall is the shortest of the per-destination ones. Each of those searches
+        has a small state (the other destinations' open or closed doors are not in it),
+        where one search over every destination grew with their combinations.
+        """
+        home = copy.copy(self)
+        places = self._relevant | {destination}
+        home.goal_places = {destination}
+        home.receptacles = sorted(r for r in places if r in self.location)
+        home.start_state = self.start_state._replace(opened=self.start_state.opened & places)
+        return home
 
     # ------------------------------------------------------------------ goal
     def done(self, state: _State) -> bool:
         kind = self.goal.task_type
         if kind == "look_at_obj_in_light":
-            return bool(state.held) and any(
+            return self.otype.get(state.held) == self.target and any(
                 lamp in state.toggled and self.location[self.lamp_place[lamp]] == state.location
                 for lamp in self.lamps
             )
         placed: dict[str, int] = {}
         for obj, place in zip(self.objects, state.places, strict=True):
             if (
-                place != _HELD
-                and self.rtype[place] == self.parent
-                and self.otype[obj] == self.target
+                place != _HELD and place in self.goal_places and self.otype[obj] == self.target
             ) and (not self.change or obj in state.changed):
                 placed[place] = placed.get(place, 0) + 1
         needed = 2 if kind == "pick_two_obj_and_place" else 1
@@ -173,6 +203,7 @@ class _Household:
                 receptacle in self.openable
                 and receptacle not in state.opened
                 and self.location[receptacle] == here
+                and self._worth_opening(state, receptacle)
             ):
                 operator = ("openobject", agent, here, receptacle)
                 yield operator, state._replace(opened=state.opened | {receptacle})
@@ -188,6 +219,17 @@ class _Household:
             if self.location[self.lamp_place[lamp]] == here:
                 operator = ("toggleobject", agent, here, lamp, self.lamp_place[lamp])
                 yield operator, state._replace(toggled=state.toggled | {lamp})
+
+    def _worth_opening(self, state: _State, receptacle: str) -> bool:
+        """Whether the next command could use ``receptacle`` once open.
+
+        Opening only enables taking from and putting into a receptacle, so in a shortest
+        plan an ``open`` can always move to just before the first such command: only those
+        opens are tried, which keeps open doors that nothing uses out of the search.
+        """
+        if state.held:
+            return (self.rtype[receptacle], self.otype[state.held]) in self.can_contain
+        return receptacle in state.places
 
     def _with_held(self, state: _State) -> Iterator[tuple[Operator, _State]]:
         agent, here, obj = self.agent, state.location, state.held
@@ -216,7 +258,20 @@ def shortest_plan(facts: Iterable[Fact], goal: Goal, max_steps: int) -> list[Ope
     already holds. Ties are broken by the order of :meth:`_Household.successors` (sorted
     names), so the same facts always give the same plan.
     """
-    home = _Household(facts, goal)
+    household = _Household(facts, goal)
+    if household.done(household.start_state):
+        return []
+    searches = [household.narrowed(d) for d in household.destinations] or [household]
+    best: list[Operator] | None = None
+    for home in searches:
+        # Only a plan shorter than the best so far can replace it.
+        plan = _breadth_first(home, max_steps if best is None else len(best) - 1)
+        if plan is not None:
+            best = plan
+    return best
+
+
+def _breadth_first(home: _Household, max_steps: int) -> list[Operator] | None:
     start = home.start_state
     if home.done(start):
         return []

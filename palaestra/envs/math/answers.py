@@ -9,10 +9,13 @@ Extraction modes (``extract_answer(text, mode)``):
   ``\(...\)`` or ``\[...\]``);
 * ``last_number``: the last number in the text;
 * ``auto`` (default): ``boxed``, then ``answer_line``, then whichever of the last math
-  expression and the last number written outside math comes later in the text. Taking the
-  later one is what math-verify does within one priority level (its rightmost match wins):
-  ``The answer is $\frac{1}{2}$.`` gives ``\frac{1}{2}``, not the ``2`` inside it, while
-  ``Let $x$ be the count. Then x = 12.`` gives ``12``.
+  expression holding a value (a digit, a fraction, a root, a constant, a bracket) and the
+  last number written outside math comes later in the text. Taking the later one is what
+  math-verify does within one priority level (its rightmost match wins): ``The answer is
+  $\frac{1}{2}$.`` gives ``\frac{1}{2}``, not the ``2`` inside it, while ``Let $x$ be the
+  count. Then x = 12.`` gives ``12``. An expression without a value after the last number
+  is a variable or a unit (``6 ways to choose $k$``, ``12 $\text{cm}$``), so the number
+  wins; with no number at all, the last expression is the answer (``$odd$``).
 
 Every extractor is linear in the length of the text (regular expressions without nested
 quantifiers, and one left-to-right scan for math delimiters).
@@ -117,11 +120,23 @@ def math_spans(text: str) -> list[tuple[int, int]]:
 
 
 def _find_unescaped(text: str, needle: str, start: int) -> int:
-    """Index of the first ``needle`` at or after ``start`` not preceded by a backslash."""
+    r"""Index of the first ``needle`` at or after ``start`` that a backslash does not escape.
+
+    A dollar after an odd run of backslashes is escaped (``\$``); after an even run it is
+    a delimiter (``\\$``, a LaTeX line break that ends the math).
+    """
     position = text.find(needle, start)
-    while position > 0 and needle.startswith("$") and text[position - 1] == "\\":
+    while position > 0 and needle.startswith("$") and _escaped(text, position, start):
         position = text.find(needle, position + 1)
     return position
+
+
+def _escaped(text: str, position: int, floor: int) -> bool:
+    """Whether an odd run of backslashes (not reaching back past ``floor``) ends at ``position``."""
+    run = 0
+    while position - run - 1 >= floor and text[position - run - 1] == "\\":
+        run += 1
+    return run % 2 == 1
 
 
 def extract_last_math(text: str) -> str | None:
@@ -133,17 +148,28 @@ def extract_last_math(text: str) -> str | None:
     return None
 
 
+#: What makes a math expression a value: a digit, or a constant, fraction, root or bracket.
+_VALUE = re.compile(r"\d|\\(?:frac|dfrac|tfrac|sqrt|pi|infty|emptyset|\{)|[(\[]")
+
+
 def _extract_final(text: str) -> str | None:
-    """The last math expression or the last number outside math, whichever comes later."""
+    r"""The last math expression or the last number outside math, whichever comes later.
+
+    A later expression without a value in it (``$k$``, ``$\text{cm}$``, ``(mod $p$)``)
+    names a variable or a unit after the answer, so the number wins; with no number at all,
+    any expression is the answer (``$odd$``).
+    """
     spans = [(s, e) for s, e in math_spans(text) if text[s:e].strip()]
     outside = list(text)
     for start, end in spans:
         outside[start:end] = " " * (end - start)
     numbers = list(_NUMBER.finditer("".join(outside)))
-    if numbers and (not spans or numbers[-1].start() > spans[-1][1]):
+    valued = [(s, e) for s, e in spans if _VALUE.search(text, s, e)]
+    if numbers and (not valued or numbers[-1].start() > valued[-1][1]):
         return numbers[-1].group()
-    if spans:
-        return text[spans[-1][0] : spans[-1][1]].strip()
+    if valued or spans:
+        start, end = (valued or spans)[-1]
+        return text[start:end].strip()
     return None
 
 

@@ -1,4 +1,4 @@
-"""ALFWorld on its own engine: the expert wins every task type; actions, data folders, vectors."""
+"""ALFWorld on its own engine: the oracle wins every task type and split; actions, data folders."""
 
 import gc
 import json
@@ -261,3 +261,67 @@ def test_resetting_the_same_game_translates_nothing() -> None:
         env.reset(seed=0)
         env.step("look")
     assert fast_downward.pddl2sas.cache_info().misses == misses
+
+
+def test_look_oracle_recovers_from_an_unrelated_object_in_hand() -> None:
+    # Holding any object is not enough for a look task: the goal's type must be in hand.
+    env = gym.make("palaestra/ALFWorld-Look-v0", **POOL)
+    _, info = env.reset(seed=0)
+    target = env.unwrapped.task["pddl_params"]["object_target"].lower()
+    for command in info["available_actions"]:
+        if command.startswith("go to"):
+            _, _, _, _, info = env.step(command)
+            takes = [a for a in info["available_actions"] if a.startswith("take ")]
+            others = [a for a in takes if target not in a.split(" from ")[0]]
+            if others:
+                env.step(others[0])
+                break
+    else:
+        pytest.fail("no unrelated object to take in this household")
+    for _ in range(25):
+        _, _, terminated, truncated, info = env.step(env.unwrapped.oracle_action())
+        if terminated or truncated:
+            break
+    assert info["success"]
+
+
+def test_a_failed_load_leaves_the_engine_usable(tmp_path: Path) -> None:
+    good = generated_game("train", "pick_and_place_simple", 0)
+    data = tmp_path / "data"
+    shutil.copytree(good.parent, data / "a-good")
+    shutil.copytree(good.parent, data / "b-broken")
+    broken = data / "b-broken" / "game.tw-pddl"
+    game = json.loads(broken.read_text())
+    game["pddl_problem"] = "(define (problem broken"
+    broken.write_text(json.dumps(game))
+    env = ALFWorldEnv(data_path=data)
+    outcomes = []
+    for seed in range(12):
+        try:
+            env.reset(seed=seed)
+            env.step("look")
+            outcomes.append("ok")
+        except InvalidArgumentError:
+            assert env._game == broken
+            outcomes.append("broken")
+    assert "ok" in outcomes[outcomes.index("broken") :]  # a good reset after a failed load
+
+
+def test_goals_the_search_does_not_model_fall_back_to_fast_downward(tmp_path: Path) -> None:
+    from palaestra.envs.alfworld.engine import goal_of
+
+    game = generated_game("train", "pick_and_place_simple", 0)
+    traj = json.loads((game.parent / "traj_data.json").read_text())
+    assert goal_of(traj) is not None
+    assert goal_of({**traj, "task_type": "pick_and_place_with_movable_recep"}) is None
+    sliced = {**traj, "pddl_params": {**traj["pddl_params"], "object_sliced": True}}
+    assert goal_of(sliced) is None
+    # A game whose goal the search does not model: the oracle asks Fast Downward.
+    task = tmp_path / "data" / "task"
+    shutil.copytree(game.parent, task)
+    (task / "traj_data.json").write_text(json.dumps(sliced))
+    data = json.loads((task / "game.tw-pddl").read_text())
+    (task / "game.tw-pddl").write_text(json.dumps({**data, "walkthrough": None}))
+    env = gym.make("palaestra/ALFWorld-v0", data_path=tmp_path / "data")
+    total, info, _ = play_oracle(env, 0)
+    assert info["success"] and total == 1.0

@@ -66,10 +66,21 @@ STYLES = [
     (r"The answer is $10^{3}$.", "1000"),
     (r"The answer is \( 1.5 \times 10^{2} \).", "150"),
     (r"The angle is $45^\circ$.", "45"),
+    (r"The answer is 7 (mod $p$).", "7"),
+    (r"There are 6 ways to choose $k$.", "6"),
+    (r"The answer is 12 $\text{cm}$.", "12"),
 ]
 
 #: Rows where palaestra's verdict differs from math-verify's, with palaestra's verdict and why.
+_TRAILING = (
+    True,
+    "a math expression after the answer that holds no value is a variable or a unit: "
+    "palaestra takes the number before it, math-verify the expression (the rightmost match)",
+)
 DISAGREEMENTS = {
+    r"The answer is 7 (mod $p$).": _TRAILING,
+    r"There are 6 ways to choose $k$.": _TRAILING,
+    r"The answer is 12 $\text{cm}$.": _TRAILING,
     r"It costs \$45.": (
         True,
         "an escaped dollar is a currency sign: palaestra reads the amount 45, math-verify "

@@ -4,7 +4,7 @@ from fractions import Fraction
 
 import pytest
 
-from palaestra.envs.math.answers import extract_answer, extract_boxed, parse_number
+from palaestra.envs.math.answers import extract_answer, extract_boxed, math_spans, parse_number
 
 
 @pytest.mark.parametrize(
@@ -22,6 +22,21 @@ from palaestra.envs.math.answers import extract_answer, extract_boxed, parse_num
         ("-0.5 is it", "last_number", "-0.5"),
         ("no digits", "auto", None),
         ("\\boxed{unclosed", "boxed", None),
+        ("The answer is $\\frac{1}{2}$.", "auto", "\\frac{1}{2}"),
+        ("Let $x$ be the count. Then x = 12.", "auto", "12"),
+        ("It costs $5 and $10.", "auto", "10"),
+        ("so \\(7\\) and \\[ 8 \\]", "last_math", "8"),
+        ("$$ (1, +\\infty) $$", "last_math", "(1, +\\infty)"),
+        ("costs \\$5, \\$6", "last_math", None),
+        ("$ $ and 4", "auto", "4"),
+        # An expression after the number that holds no value is a variable or a unit.
+        ("The answer is 7 (mod $p$).", "auto", "7"),
+        ("There are 6 ways to choose $k$.", "auto", "6"),
+        ("The answer is 12 $\\text{cm}$.", "auto", "12"),
+        ("The answer is $odd$.", "auto", "odd"),
+        # A LaTeX line break (two backslashes) before a dollar ends the math.
+        ("$a = 1 \\\\$ so 3", "auto", "3"),
+        ("$a = 1 \\\\$", "last_math", "a = 1 \\\\"),
         ("\\boxed{}", "boxed", None),
         ("", "auto", None),
     ],
@@ -33,6 +48,17 @@ def test_extract(text: str, mode: str, expected: str | None) -> None:
 def test_unknown_mode() -> None:
     with pytest.raises(ValueError, match="extraction mode must be one of"):
         extract_answer("1", "everything")  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["$a" * 200_000, "\\(x" * 200_000, "$$ \\$" * 100_000, "\\$" * 200_000, "$" * 400_000],
+)
+def test_math_delimiters_on_hostile_input_are_linear(text: str) -> None:
+    # A quadratic scan of these would not finish: every opener without its closer is
+    # searched for once, and a found closer is never scanned again.
+    assert len(math_spans(text)) <= len(text)
+    extract_answer(text)
 
 
 def test_boxed_on_hostile_input_is_bounded() -> None:
