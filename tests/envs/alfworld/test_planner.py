@@ -126,3 +126,33 @@ def test_goal_already_met_and_no_plan() -> None:
 @pytest.mark.parametrize("task", ["pick_heat_then_place_in_recep"])
 def test_a_missing_appliance_leaves_no_plan(task: str) -> None:
     assert shortest_plan(household(), Goal(task, "Apple", "SideTable"), 25) is None
+
+
+def test_many_closed_destinations_stay_cheap() -> None:
+    # Thirty closed drawers could each be opened at any point; searching every destination
+    # at once grew with their combinations (minutes), searching one at a time does not.
+    facts = [Fact("atLocation", ("agent1", "start"))]
+    places = {f"drawer{k}": "DrawerType" for k in range(30)}
+    places |= {"cabinet1": "CabinetType", "cabinet2": "CabinetType"}
+    for k, (name, kind) in enumerate(sorted(places.items())):
+        facts += [
+            Fact("receptacleType", (name, kind.lower())),
+            Fact("receptacleAtLocation", (name, f"loc{k}")),
+            Fact("openable", (name,)),
+        ]
+    for obj, receptacle in (("apple1", "cabinet1"), ("apple2", "cabinet2")):
+        facts += [
+            Fact("objectType", (obj, "appletype")),
+            Fact("inReceptacle", (obj, receptacle)),
+            Fact("pickupable", (obj,)),
+        ]
+    facts += [Fact("canContain", (t, "appletype")) for t in ("drawertype", "cabinettype")]
+    plan = names(shortest_plan(facts, Goal("pick_two_obj_and_place", "Apple", "Drawer"), 25))
+    # go, open, take; go, open, put; go, open, take; go, put
+    assert len(plan) == 11
+    assert plan[:3] == [
+        "gotolocation cabinet1",
+        "openobject cabinet1",
+        "pickupobject apple1 cabinet1",
+    ]
+    assert plan[3] == "gotolocation drawer0" and plan[-1].startswith("putobject apple2 drawer0")
