@@ -1,4 +1,4 @@
-"""The palaestra conformance suite, public so anyone can check their own text environment.
+r"""The palaestra conformance suite, public so anyone can check their own text environment.
 
 One call runs every check and raises :class:`~palaestra.errors.ConformanceError` with a
 precise message at the first failure::
@@ -21,9 +21,14 @@ The checks, in order:
    characters, other scripts, prompt injection, numbers where words are expected, ...)
    returns a well-formed step marked ``invalid_action`` and never raises; environments that
    take free text (``free_text_actions``) may accept the non-structural ones.
-6. ``oracle``: where the environment has an oracle, it succeeds on several seeds and earns
+6. ``step_time``: every action of the battery and of :func:`pathological_actions` (long
+   runs of spaces, repeated openers such as ``\boxed{``, ``<python>``, ``search[``, digit
+   strings of 10,000 characters) steps within the environment's ``max_step_seconds``
+   (50 ms unless the class says otherwise; the best of three tries counts, so a busy
+   machine does not fail it), which is what a parser that is not linear-time breaks.
+7. ``oracle``: where the environment has an oracle, it succeeds on several seeds and earns
    ``max_return`` where that is known.
-7. ``render``: ``ansi`` rendering returns text.
+8. ``render``: ``ansi`` rendering returns text.
 """
 
 from __future__ import annotations
@@ -33,6 +38,7 @@ import io
 import json
 import math
 import pickle
+import time
 import warnings
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager, redirect_stdout
@@ -79,6 +85,36 @@ SEMANTIC_HOSTILE_ACTIONS: dict[str, str] = {
 #: The full battery, structural first.
 HOSTILE_ACTIONS: dict[str, Any] = {**STRUCTURAL_HOSTILE_ACTIONS, **SEMANTIC_HOSTILE_ACTIONS}
 
+
+def pathological_actions(max_length: int) -> dict[str, str]:
+    """Strings that make backtracking parsers slow, each at most ``max_length`` long.
+
+    Long runs of whitespace between the parts a pattern looks for, and openers repeated
+    without their closers: a regular expression with adjacent or nested quantifiers, or a
+    search that rescans from every opener, takes time quadratic in their length.
+    """
+
+    def fill(head: str, unit: str, tail: str = "") -> str:
+        count = max(1, (max_length - len(head) - len(tail)) // len(unit))
+        return head + unit * count + tail
+
+    return {
+        "spaces_between": fill("A", " ", "x"),
+        "answer_then_spaces": fill("answer", " ", "x"),
+        "final_answer_then_spaces": fill("The final answer", " \t", "x"),
+        "arm_then_spaces": fill("arm", " ", "b x"),
+        "boxed_openers": fill("", "\\boxed{"),
+        "python_openers": fill("", "<python>"),
+        "fence_openers": fill("", "```python\n"),
+        "search_openers": fill("", "search["),
+        "answer_openers": fill("", "answer["),
+        "nested_brackets": fill("", "[", "]"),
+        "dollar_openers": fill("", "$x"),
+        "digits": "9" * min(max_length, 10_000),
+        "signed_digits": "-" + "7" * min(max_length - 1, 10_000),
+    }
+
+
 EnvSource = str | gym.Env[Any, Any]
 
 
@@ -110,6 +146,7 @@ def check(
         ("seeds", _check_seeds),
         ("copy", _check_copy),
         ("hostile", _check_hostile),
+        ("step_time", _check_step_time),
         ("oracle", lambda f, s: _check_oracle(f, s, oracle_episodes)),
         ("render", _check_render),
     ):
@@ -312,6 +349,37 @@ def _check_hostile(factory: Factory, seed: int) -> None:
                 # The environment must stay usable after a hostile action.
                 _well_formed(
                     env, env.step(_pick_action(env, info, np.random.default_rng(0))), label
+                )
+
+
+def _check_step_time(factory: Factory, seed: int) -> None:
+    with _made(factory) as env:
+        base = env.unwrapped
+        budget = float(getattr(base, "max_step_seconds", TextEnv.max_step_seconds))
+        length = int(getattr(base, "max_action_length", TextEnv.max_action_length))
+        actions = {**SEMANTIC_HOSTILE_ACTIONS, **pathological_actions(length - 2)}
+        env.reset(seed=seed)
+        env.step(_pick_action(env, {}, np.random.default_rng(seed)))  # one-time start-up costs
+        for label, action in actions.items():
+            best = math.inf
+            for attempt in range(3):  # the best of three: a busy machine slows a try, not all
+                env.reset(seed=seed)
+                # Leading spaces make each try a new text (no cache answers it) that means
+                # the same to the environment.
+                text = " " * attempt + action if len(action) + attempt <= length else action
+                start = time.perf_counter()
+                try:
+                    result = env.step(text)
+                except Exception as exc:
+                    raise _fail(f"action {label!r} raised {type(exc).__name__}: {exc}") from exc
+                best = min(best, time.perf_counter() - start)
+                _well_formed(env, result, label)
+                if best <= budget:
+                    break
+            if best > budget:
+                raise _fail(
+                    f"action {label!r} ({len(action)} characters) took {best * 1000:.0f} ms "
+                    f"to step; the limit is {budget * 1000:.0f} ms (max_step_seconds)"
                 )
 
 

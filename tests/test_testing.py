@@ -1,6 +1,7 @@
 """The conformance suite accepts a correct env and pins its message for each broken one."""
 
 import random
+import re
 import threading
 from typing import Any
 
@@ -62,6 +63,16 @@ class UndefinedOracleSuccess(Counter):
         return False
 
 
+class Backtracking(Counter):
+    """A parser with two adjacent optional whitespace runs: quadratic on long runs."""
+
+    def _parse_action(self, text: str) -> str:
+        match = re.fullmatch(r"\s*([a-z]+)\s*\s*[.!]?", text, re.I)
+        if match is None:
+            raise InvalidAction("say up")
+        return super()._parse_action(match.group(1))
+
+
 @pytest.mark.parametrize(
     ("env", "message"),
     [
@@ -76,6 +87,11 @@ class UndefinedOracleSuccess(Counter):
         (AcceptsAnything(), "hostile: action 'other_scripts' was not marked invalid_action"),
         (WrongOracle(target=3, max_invalid_actions=2), "oracle: the oracle did not succeed"),
         (UndefinedOracleSuccess(), "oracle: the oracle did not succeed on seed 0"),
+        (
+            Backtracking(),
+            r"step_time: action 'spaces_between' \(16382 characters\) took \d+ ms to step; "
+            r"the limit is 50 ms",
+        ),
     ],
     ids=lambda v: type(v).__name__ if not isinstance(v, str) else "",
 )
@@ -117,3 +133,10 @@ def test_invalid_action_signal_never_escapes() -> None:
     with pytest.raises(InvalidAction):
         env._parse_action("down")
     assert env.step("down")[4]["invalid_action"] is True
+
+
+def test_pathological_actions_fit_the_limit() -> None:
+    actions = palaestra.testing.pathological_actions(200)
+    assert all(0 < len(a) <= 200 for a in actions.values())
+    assert {"spaces_between", "boxed_openers", "python_openers", "digits"} <= set(actions)
+    assert len(palaestra.testing.pathological_actions(65_536)["digits"]) == 10_000

@@ -193,6 +193,9 @@ class TextEnv(gym.Env[str, str]):
     max_action_length: ClassVar[int] = 16_384
     #: Longest observation text the environment produces.
     max_observation_length: ClassVar[int] = 1 << 20
+    #: Longest a step may take on any action, hostile ones included (seconds): the step-time
+    #: check of :mod:`palaestra.testing` holds every environment to it.
+    max_step_seconds: float = 0.05
     #: Whether the game accepts free text (math answers, parser commands), so arbitrary
     #: words may be valid actions. Used by :mod:`palaestra.testing`.
     free_text_actions: ClassVar[bool] = False

@@ -84,6 +84,9 @@ class ALFWorldEnv(TextEnv):
     """
 
     max_action_length = 200
+    #: A step of ALFWorld's engine takes 20-400 ms by household size (its text generation
+    #: and admissible commands); invalid actions cost less. 2 s bounds it with a margin.
+    max_step_seconds = 2.0
 
     def __init__(
         self,

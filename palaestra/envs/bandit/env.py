@@ -22,6 +22,9 @@ _RECENT_PULLS = 5
 #: followed by a full stop: "B", "arm b", "'B'", "[B].", "Arm 12".
 _ARM_PATTERN = re.compile(r"""["'`\[(<]*\s*(?:arm\s*)?([a-z]+|\d+)\s*[\]"'`)>]*\s*[.!]?""", re.I)
 
+#: Longest answer read as an arm name ("[Arm 12]." and the like are far shorter).
+_MAX_ARM_TEXT = 32
+
 _VISITORS = (
     "a student",
     "a retiree",
@@ -165,7 +168,10 @@ class BanditEnv(TextEnv):
         return self._render_round(None), info
 
     def _parse_action(self, text: str) -> int:
-        match = _ARM_PATTERN.fullmatch(text)
+        # Whitespace collapsed and the length capped first, so the pattern's optional parts
+        # cannot backtrack over a long run of spaces (a 16k-character action took seconds).
+        text = " ".join(text.split())
+        match = _ARM_PATTERN.fullmatch(text) if len(text) <= _MAX_ARM_TEXT else None
         index = self._label_index.get(match.group(1).upper()) if match else None
         if index is None:
             raise InvalidAction(

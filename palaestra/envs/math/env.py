@@ -20,7 +20,26 @@ from palaestra.errors import InvalidArgumentError, did_you_mean
 from palaestra.sandbox import SandboxLimits, SandboxResult, shared_sandbox
 
 _TASK_CHOICES = ("mixed", *TASKS)
-_CODE_BLOCK = re.compile(r"<python>(.*?)</python>|```(?:python|py)\s*\n(.*?)```", re.S | re.I)
+#: Openers and closers of a code block: ``<python>...</python>`` or a Markdown fence.
+_TAG_OPEN, _TAG_CLOSE = re.compile(r"<python>", re.I), re.compile(r"</python>", re.I)
+_FENCE_OPEN = re.compile(r"```(?:python|py)[^\S\n]*\n", re.I)
+
+
+def code_block(text: str) -> str | None:
+    """The code of the first ``<python>...</python>`` or ```` ```python ```` block, if any.
+
+    Linear in the length of ``text``: only the first opener of each kind can start the
+    first block (if no closer follows it, none follows a later one either), so each closer
+    is searched for once, where a lazy regular expression retried from every opener.
+    """
+    blocks: list[tuple[int, str]] = []
+    tag = _TAG_OPEN.search(text)
+    if tag is not None and (close := _TAG_CLOSE.search(text, tag.end())) is not None:
+        blocks.append((tag.start(), text[tag.end() : close.start()]))
+    fence = _FENCE_OPEN.search(text)
+    if fence is not None and (end := text.find("```", fence.end())) >= 0:
+        blocks.append((fence.start(), text[fence.end() : end]))
+    return min(blocks)[1] if blocks else None
 
 
 class MathEnv(TextEnv):
@@ -286,6 +305,9 @@ class MathToolEnv(MathEnv):
             memory_mb=tool_memory_mb,
             max_output_chars=tool_output_chars,
         )
+        # A step that runs code takes what the code takes, up to the sandbox's wall-clock
+        # limit; parsing the reply stays within the 50 ms of every other step.
+        self.max_step_seconds = self.tool_limits.wall_seconds + 1.0
         self._tool_calls = 0
         self._tool_failures = 0
 
@@ -343,10 +365,7 @@ class MathToolEnv(MathEnv):
     def _code(self, text: str) -> str | None:
         if extract_boxed(text) is not None:
             return None
-        match = _CODE_BLOCK.search(text)
-        if match is None:
-            return None
-        return match.group(1) if match.group(1) is not None else match.group(2)
+        return code_block(text)
 
     def _tool_text(self, result: SandboxResult) -> str:
         left = self.max_tool_calls - self._tool_calls

@@ -174,7 +174,7 @@ class GridDilemmaEnv(TextParallelEnv):
 
     def step(self, actions: dict[str, Any]) -> ParallelStep:
         """Every player acts at once (in a random order for conflicts over cells)."""
-        self.check_running()
+        self.check_step(actions)
         rewards = dict.fromkeys(self.agents, 0.0)
         invalid = {}
         order = list(self.agents)

@@ -125,7 +125,7 @@ class IteratedGameEnv(TextParallelEnv):
 
     def step(self, actions: dict[str, Any]) -> ParallelStep:
         """Play one round with every agent's action."""
-        self.check_running()
+        self.check_step(actions)
         stage: Any = self.stage  # moves are words or amounts, by game
         intended: dict[str, Any] = {}
         invalid: dict[str, bool] = {}

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+from collections.abc import Mapping
 from typing import Any, TypeAlias
 
 from pettingzoo import ParallelEnv
@@ -45,6 +46,20 @@ class TextParallelEnv(ParallelEnv[str, str, str]):  # type: ignore[misc]  # unty
         """Raise when ``step`` is called after the end of an episode."""
         if not self.agents:
             raise RuntimeError("the episode is over; call reset()")
+
+    def check_step(self, actions: object) -> None:
+        """Raise a clear error for a ``step`` call the API does not allow.
+
+        After the end of an episode, and for anything but a mapping of agent names to
+        actions (a string, a list). What an agent's action says is never an error: a
+        missing, non-text or unreadable action is that agent's invalid action.
+        """
+        self.check_running()
+        if not isinstance(actions, Mapping):
+            raise InvalidArgumentError(
+                f"step() takes a dict of actions keyed by agent ({', '.join(self.agents)}), "
+                f"got {type(actions).__name__}"
+            )
 
     def close(self) -> None:
         """Nothing to release."""

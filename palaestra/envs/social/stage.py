@@ -10,6 +10,9 @@ from palaestra.errors import InvalidArgumentError
 
 _NUMBER = re.compile(r"[-+]?\d+(?:\.\d+)?")
 
+#: Longest number a contribution is read from: no endowment needs more digits.
+_MAX_NUMBER_CHARS = 20
+
 
 @dataclass(frozen=True)
 class MatrixGame:
@@ -123,8 +126,8 @@ class PublicGoods:
     def parse(self, text: str) -> int | None:
         """The contribution named by ``text`` (the only number in it, 0..endowment), or None."""
         numbers = _NUMBER.findall(text)
-        if len(numbers) != 1:
-            return None
+        if len(numbers) != 1 or len(numbers[0]) > _MAX_NUMBER_CHARS:
+            return None  # a number of any length is an invalid action, never an overflow
         value = float(numbers[0])
         if value != int(value) or not 0 <= value <= self.endowment:
             return None

@@ -170,6 +170,9 @@ class TextWorldEnv(TextEnv):
 
     free_text_actions = True
     max_action_length = 196  # jericho cuts longer commands (197 bytes with its newline)
+    #: A step runs TextWorld's interpreter (a few ms) and, on a game's first use, may
+    #: regenerate nothing: 1 s bounds a step on any action with a wide margin.
+    max_step_seconds = 1.0
 
     def __init__(
         self,
@@ -255,6 +258,10 @@ class TextWorldEnv(TextEnv):
             # The Z-machine reads ASCII commands; other characters reach it as bytes that it
             # cuts mid-character, and no TextWorld word contains them.
             raise InvalidAction(f"{shorten(command)} has characters the game cannot read")
+        if "\\" in command:
+            # The interpreter reads a backslash as one of its own escape commands ("\\help"
+            # printed its help text forever); no TextWorld command contains one.
+            raise InvalidAction(f"{shorten(command)} has a backslash, which the game cannot read")
         if _CHAINED.search(command):
             raise InvalidAction(f"{shorten(command)} chains several commands; send one per turn")
         if command.split()[0].lower() in META_COMMANDS:

@@ -126,3 +126,10 @@ def test_gymnasium_view_against_greedy() -> None:
 def test_bad_maps(kwargs: dict[str, object], message: str) -> None:
     with pytest.raises(InvalidArgumentError, match=message):
         GridDilemmaEnv(**kwargs)  # type: ignore[arg-type]
+
+
+def test_step_needs_a_dict_of_actions() -> None:
+    env = GridDilemmaEnv("gathering", max_cycles=10)
+    env.reset(seed=0)
+    with pytest.raises(InvalidArgumentError, match="step\\(\\) takes a dict of actions"):
+        env.step("forward")  # type: ignore[arg-type]

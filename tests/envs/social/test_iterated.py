@@ -113,3 +113,24 @@ def test_bad_arguments() -> None:
     ]:
         with pytest.raises(InvalidArgumentError, match=message):
             IteratedGameEnv(**kwargs)
+
+
+@pytest.mark.parametrize("digits", [20, 400, 10_000])
+def test_contributions_of_any_length_are_invalid_never_overflow(digits: int) -> None:
+    number = "9" * digits
+    env = gym.make("palaestra/PublicGoods-v0")
+    env.reset(seed=0)
+    _, _, _, _, info = env.step(number)
+    assert info["invalid_action"]
+    parallel = IteratedGameEnv("public_goods")
+    parallel.reset(seed=0)
+    _, _, _, _, infos = parallel.step(dict.fromkeys(parallel.agents, f"-{number}"))
+    assert all(info["invalid_action"] for info in infos.values())
+
+
+@pytest.mark.parametrize("actions", ["cooperate", ["cooperate", "defect"], None])
+def test_step_needs_a_dict_of_actions(actions: object) -> None:
+    env = IteratedGameEnv("prisoners_dilemma")
+    env.reset(seed=0)
+    with pytest.raises(InvalidArgumentError, match="step\\(\\) takes a dict of actions"):
+        env.step(actions)  # type: ignore[arg-type]

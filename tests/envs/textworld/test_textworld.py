@@ -96,6 +96,12 @@ def test_reward_is_score_delta_and_first_observation_is_clean() -> None:
         ("aller au nord é", "cannot read"),
         ("🙂 north", "cannot read"),
         ("go " + "north " * 60, "characters long"),
+        # The interpreter's own escapes: "\\help" printed its help forever (34 GB in 2 min).
+        ("\\help", "has a backslash"),
+        ("\\q", "has a backslash"),
+        ("\\sf0", "has a backslash"),
+        ("  \\mp", "has a backslash"),
+        ("take key \\x", "has a backslash"),
     ],
 )
 def test_refused_actions_are_invalid_without_reaching_the_game(action: str, reason: str) -> None:
