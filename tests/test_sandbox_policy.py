@@ -105,3 +105,32 @@ def test_the_episode_cpu_limit_kills_the_process() -> None:
 def test_limits_are_validated() -> None:
     with pytest.raises(InvalidArgumentError, match="call_cpu_seconds"):
         PolicyLimits(call_cpu_seconds=0)
+
+
+@pytest.mark.parametrize(
+    ("answer", "failure"),
+    [
+        ("print('x' * (2 << 20))", "crashed"),  # a 2 MB line: over the size limit
+        ("print('[' * 200_000)", "invalid"),  # nested past the JSON parser's depth
+        ("print('not json')", "invalid"),
+    ],
+)
+def test_what_the_worker_answers_never_raises_in_the_host(answer: str, failure: str) -> None:
+    # The parent's reading of replies is the limit: a worker made to answer anything (the
+    # policy took over its process) gives a failed call, never an exception in the host.
+    import subprocess
+    import sys
+
+    worker = PolicyWorker("def policy(obs):\n    return 'stay'\n")
+    worker._process = subprocess.Popen(
+        [sys.executable, "-c", f"import sys; sys.stdin.readline(); {answer}; sys.stdout.flush()"],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        start_new_session=True,  # as the real worker: killed with its process group
+    )
+    worker._in_episode = True
+    try:
+        outcome = worker.act({"step": 0})
+    finally:
+        worker.close()
+    assert outcome.action is None and outcome.failure == failure

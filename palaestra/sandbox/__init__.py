@@ -167,8 +167,8 @@ class Sandbox:
                         line = process.stdout.readline()
                         if line:
                             return SandboxResult(**json.loads(line))
-                except (BrokenPipeError, OSError, ValueError):
-                    pass
+                except (OSError, ValueError, TypeError, RecursionError):
+                    pass  # a dead pipe or an answer that is not a result: restart below
                 # The worker died (it never should; a snippet dies in its own child): restart.
                 self._stop()
                 if attempt == 1:

@@ -207,6 +207,10 @@ class PolicyWorker:
                 return self._fail(Outcome(None, "timeout", f"{spent} is spent"))
             limit = self.limits.call_wall_seconds
             return self._fail(Outcome(None, "timeout", f"wall-clock limit of {limit:g} s exceeded"))
+        except OSError as exc:  # (after TimeoutError, a subclass) too long an answer, a pipe
+            self.spent += time.monotonic() - sent
+            self._stop()
+            return self._fail(Outcome(None, "crashed", str(exc)))
         self.spent += time.monotonic() - sent
         if reply is None:
             self._stop()
@@ -279,7 +283,7 @@ class PolicyWorker:
         line, _, self._buffer = self._buffer.partition(b"\n")
         try:
             message = json.loads(line)
-        except ValueError:
+        except (ValueError, RecursionError):  # not JSON, or nested past the parser's depth
             return {"kind": "invalid", "error": "the policy process answered garbage"}
         return message if isinstance(message, dict) else {"kind": "invalid", "error": "garbage"}
 
@@ -316,4 +320,6 @@ class PolicyWorker:
             process.wait()
             for stream in (process.stdin, process.stdout):
                 if stream is not None:
-                    stream.close()
+                    # Closing flushes what was buffered for a process that is gone.
+                    with contextlib.suppress(OSError):
+                        stream.close()
