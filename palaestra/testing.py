@@ -364,8 +364,8 @@ def _check_step_time(factory: Factory, seed: int) -> None:
             best = math.inf
             for attempt in range(3):  # the best of three: a busy machine slows a try, not all
                 env.reset(seed=seed)
-                # Leading spaces make each try a new text (no cache answers it) that means
-                # the same to the environment.
+                # Leading spaces make each try a different text that means the same to the
+                # environment, so a cache keyed on the action cannot answer the later tries.
                 text = " " * attempt + action if len(action) + attempt <= length else action
                 start = time.perf_counter()
                 try:

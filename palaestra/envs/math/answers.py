@@ -28,9 +28,7 @@ quantifiers, and one left-to-right scan for math delimiters).
 from __future__ import annotations
 
 import bisect
-import functools
 import re
-from collections.abc import Callable
 from fractions import Fraction
 from typing import Literal
 
@@ -120,10 +118,9 @@ def math_spans(text: str) -> list[tuple[int, int]]:
     patterns stop at the last closer in the text, so an opener with no closer after it is
     never scanned past (``\(`` repeated 30,000 times costs one pass, not 30,000).
     """
+    # lastindex: the content group that matched (None for a skipped escape).
     found = [
-        match.span(1) if match.group(1) is not None else match.span(2)
-        for match in _DOLLAR_SPAN.finditer(text)
-        if match.lastindex
+        match.span(match.lastindex) for match in _DOLLAR_SPAN.finditer(text) if match.lastindex
     ]
     brackets = [
         match.span(1)
@@ -150,6 +147,9 @@ def extract_last_math(text: str) -> str | None:
     return None
 
 
+#: Math expressions looked at from the end for one holding a value.
+_LOOK_BACK = 64
+
 #: What makes a math expression a value: a digit, or a constant, fraction, root or bracket.
 _VALUE = re.compile(r"\d|\\(?:frac|dfrac|tfrac|sqrt|pi|infty|emptyset|\{)|[(\[]")
 
@@ -169,8 +169,16 @@ def _extract_final(text: str) -> str | None:
         if inside < 0 or match.start() >= spans[inside][1]:
             number = match
             break
-    # Only the last expressions matter: look from the end, stop at the first that fits.
-    valued = next(((s, e) for s, e in reversed(spans) if _VALUE.search(text, s, e)), None)
+    # Only the last expressions matter: look from the end (at most _LOOK_BACK of them, so a
+    # reply of thousands of value-less expressions costs no more than a few).
+    valued = next(
+        (
+            (s, e)
+            for s, e in reversed(spans[-_LOOK_BACK:])
+            if (number is None or s > number.start()) and _VALUE.search(text, s, e)
+        ),
+        None,
+    )
     if number is not None and (valued is None or number.start() > valued[1]):
         return number.group()
     chosen = valued or next(((s, e) for s, e in reversed(spans) if text[s:e].strip()), None)
@@ -198,12 +206,6 @@ def extract_answer(text: str, mode: ExtractionMode = "auto") -> str | None:
         raise ValueError(
             f"extraction mode must be one of {EXTRACTION_MODES}, got {mode!r}"
         ) from None
-    return _extract(text, extractors)
-
-
-@functools.lru_cache(maxsize=8)
-def _extract(text: str, extractors: tuple[Callable[[str], str | None], ...]) -> str | None:
-    # Kept for a few calls: an env checks that a reply has an answer, then grades it.
     for extractor in extractors:
         answer = extractor(text)
         if answer:

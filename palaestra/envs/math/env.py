@@ -144,6 +144,7 @@ class MathEnv(TextEnv):
         self.problem = Problem("", "")
         self._attempts = 0
         self._solved = False
+        self._extracted: tuple[str, str | None] = ("", None)
 
     # ------------------------------------------------------------------ TextEnv
 
@@ -156,8 +157,10 @@ class MathEnv(TextEnv):
         return self._question_text(), info
 
     def _parse_action(self, text: str) -> str:
-        if extract_answer(text, self.extraction) is None:
+        answer = extract_answer(text, self.extraction)
+        if answer is None:
             raise InvalidAction("no final answer found; give it as \\boxed{...}")
+        self._extracted = (text, answer)  # graded next: extracting again costs as much
         return text
 
     def _step(self, action: str) -> Transition:
@@ -197,7 +200,9 @@ class MathEnv(TextEnv):
 
     def _answer(self, reply: str) -> Transition:
         self._attempts += 1
-        grade: Grade = self.grader.grade(reply, self.problem.answer)
+        extracted = self._extracted
+        answer = extracted[1] if extracted[0] == reply else extract_answer(reply, self.extraction)
+        grade: Grade = self.grader.grade_answers([(answer, self.problem.answer)])[0]
         formatted = extract_boxed(reply) is not None
         reward = self.format_reward if formatted else 0.0
         info: dict[str, Any] = {"answer": grade.answer, "grade_reason": grade.reason}

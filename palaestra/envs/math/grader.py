@@ -87,10 +87,18 @@ class Grader:
 
     def grade_many(self, pairs: Sequence[tuple[str, str]]) -> list[Grade]:
         """Grade many (reply, gold) pairs; the math-verify checks run in parallel."""
+        return self.grade_answers(
+            [(extract_answer(response, self.extraction), gold) for response, gold in pairs]
+        )
+
+    def grade_answers(self, pairs: Sequence[tuple[str | None, str]]) -> list[Grade]:
+        """Grade (answer, gold) pairs whose answers were already extracted from the replies.
+
+        ``None`` stands for a reply without a final answer.
+        """
         grades: list[Grade | None] = []
         pending: list[tuple[int, str, str]] = []
-        for index, (response, gold) in enumerate(pairs):
-            answer = extract_answer(response, self.extraction)
+        for index, (answer, gold) in enumerate(pairs):
             fast = self._fast_path(answer, gold)
             grades.append(fast)
             if fast is None:
