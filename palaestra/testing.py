@@ -110,6 +110,7 @@ def pathological_actions(max_length: int) -> dict[str, str]:
         "answer_openers": fill("", "answer["),
         "nested_brackets": fill("", "[", "]"),
         "dollar_openers": fill("", "$x"),
+        "bracket_openers": fill("", "\\(", "\\\\)"),  # its one ")" follows a line break
         "digits": "9" * min(max_length, 10_000),
         "signed_digits": "-" + "7" * min(max_length - 1, 10_000),
     }

@@ -237,3 +237,23 @@ class TestTool:
             env.reset(seed=11)
             outputs.append(env.step("<python>import random\nprint(random.random())</python>")[0])
         assert outputs[0] == outputs[1]
+
+
+@pytest.mark.parametrize(
+    ("reply", "code"),
+    [
+        ("<python>print(1)</python>", "print(1)"),
+        ("<PYTHON>x = 2</Python>", "x = 2"),
+        ("first ```python\nprint(2)\n``` then <python>3</python>", "print(2)\n"),
+        ("```py  \nprint(3)```", "print(3)"),
+        ("<python>no closer", None),
+        ("```python\nno closer", None),
+        ("plain text", None),
+        ("<python>" * 30_000, None),  # a scan from every opener took seconds
+        ("```python\n" * 6_000, ""),
+    ],
+)
+def test_code_blocks(reply: str, code: str | None) -> None:
+    from palaestra.envs.math.env import code_block
+
+    assert code_block(reply) == code
