@@ -40,10 +40,19 @@ $(VENV)/.browser: | $(BIN)/python
 	@command -v chromium >/dev/null || echo "note: install Debian's chromium for the browser test"
 	touch $@
 
-test: $(VENV)/.installed-dev $(VENV)/.browser
+# Debian's bubblewrap: the OS sandbox around untrusted code (tool calls, synthesized
+# policies). Installed with apt where make runs as root; elsewhere the sandbox says how.
+$(VENV)/.sandbox: | $(BIN)/python
+	@command -v bwrap >/dev/null || [ "$$(id -u)" != 0 ] || ! command -v apt-get >/dev/null \
+		|| apt-get install -y -q bubblewrap >/dev/null \
+		|| (apt-get update -q >/dev/null && apt-get install -y -q bubblewrap >/dev/null)
+	@command -v bwrap >/dev/null || echo "note: install bubblewrap for the OS sandbox"
+	touch $@
+
+test: $(VENV)/.installed-dev $(VENV)/.browser $(VENV)/.sandbox
 	$(BIN)/python -m pytest -n 2 $(PYTEST_ARGS)
 
-test-all: $(VENV)/.installed-dev $(VENV)/.browser
+test-all: $(VENV)/.installed-dev $(VENV)/.browser $(VENV)/.sandbox
 	$(BIN)/python -m pytest -n 2 -m "" $(PYTEST_ARGS)
 
 lint: $(VENV)/.installed-dev

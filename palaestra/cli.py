@@ -3,11 +3,17 @@
 ``palaestra envs`` lists the environments, ``palaestra play ENV_ID`` lets a person play one,
 ``palaestra run ENV_ID --agent NAME`` runs an agent and prints a summary table, and
 ``palaestra demo`` runs the demo that ``make demo`` shows.
+
+``palaestra --unsafe-sandbox COMMAND ...`` lets the command run untrusted code (tool calls,
+synthesized policies) without the OS sandbox on a machine that cannot build it (no
+bubblewrap or user namespaces); it sets ``PALAESTRA_UNSAFE_SANDBOX=1`` for the command and
+the processes it starts.
 """
 
 from __future__ import annotations
 
 import json
+import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -336,8 +342,6 @@ def synthesize(
 
 
 def _token(token: str | None) -> str:
-    import os
-
     from palaestra.errors import InvalidArgumentError
 
     token = token or os.environ.get("PALAESTRA_TOKEN")
@@ -491,6 +495,11 @@ def compare(argv: Sequence[str]) -> None:
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``palaestra`` command; returns the exit status."""
     args = list(sys.argv[1:] if argv is None else argv)
+    if args[:1] == ["--unsafe-sandbox"]:
+        from palaestra.sandbox.isolation import UNSAFE_VARIABLE
+
+        os.environ[UNSAFE_VARIABLE] = "1"
+        args = args[1:]
     try:
         if args[:1] == ["train"] and args[1:2] != ["--help"]:
             train(args[1:])

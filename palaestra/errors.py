@@ -34,6 +34,10 @@ class ConformanceError(PalaestraError, AssertionError):
     """An environment broke the palaestra environment contract (see `palaestra.testing`)."""
 
 
+class SandboxUnavailableError(PalaestraError, RuntimeError):
+    """Untrusted code would run, and this machine cannot build the OS sandbox around it."""
+
+
 def did_you_mean(name: str, choices: Iterable[str]) -> str:
     """Return ``"; did you mean 'x'?"`` for the closest of ``choices`` to ``name``, or ``""``.
 

@@ -1,36 +1,36 @@
-"""Run untrusted Python (LLM-written tool calls and policies) in a hardened subprocess.
+"""Run untrusted Python (LLM-written tool calls and policies) in an OS sandbox.
 
-Layers, each enough to stop something the others might miss:
+The boundary comes from the operating system (see :mod:`palaestra.sandbox.isolation`):
 
-* a separate worker process, started once (``python -I``), which forks a fresh child for
-  every snippet, so no state survives from one snippet to the next;
-* resource limits in the child: CPU time (a timer that interrupts the code, plus a hard
-  ``RLIMIT_CPU``), address space, no file writes, no new processes; root privileges are
-  dropped to ``nobody`` where the worker has them;
-* a wall-clock limit enforced by killing the child;
-* a Python audit hook that refuses file access, sockets, subprocesses, forks, ``exec``,
-  ctypes, imports outside the allowlist and patching of function code;
-* builtins without ``open``/``input`` and with an ``__import__`` that admits only the
-  allowlist.
+* a worker process started once under bubblewrap, in its own user, PID, network, mount,
+  IPC, UTS and cgroup namespaces, which sees only the system libraries, the interpreter
+  and the allowed packages (no project folder, data, home or network), and dies with its
+  host;
+* seccomp filters: the worker may not run programs, open sockets, trace, mount or make
+  namespaces; each child it forks for a snippet also may not signal, fork or change limits;
+* a fresh child per snippet, so no state survives from one snippet to the next, with
+  resource limits (CPU time, address space, no file writes, no new processes) and a
+  wall-clock limit enforced by killing it;
+* output and result size limits enforced by the child's parent and again in the host.
 
-Output travels back as JSON, and only the first ``max_output_chars`` characters are kept.
-Python-level sandboxes can be escaped by a determined attacker with a kernel or interpreter
-bug; run palaestra's sandboxes inside a container too when the code is truly adversarial.
+On top, as defence in depth only, a Python layer: an audit hook and builtins whose
+``__import__`` admits only the allowlist. Where the OS boundary cannot be built, untrusted
+code runs only with ``unsafe_sandbox=True`` (or ``PALAESTRA_UNSAFE_SANDBOX=1``), with a
+warning naming what is missing. What the boundary is not: protection against kernel bugs,
+or a limit on the host's CPU beyond each snippet's own limits.
 """
 
 from __future__ import annotations
 
-import json
 import os
-import select
-import subprocess
-import sys
 import threading
 from dataclasses import asdict, dataclass
-from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 from palaestra.errors import InvalidArgumentError
+from palaestra.sandbox import isolation
+from palaestra.sandbox.isolation import Isolation
+from palaestra.sandbox.worker import Worker, start_worker
 
 #: Modules a snippet may import by default (computation only).
 DEFAULT_ALLOWED_IMPORTS: tuple[str, ...] = (
@@ -50,35 +50,6 @@ DEFAULT_ALLOWED_IMPORTS: tuple[str, ...] = (
     "numpy",
     "sympy",
 )
-
-_ZYGOTE = Path(__file__).with_name("_zygote.py")
-# The worker pre-imports numpy: its BLAS must not start threads that a fork would break.
-_WORKER_ENV = {
-    "OPENBLAS_NUM_THREADS": "1",
-    "OMP_NUM_THREADS": "1",
-    "MKL_NUM_THREADS": "1",
-    "PATH": "/usr/bin:/bin",
-    "LANG": "C.UTF-8",
-}
-
-
-def spawn_worker(*, new_session: bool = False) -> subprocess.Popen[bytes]:
-    """Start a sandbox worker (``_zygote.py``, isolated mode, bytes on its pipes).
-
-    Args:
-        new_session: Make it the leader of a new process group, so that it can be killed
-            together with the children it forks.
-    """
-    return subprocess.Popen(
-        [sys.executable, "-I", str(_ZYGOTE)],
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.DEVNULL,
-        env=_WORKER_ENV,
-        cwd="/",
-        start_new_session=new_session,
-    )
-
 
 Status = Literal["ok", "error", "timeout", "memory", "crashed"]
 
@@ -137,43 +108,67 @@ class Sandbox:
     Args:
         allowed_imports: Top-level modules snippets may import.
         limits: Per-snippet limits.
+        unsafe_sandbox: Run without the OS boundary where it cannot be built (``None``:
+            ``PALAESTRA_UNSAFE_SANDBOX``); without it, such a machine raises
+            :class:`~palaestra.errors.SandboxUnavailableError`.
+        python_layer: Add the Python-level checks on top of the OS boundary; ``False``
+            (refused without the boundary) tests that the boundary holds alone.
+
+    Raises:
+        SandboxUnavailableError: The OS boundary cannot be built and there is no opt-in.
     """
 
     def __init__(
         self,
         allowed_imports: tuple[str, ...] = DEFAULT_ALLOWED_IMPORTS,
         limits: SandboxLimits | None = None,
+        *,
+        unsafe_sandbox: bool | None = None,
+        python_layer: bool = True,
     ) -> None:
         self.allowed_imports = tuple(allowed_imports)
         self.limits = limits or SandboxLimits()
-        self._process: subprocess.Popen[bytes] | None = None
+        self.unsafe_sandbox, self.python_layer = unsafe_sandbox, python_layer
+        self._unsafe = isolation.require(unsafe_sandbox, "the Python sandbox")
+        if self._unsafe and not python_layer:
+            raise InvalidArgumentError("python_layer=False needs the OS sandbox")
+        self._worker: Worker | None = None
         self._lock = threading.Lock()
 
     def run(self, code: str, *, seed: int = 0) -> SandboxResult:
         """Run ``code``; ``random`` (and numpy's global generator) are seeded with ``seed``."""
-        request = json.dumps({"code": code, "seed": seed, "limits": asdict(self.limits)})
+        request = {"code": code, "seed": seed, "limits": asdict(self.limits)}
         with self._lock:
-            for attempt in range(2):
-                process = self._worker()
+            for _ in range(2):
+                worker = self._running()
                 try:
-                    assert process.stdin is not None
-                    assert process.stdout is not None
-                    process.stdin.write(request.encode() + b"\n")
-                    process.stdin.flush()
+                    worker.send(request)
                     # The worker kills a snippet at wall_seconds; more than that plus a
                     # margin means the worker itself is stuck.
-                    timeout = self.limits.wall_seconds + 10.0
-                    if select.select([process.stdout], [], [], timeout)[0]:
-                        line = process.stdout.readline()
-                        if line:
-                            return SandboxResult(**json.loads(line))
-                except (OSError, ValueError, TypeError, RecursionError):
-                    pass  # a dead pipe or an answer that is not a result: restart below
-                # The worker died (it never should; a snippet dies in its own child): restart.
+                    reply = worker.receive(self.limits.wall_seconds + 10.0)
+                except (OSError, TimeoutError):
+                    reply = None
+                result = self._result(reply)
+                if result is not None:
+                    return result
+                # The worker died or answered garbage (it never should; a snippet dies in
+                # its own child): restart it.
                 self._stop()
-                if attempt == 1:
-                    break
         return SandboxResult("crashed", "", "the sandbox worker died")
+
+    def _result(self, reply: dict[str, Any] | None) -> SandboxResult | None:
+        """The worker's answer as a result, limits applied again; ``None`` if not one."""
+        if reply is None or set(reply) != {"status", "output", "error", "truncated"}:
+            return None
+        status, output, error = reply["status"], reply["output"], reply["error"]
+        if status not in ("ok", "error", "timeout", "memory", "crashed"):
+            return None
+        if not isinstance(output, str) or not (error is None or isinstance(error, str)):
+            return None
+        limit = self.limits.max_output_chars
+        truncated = reply["truncated"] is True or len(output) > limit
+        return SandboxResult(status, output[:limit], None if error is None else error[:500],
+                             truncated)  # fmt: skip
 
     def close(self) -> None:
         """Stop the worker process."""
@@ -191,55 +186,63 @@ class Sandbox:
 
     def __getstate__(self) -> dict[str, object]:
         # A copy gets its own worker.
-        return {"allowed_imports": self.allowed_imports, "limits": self.limits}
+        return {
+            "allowed_imports": self.allowed_imports,
+            "limits": self.limits,
+            "unsafe_sandbox": self.unsafe_sandbox,
+            "python_layer": self.python_layer,
+        }
 
-    def __setstate__(self, state: dict[str, object]) -> None:
-        self.__init__(state["allowed_imports"], state["limits"])  # type: ignore[misc]
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__init__(state["allowed_imports"], state["limits"],  # type: ignore[misc]
+                      unsafe_sandbox=state["unsafe_sandbox"],
+                      python_layer=state["python_layer"])  # fmt: skip
 
-    def _worker(self) -> subprocess.Popen[bytes]:
-        if self._process is not None and self._process.poll() is None:
-            return self._process
-        process = spawn_worker()
-        assert process.stdin is not None
-        assert process.stdout is not None
-        process.stdin.write(json.dumps({"allowed": list(self.allowed_imports)}).encode() + b"\n")
-        process.stdin.flush()
-        if json.loads(process.stdout.readline() or "{}") != {"ready": True}:
-            process.kill()
+    def _running(self) -> Worker:
+        if self._worker is not None and self._worker.alive():
+            return self._worker
+        self._stop()
+        worker = start_worker({}, allowed_imports=self.allowed_imports, unsafe=self._unsafe,
+                              python_layer=self.python_layer)  # fmt: skip
+        try:
+            ready = worker.receive(60.0)
+        except (OSError, TimeoutError):
+            ready = None
+        if ready != {"ready": True}:
+            worker.stop()
             raise RuntimeError("the sandbox worker failed to start")
-        self._process = process
-        return process
+        self._worker = worker
+        return worker
 
     def _stop(self) -> None:
-        process, self._process = getattr(self, "_process", None), None
-        if process is not None and process.poll() is None:
-            process.kill()
-            process.wait()
-        if process is not None:
-            for stream in (process.stdin, process.stdout):
-                if stream is not None:
-                    stream.close()
+        worker, self._worker = getattr(self, "_worker", None), None
+        if worker is not None:
+            worker.stop()
 
 
-_shared: dict[tuple[int, tuple[str, ...], SandboxLimits], Sandbox] = {}
+_shared: dict[tuple[int, tuple[str, ...], SandboxLimits, bool | None], Sandbox] = {}
 
 
 def shared_sandbox(
-    allowed_imports: tuple[str, ...] = DEFAULT_ALLOWED_IMPORTS, limits: SandboxLimits | None = None
+    allowed_imports: tuple[str, ...] = DEFAULT_ALLOWED_IMPORTS,
+    limits: SandboxLimits | None = None,
+    *,
+    unsafe_sandbox: bool | None = None,
 ) -> Sandbox:
     """Return this process's sandbox for these settings (one worker shared by many envs).
 
     Keyed by process id too, so a forked process (a vector env's worker) starts its own.
     """
-    key = (os.getpid(), tuple(allowed_imports), limits or SandboxLimits())
+    key = (os.getpid(), tuple(allowed_imports), limits or SandboxLimits(), unsafe_sandbox)
     sandbox = _shared.get(key)
     if sandbox is None:
-        sandbox = _shared[key] = Sandbox(key[1], key[2])
+        sandbox = _shared[key] = Sandbox(key[1], key[2], unsafe_sandbox=unsafe_sandbox)
     return sandbox
 
 
 __all__ = [
     "DEFAULT_ALLOWED_IMPORTS",
+    "Isolation",
     "Sandbox",
     "SandboxLimits",
     "SandboxResult",

@@ -1,23 +1,26 @@
 """The sandbox's worker process (standard library only; run as a script by the client).
 
-It starts once, imports the allowed modules, then serves requests read as JSON lines on
-stdin. Each request runs in a fresh child forked from this process, so nothing one snippet
-does (patching a module, filling memory) survives into the next. The child, before running
-the untrusted code:
+It runs inside the OS boundary of :mod:`palaestra.sandbox.isolation` (bubblewrap's
+namespaces) unless the user opted out of it. It starts once, imports the allowed modules,
+makes itself undumpable, tied to its parent's life (``PR_SET_PDEATHSIG``) and loads the
+``worker`` seccomp filter; then it serves requests read as JSON lines on stdin. Each
+request runs in a fresh child forked from this process, so nothing one snippet does
+(patching a module, filling memory) survives into the next. The child, before running the
+untrusted code:
 
 * points fds 0-2 at /dev/null and closes every other fd but its result pipe;
-* drops root privileges to ``nobody`` where it has them, then sets resource limits:
-  address space (memory), CPU time (a hard kill backstop), file size 0 (no writes),
-  no new processes;
+* drops root privileges to ``nobody`` where it has them (without the OS boundary), sets
+  ``PR_SET_PDEATHSIG`` after that, then resource limits: address space (memory), CPU time
+  (a hard kill backstop), file size 0 (no writes), no new processes;
+* loads the ``child`` seccomp filter (no signals, pidfds, processes or limit changes);
 * arms a CPU-time timer (``ITIMER_PROF``) that interrupts the code;
-* installs an audit hook, which cannot be removed, refusing file access, sockets,
-  subprocesses, forks, ``exec``, ctypes calls, new imports of non-allowed modules and
-  code patching;
-* runs the code with builtins whose ``__import__`` only admits the allowed modules and
-  without ``open``/``input``/``breakpoint``.
+* adds the Python layer, defence in depth only: an audit hook, which cannot be removed,
+  refusing file access, sockets, subprocesses, ``exec``, ctypes, frame and garbage
+  collector introspection, imports of non-allowed modules and code patching, and builtins
+  whose ``__import__`` only admits the allowed modules, without ``open``/``input``.
 
-The parent of the child (this process) enforces the wall-clock limit by killing it. Results
-travel back as JSON, never pickle: the child runs untrusted code.
+This process, the child's parent, enforces the wall-clock limit by killing it and the
+output limit by cutting what it reports. Results travel back as JSON, never pickle.
 
 Started with a ``policy`` in its first line, the process instead serves one policy program
 for a whole evaluation: a child forked per episode loads it and answers every step's call
@@ -26,8 +29,10 @@ for a whole evaluation: a child forked per episode loads it and answers every st
 
 from __future__ import annotations
 
+import base64
 import builtins
 import contextlib
+import ctypes
 import io
 import json
 import os
@@ -90,11 +95,22 @@ _BLOCKED_EVENTS = frozenset(
         "sys.settrace",
         "sys.setprofile",
         "sys.remote_exec",
+        "sys._getframe",
+        "sys._current_frames",
+        "sys._current_exceptions",
+        "gc.get_objects",
+        "gc.get_referrers",
+        "gc.get_referents",
+        "code.__new__",
+        "resource.setrlimit",
+        "resource.prlimit",
     }
 )
 _PROTECTED_ATTRIBUTES = frozenset(
     {"__code__", "__globals__", "__closure__", "__defaults__", "__kwdefaults__", "__builtins__"}
 )
+# Frames reach the worker's own globals and locals (and the output buffer's limit).
+_FRAME_ATTRIBUTES = frozenset({"tb_frame", "gi_frame", "cr_frame", "ag_frame", "f_back"})
 _REMOVED_BUILTINS = ("open", "input", "breakpoint", "help", "exit", "quit", "copyright", "credits")
 
 
@@ -131,13 +147,23 @@ class _BoundedOutput(io.TextIOBase):
 
 
 def _make_guard(allowed: frozenset[str]) -> Any:
+    """The audit hook, with everything it uses bound in its closure.
+
+    A snippet that reaches this module's globals (through a function's ``__globals__``)
+    cannot change what it checks by rebinding a name.
+    """
+    blocked, protected, frames = _BLOCKED_EVENTS, _PROTECTED_ATTRIBUTES, _FRAME_ATTRIBUTES
+    refuse, length, text = PermissionError, len, str
+
     def guard(event: str, args: tuple[Any, ...]) -> None:
-        if event in _BLOCKED_EVENTS:
-            raise PermissionError(f"sandbox: {event} is not allowed")
-        if event == "import" and args and args[0].split(".")[0] not in allowed:
-            raise PermissionError(f"sandbox: importing {args[0]} is not allowed")
-        if event == "object.__setattr__" and len(args) > 1 and args[1] in _PROTECTED_ATTRIBUTES:
-            raise PermissionError(f"sandbox: setting {args[1]} is not allowed")
+        if event in blocked:
+            raise refuse(f"sandbox: {event} is not allowed")
+        if event == "import" and args and text(args[0]).split(".")[0] not in allowed:
+            raise refuse(f"sandbox: importing {args[0]} is not allowed")
+        if event == "object.__setattr__" and length(args) > 1 and args[1] in protected:
+            raise refuse(f"sandbox: setting {args[1]} is not allowed")
+        if event == "object.__getattr__" and length(args) > 1 and args[1] in frames:
+            raise refuse(f"sandbox: reading {args[1]} is not allowed")
 
     return guard
 
@@ -155,8 +181,63 @@ def _safe_builtins(allowed: frozenset[str]) -> dict[str, Any]:
     namespace = dict(vars(builtins))
     for name in _REMOVED_BUILTINS:
         namespace.pop(name, None)
-    namespace["__import__"] = restricted_import
+    # The same function with globals of its own: its __globals__ is not this module's.
+    function: Any = type(restricted_import)
+    namespace["__import__"] = function(
+        restricted_import.__code__,
+        {"__builtins__": namespace},
+        "__import__",
+        restricted_import.__defaults__,
+        restricted_import.__closure__,
+    )
     return namespace
+
+
+# prctl(2) options and the seccomp mode.
+_PR_SET_PDEATHSIG, _PR_SET_DUMPABLE, _PR_SET_SECCOMP, _PR_SET_NO_NEW_PRIVS = 1, 4, 22, 38
+_SECCOMP_MODE_FILTER = 2
+
+
+class _SockFprog(ctypes.Structure):
+    _fields_ = [("len", ctypes.c_ushort), ("filter", ctypes.c_void_p)]
+
+
+def _prctl(option: int, *args: Any) -> None:
+    libc = ctypes.CDLL(None, use_errno=True)
+    padded = [*args, *[ctypes.c_ulong(0)] * (4 - len(args))]
+    if libc.prctl(ctypes.c_int(option), *padded) != 0:
+        errno = ctypes.get_errno()
+        raise OSError(errno, f"prctl({option}): {os.strerror(errno)}")
+
+
+def _load_filter(program: bytes) -> None:
+    """Load a BPF program compiled by libseccomp in the host (see ``seccomp.py``)."""
+    _prctl(_PR_SET_NO_NEW_PRIVS, ctypes.c_ulong(1))
+    buffer = ctypes.create_string_buffer(program, len(program))
+    fprog = _SockFprog(len(program) // 8, ctypes.cast(buffer, ctypes.c_void_p))
+    _prctl(_PR_SET_SECCOMP, ctypes.c_ulong(_SECCOMP_MODE_FILTER), ctypes.byref(fprog))
+
+
+def _die_with_parent() -> None:
+    """SIGKILL this process when its parent dies (set after any change of credentials)."""
+    parent = os.getppid()
+    _prctl(_PR_SET_PDEATHSIG, ctypes.c_ulong(signal.SIGKILL))
+    if os.getppid() != parent:  # the parent died before the line above
+        os._exit(70)
+
+
+def _harden_worker(filters: dict[str, str]) -> None:
+    """Harden the worker once its modules are imported.
+
+    It becomes undumpable (no process of the same user reads or writes its memory), dies
+    with its parent and runs under the ``worker`` filter.
+    """
+    if not sys.platform.startswith("linux"):
+        return
+    _prctl(_PR_SET_DUMPABLE, ctypes.c_ulong(0))
+    _die_with_parent()
+    if "worker" in filters:
+        _load_filter(base64.b64decode(filters["worker"]))
 
 
 def _drop_privileges() -> None:
@@ -167,16 +248,6 @@ def _drop_privileges() -> None:
             os.setuid(65534)
         except OSError:
             pass  # no CAP_SETUID (a container): the other layers still apply
-
-
-def _set_limits(limits: dict[str, Any]) -> None:
-    memory = int(limits["memory_mb"]) * 1024 * 1024
-    resource.setrlimit(resource.RLIMIT_AS, (memory, memory))
-    cpu_hard = int(limits["cpu_seconds"]) + 2
-    resource.setrlimit(resource.RLIMIT_CPU, (cpu_hard, cpu_hard))
-    resource.setrlimit(resource.RLIMIT_FSIZE, (0, 0))
-    resource.setrlimit(resource.RLIMIT_NPROC, (0, 0))
-    resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
 
 
 def _isolate_fds(*keep: int) -> None:
@@ -191,24 +262,49 @@ def _isolate_fds(*keep: int) -> None:
     os.closerange(low, 65536)
 
 
-def _child(request: dict[str, Any], allowed: frozenset[str], result_fd: int) -> None:
+def _on_cpu_limit(signum: int, frame: Any) -> None:
+    raise CpuTimeExceeded
+
+
+def _confine(config: dict[str, Any], memory_mb: float, cpu_seconds: float, seed: int) -> None:
+    """The OS-level part of a child's confinement, before any untrusted code runs."""
+    random.seed(seed)
+    if "numpy" in sys.modules:
+        sys.modules["numpy"].random.seed(seed % 2**32)
+    _drop_privileges()
+    if sys.platform.startswith("linux"):
+        _die_with_parent()
+    memory = int(memory_mb) * 1024 * 1024
+    resource.setrlimit(resource.RLIMIT_AS, (memory, memory))
+    cpu_hard = int(cpu_seconds) + 2
+    resource.setrlimit(resource.RLIMIT_CPU, (cpu_hard, cpu_hard))
+    for limit in (resource.RLIMIT_FSIZE, resource.RLIMIT_NPROC, resource.RLIMIT_CORE):
+        resource.setrlimit(limit, (0, 0))
+    filters = config.get("seccomp") or {}
+    if "child" in filters:
+        _load_filter(base64.b64decode(filters["child"]))
+    signal.signal(signal.SIGPROF, _on_cpu_limit)
+
+
+def _namespace(config: dict[str, Any], allowed: frozenset[str], name: str) -> dict[str, Any]:
+    """The untrusted code's globals; with the Python layer, its builtins and audit hook."""
+    if not config.get("python_layer", True):
+        return {"__name__": name}
+    namespace = {"__builtins__": _safe_builtins(allowed), "__name__": name}
+    sys.addaudithook(_make_guard(allowed))
+    return namespace
+
+
+def _child(
+    request: dict[str, Any], config: dict[str, Any], allowed: frozenset[str], result_fd: int
+) -> None:
     _isolate_fds(result_fd)
     limits = request["limits"]
     output = _BoundedOutput(int(limits["max_output_chars"]))
     sys.stdout = sys.stderr = output
-    random.seed(request.get("seed", 0))
-    if "numpy" in sys.modules:
-        sys.modules["numpy"].random.seed(request.get("seed", 0))
-    _drop_privileges()
-    _set_limits(limits)
-
-    def on_cpu_limit(signum: int, frame: Any) -> None:
-        raise CpuTimeExceeded
-
-    signal.signal(signal.SIGPROF, on_cpu_limit)
-    namespace = {"__builtins__": _safe_builtins(allowed), "__name__": "__sandbox__"}
+    _confine(config, limits["memory_mb"], limits["cpu_seconds"], int(request.get("seed", 0)))
+    namespace = _namespace(config, allowed, "__sandbox__")
     status, error = "ok", None
-    sys.addaudithook(_make_guard(allowed))
     signal.setitimer(signal.ITIMER_PROF, float(limits["cpu_seconds"]))
     try:
         exec(compile(request["code"], "<sandbox>", "exec"), namespace)
@@ -236,60 +332,108 @@ def _child(request: dict[str, Any], allowed: frozenset[str], result_fd: int) -> 
         view = view[os.write(result_fd, view) :]
 
 
-def _run(request: dict[str, Any], allowed: frozenset[str]) -> dict[str, Any]:
+_STATUSES = ("ok", "error", "timeout", "memory", "crashed")
+
+
+def _checked(raw: bytes, max_output_chars: int) -> dict[str, Any] | None:
+    """The child's result if it is one, else ``None``.
+
+    The output limit is applied here, in the parent: the child's own limit runs where
+    untrusted code could change it.
+    """
+    try:
+        result = json.loads(raw)
+    except (ValueError, RecursionError):
+        return None
+    if not isinstance(result, dict) or set(result) != {"status", "output", "error", "truncated"}:
+        return None
+    status, output, error = result["status"], result["output"], result["error"]
+    if status not in _STATUSES or not isinstance(output, str):
+        return None
+    if error is not None and not isinstance(error, str):
+        return None
+    truncated = result["truncated"] is True or len(output) > max_output_chars
+    return {
+        "status": status,
+        "output": output[:max_output_chars],
+        "error": None if error is None else error[:500],
+        "truncated": truncated,
+    }
+
+
+def _wait(pid: int, deadline: float) -> int | None:
+    """The child's wait status once it exits; ``None`` if it is alive at ``deadline``.
+
+    (A child that closed its result pipe and went on.)
+    """
+    try:
+        pidfd = os.pidfd_open(pid)
+    except (AttributeError, OSError):
+        pidfd = None  # not Linux: poll
+    try:
+        while True:
+            done, status = os.waitpid(pid, os.WNOHANG)
+            if done:
+                return status
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                return None
+            if pidfd is not None:
+                select.select([pidfd], [], [], remaining)
+            else:
+                time.sleep(min(remaining, 0.005))
+    finally:
+        if pidfd is not None:
+            os.close(pidfd)
+
+
+def _run(
+    request: dict[str, Any], config: dict[str, Any], allowed: frozenset[str]
+) -> dict[str, Any]:
     read_fd, write_fd = os.pipe()
     pid = os.fork()
     if pid == 0:  # the child never returns
         code = 0
         try:
             os.close(read_fd)
-            _child(request, allowed, write_fd)
+            _child(request, config, allowed, write_fd)
         except BaseException:
             code = 70
         os._exit(code)
     os.close(write_fd)
     limits = request["limits"]
-    cap = int(limits["max_output_chars"]) * 8 + 65536
+    max_output = int(limits["max_output_chars"])
+    cap = max_output * 8 + 65536  # JSON escapes: up to 6 bytes a character, and the rest
     deadline = time.monotonic() + float(limits["wall_seconds"])
-    chunks, size, timed_out = [], 0, False
-    while True:
+    chunks, size = [], 0
+    while size <= cap:
         remaining = deadline - time.monotonic()
         if remaining <= 0:
-            timed_out = True
             break
-        ready, _, _ = select.select([read_fd], [], [], remaining)
-        if not ready:
+        if not select.select([read_fd], [], [], remaining)[0]:
             continue
         data = os.read(read_fd, 65536)
         if not data:
             break
         chunks.append(data)
         size += len(data)
-        if size > cap:
-            break
     os.close(read_fd)
-    if timed_out or size > cap:
+    result = _checked(b"".join(chunks), max_output) if size <= cap else None
+    # A child with its result given has nothing left to do; one without has until the
+    # wall-clock deadline to exit. Either way it is gone when this returns.
+    status = None if result is not None else _wait(pid, deadline)
+    if status is None:
         os.kill(pid, signal.SIGKILL)
-    _, status = os.waitpid(pid, 0)
-    if timed_out:
+        _, status = os.waitpid(pid, 0)
+    if result is not None:
+        return result
+    if time.monotonic() >= deadline:
         return {
             "status": "timeout",
             "output": "",
             "truncated": False,
             "error": f"wall-clock limit of {limits['wall_seconds']} s exceeded",
         }
-    try:
-        result = json.loads(b"".join(chunks))
-        if not isinstance(result, dict) or set(result) != {
-            "status",
-            "output",
-            "error",
-            "truncated",
-        }:
-            raise ValueError
-        return result
-    except ValueError:
-        pass
     if os.WIFSIGNALED(status):
         sig = signal.Signals(os.WTERMSIG(status)).name
         reason = {"SIGXCPU": "CPU time limit exceeded", "SIGKILL": "killed (CPU time limit)"}
@@ -351,7 +495,7 @@ def _write_line(fd: int, message: dict[str, Any]) -> None:
 
 
 def _policy_episode(
-    code: Any, seed: int, limits: dict[str, Any], allowed: frozenset[str], lines: _Lines,
+    code: Any, seed: int, config: dict[str, Any], allowed: frozenset[str], lines: _Lines,
     replies: int,
 ) -> None:  # fmt: skip
     """One episode of one policy, in a child forked for it (it never returns).
@@ -360,26 +504,12 @@ def _policy_episode(
     line until told the episode is over. The episode's CPU budget is the child's hard
     ``RLIMIT_CPU``; each call runs under its own CPU-time timer.
     """
+    limits = config["policy"]["limits"]
     lines.fd, replies = os.dup(lines.fd), os.dup(replies)  # fds 0-2 go to /dev/null next
     _isolate_fds(lines.fd, replies)
     sys.stdout = sys.stderr = _BoundedOutput(0)  # what a policy prints is dropped
-    random.seed(seed)
-    if "numpy" in sys.modules:
-        sys.modules["numpy"].random.seed(seed % 2**32)
-    _drop_privileges()
-    memory = int(limits["memory_mb"]) * 1024 * 1024
-    resource.setrlimit(resource.RLIMIT_AS, (memory, memory))
-    cpu_hard = int(limits["episode_cpu_seconds"]) + 1
-    resource.setrlimit(resource.RLIMIT_CPU, (cpu_hard, cpu_hard))
-    for limit in (resource.RLIMIT_FSIZE, resource.RLIMIT_NPROC, resource.RLIMIT_CORE):
-        resource.setrlimit(limit, (0, 0))
-
-    def on_cpu_limit(signum: int, frame: Any) -> None:
-        raise CpuTimeExceeded
-
-    signal.signal(signal.SIGPROF, on_cpu_limit)
-    namespace: dict[str, Any] = {"__builtins__": _safe_builtins(allowed), "__name__": "__policy__"}
-    sys.addaudithook(_make_guard(allowed))
+    _confine(config, limits["memory_mb"], limits["episode_cpu_seconds"], seed)
+    namespace = _namespace(config, allowed, "__policy__")
     loaded = _guarded_call(lambda c: exec(c, namespace), code, float(limits["load_cpu_seconds"]))
     policy = namespace.get("policy")
     if "error" in loaded:
@@ -415,7 +545,7 @@ def _policy_server(config: dict[str, Any], allowed: frozenset[str], lines: _Line
     replies = 1
     failure: dict[str, Any] = {}
     try:
-        code = compile(config["code"], "<policy>", "exec")
+        code = compile(config["policy"]["code"], "<policy>", "exec")
     except (SyntaxError, ValueError) as exc:
         code = None
         failure = {"kind": "error", "error": _one_line(exc)}
@@ -433,8 +563,7 @@ def _policy_server(config: dict[str, Any], allowed: frozenset[str], lines: _Line
         if pid == 0:
             status = 0
             try:
-                _policy_episode(code, int(message["seed"]), config["limits"], allowed,
-                                lines, replies)  # fmt: skip
+                _policy_episode(code, int(message["seed"]), config, allowed, lines, replies)
             except BaseException:
                 status = 70
             os._exit(status)
@@ -451,6 +580,7 @@ def main() -> None:
     # buffered reader could swallow a request meant for the next one.
     lines = _Lines(0)
     config = lines.read()
+    sys.path.extend(config.get("path", []))
     allowed = frozenset(config["allowed"])
     for name in config["allowed"]:
         # Allowed but not installed: importing it in a snippet then fails normally.
@@ -460,13 +590,14 @@ def main() -> None:
         # The first seeding of numpy's global generator imports and builds what it needs
         # (about 50 ms): do it once here, not in every forked child.
         sys.modules["numpy"].random.seed(0)
+    _harden_worker(config.get("seccomp") or {})
     if "policy" in config:
-        _policy_server(config["policy"], allowed, lines)
+        _policy_server(config, allowed, lines)
         return
     sys.stdout.write('{"ready": true}\n')
     sys.stdout.flush()
     while (request := lines.read()) is not None:
-        result = _run(request, allowed)
+        result = _run(request, config, allowed)
         sys.stdout.write(json.dumps(result) + "\n")
         sys.stdout.flush()
 

@@ -2,32 +2,31 @@
 
 One worker process per policy copy (per player) for a whole evaluation; it forks a fresh
 child for every episode, which loads the program and answers every step (one process per
-call would cost a new process each step). The layers of :mod:`palaestra.sandbox` apply in
-the child: privileges dropped, no file writes or new processes, an address-space limit, the
-per-episode CPU budget as the child's hard CPU limit, a CPU-time timer per call, an audit
-hook refusing files, sockets, subprocesses and imports outside the allowlist, and restricted
-builtins. The parent adds the wall-clock limits, per call and per episode. A policy gets the
+call would cost a new process each step). The layers of :mod:`palaestra.sandbox` apply:
+the OS boundary (namespaces, seccomp filters); in the child no file writes or new
+processes, an address-space limit, the per-episode CPU budget as the child's hard CPU
+limit, a CPU-time timer per call; and the Python layer. The host adds the wall-clock
+limits, per call and per episode, and the reply size limit: a malformed, oversized or
+undecodable reply is a failed call, never an exception. A policy gets the
 JSON text of its observation and sends back an action name: it never sees the env, the
 rewards, the metrics or another player's policy, which runs in processes of its own.
 """
 
 from __future__ import annotations
 
-import contextlib
-import json
-import os
-import select
-import signal
-import subprocess
 import time
 from dataclasses import asdict, dataclass
 from typing import Any, Literal
 
 from palaestra.errors import InvalidArgumentError
-from palaestra.sandbox import spawn_worker
+from palaestra.sandbox import isolation
+from palaestra.sandbox.worker import Worker, start_worker
 
 #: Modules a policy may import (``random`` is seeded by the harness).
 POLICY_IMPORTS: tuple[str, ...] = ("math", "random", "itertools", "collections", "numpy")
+
+#: The longest action kept from a policy's answer.
+MAX_ACTION_CHARS = 100
 
 Failure = Literal["load", "error", "timeout", "memory", "invalid", "crashed"]
 
@@ -80,6 +79,13 @@ class PolicyWorker:
         code: Python source defining ``policy(obs)``.
         limits: The limits.
         allowed_imports: Modules the program may import.
+        unsafe_sandbox: Run without the OS boundary where it cannot be built (``None``:
+            ``PALAESTRA_UNSAFE_SANDBOX``).
+        python_layer: Add the Python-level checks on top of the OS boundary; ``False``
+            tests the boundary alone.
+
+    Raises:
+        SandboxUnavailableError: The OS boundary cannot be built and there is no opt-in.
     """
 
     def __init__(
@@ -88,11 +94,16 @@ class PolicyWorker:
         *,
         limits: PolicyLimits | None = None,
         allowed_imports: tuple[str, ...] = POLICY_IMPORTS,
+        unsafe_sandbox: bool | None = None,
+        python_layer: bool = True,
     ) -> None:
         self.limits = limits or PolicyLimits()
         self.code, self.allowed_imports = code, allowed_imports
-        self._process: subprocess.Popen[bytes] | None = None
-        self._buffer = b""
+        self._unsafe = isolation.require(unsafe_sandbox, "the policy sandbox")
+        if self._unsafe and not python_layer:
+            raise InvalidArgumentError("python_layer=False needs the OS sandbox")
+        self.python_layer = python_layer
+        self._process: Worker | None = None
         self._in_episode = False
         self._starting = False
         self._sent_at: float | None = None
@@ -230,7 +241,7 @@ class PolicyWorker:
         value = reply.get("value")
         if not isinstance(value, str):
             return Outcome(None, "invalid", "the policy answered garbage")
-        return Outcome(value)
+        return Outcome(value[:MAX_ACTION_CHARS])
 
     def close(self) -> None:
         """Stop the worker."""
@@ -248,46 +259,27 @@ class PolicyWorker:
             self._stop()
 
     # ------------------------------------------------------------------ plumbing
-    def _worker(self) -> subprocess.Popen[bytes]:
-        if self._process is not None and self._process.poll() is None:
+    def _worker(self) -> Worker:
+        if self._process is not None and self._process.alive():
             return self._process
-        process = spawn_worker(new_session=True)
-        config = {
-            "allowed": list(self.allowed_imports),
-            "policy": {"code": self.code, "limits": asdict(self.limits)},
-        }
-        self._process, self._buffer = process, b""
-        self._write(process, config)
-        return process
+        self._stop()
+        config = {"policy": {"code": self.code, "limits": asdict(self.limits)}}
+        self._process = start_worker(
+            config,
+            allowed_imports=self.allowed_imports,
+            unsafe=self._unsafe,
+            python_layer=self.python_layer,
+        )
+        return self._process
 
-    def _write(self, process: subprocess.Popen[bytes], message: dict[str, Any]) -> None:
-        assert process.stdin is not None
-        process.stdin.write(json.dumps(message).encode() + b"\n")
-        process.stdin.flush()
+    def _write(self, process: Worker, message: dict[str, Any]) -> None:
+        process.send(message)
 
-    def _read(self, process: subprocess.Popen[bytes], timeout: float) -> dict[str, Any] | None:
+    def _read(self, process: Worker, timeout: float) -> dict[str, Any] | None:
         """One JSON line from the worker; ``None`` at its end; TimeoutError after timeout."""
-        assert process.stdout is not None
-        fd = process.stdout.fileno()
-        deadline = time.monotonic() + timeout
-        while b"\n" not in self._buffer:
-            remaining = deadline - time.monotonic()
-            if remaining <= 0 or not select.select([fd], [], [], remaining)[0]:
-                raise TimeoutError
-            chunk = os.read(fd, 1 << 16)
-            if not chunk:
-                return None
-            self._buffer += chunk
-            if len(self._buffer) > 1 << 20:
-                raise OSError("the policy process answered too much")
-        line, _, self._buffer = self._buffer.partition(b"\n")
-        try:
-            message = json.loads(line)
-        except (ValueError, RecursionError):  # not JSON, or nested past the parser's depth
-            return {"kind": "invalid", "error": "the policy process answered garbage"}
-        return message if isinstance(message, dict) else {"kind": "invalid", "error": "garbage"}
+        return process.receive(timeout)
 
-    def _drain_to_end(self, process: subprocess.Popen[bytes]) -> None:
+    def _drain_to_end(self, process: Worker) -> None:
         """Read what the episode's child still said until the worker reports its end."""
         while True:
             reply = self._read(process, self.limits.call_wall_seconds + 10.0)
@@ -312,14 +304,4 @@ class PolicyWorker:
         self._in_episode = False
         process, self._process = self._process, None
         if process is not None:
-            if process.poll() is None:
-                # The worker leads its own process group, with the episode's child in it.
-                # Its pid stays ours until we reap it below, so the group is the right one.
-                with contextlib.suppress(ProcessLookupError):
-                    os.killpg(process.pid, signal.SIGKILL)
-            process.wait()
-            for stream in (process.stdin, process.stdout):
-                if stream is not None:
-                    # Closing flushes what was buffered for a process that is gone.
-                    with contextlib.suppress(OSError):
-                        stream.close()
+            process.stop()

@@ -20,6 +20,7 @@ from palaestra.agents.synthesis.prompts import Feedback, feedback_text, task_pro
 from palaestra.agents.synthesis.selfplay import Evaluation, evaluate_policy, social_game
 from palaestra.errors import InvalidArgumentError, did_you_mean
 from palaestra.progress import track
+from palaestra.sandbox import isolation
 from palaestra.sandbox.policy import PolicyLimits
 
 
@@ -177,6 +178,7 @@ def synthesize(
     seed: int = 0,
     limits: PolicyLimits | None = None,
     progress: bool = True,
+    unsafe_sandbox: bool | None = None,
 ) -> SynthesisResult:
     """Run the synthesis loop for ``iterations`` candidates on a grid social dilemma.
 
@@ -191,12 +193,19 @@ def synthesize(
         seed: First episode seed.
         limits: Sandbox limits of every policy call.
         progress: Show a progress bar.
+        unsafe_sandbox: Run the candidates without the OS sandbox where this machine
+            cannot build it (``None``: ``PALAESTRA_UNSAFE_SANDBOX``).
+
+    Raises:
+        SandboxUnavailableError: The OS sandbox cannot be built and there is no opt-in
+            (checked before the first candidate is written).
     """
     if feedback not in ("sparse", "dense"):
         raise InvalidArgumentError(f"feedback is 'sparse' or 'dense', not {feedback!r}")
     if iterations < 1:
         raise InvalidArgumentError("iterations must be >= 1")
     limits = limits or PolicyLimits()
+    isolation.require(unsafe_sandbox, "policy synthesis")
     game = social_game(env_id)
     task = task_prompt(game, limits)
     result = SynthesisResult(env_id, feedback)
@@ -222,7 +231,10 @@ def synthesize(
         if code is None:
             text = f"No policy was run: {error}."
         else:
-            evaluation = evaluate_policy(code, game, episodes=episodes, seed=seed, limits=limits)
+            evaluation = evaluate_policy(
+                code, game, episodes=episodes, seed=seed, limits=limits,
+                unsafe_sandbox=unsafe_sandbox,
+            )  # fmt: skip
             text = feedback_text(
                 feedback, evaluation.reward, evaluation.metrics, evaluation.failures,
                 evaluation.errors, evaluation.episodes,

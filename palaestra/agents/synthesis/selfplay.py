@@ -72,6 +72,7 @@ def evaluate_policy(
     seed: int = 0,
     limits: PolicyLimits | None = None,
     default_action: str | None = None,
+    unsafe_sandbox: bool | None = None,
 ) -> Evaluation:
     """Play ``episodes`` self-play episodes of ``game`` with ``code`` for every player.
 
@@ -79,7 +80,10 @@ def evaluate_policy(
     (a fresh process per episode): copies share no memory, and a policy that breaks (raises,
     times out, returns an unknown action, dies) plays ``default_action`` for that step
     (``stay`` on the grid, the game's default move in the matrix games). The same seed
-    gives the same evaluation.
+    gives the same evaluation. ``unsafe_sandbox`` opts in to running the policy without
+    the OS sandbox where this machine cannot build it (``None``:
+    ``PALAESTRA_UNSAFE_SANDBOX``); without it, such a machine raises
+    :class:`~palaestra.errors.SandboxUnavailableError`.
     """
     if episodes < 1:
         raise InvalidArgumentError("episodes must be >= 1")
@@ -91,7 +95,10 @@ def evaluate_policy(
     metrics: list[dict[str, float]] = []
     calls = 0
     # One sandbox per player for the whole evaluation; each forks a child per episode.
-    players = {a: PolicyWorker(code, limits=limits) for a in game.possible_agents}
+    players = {
+        a: PolicyWorker(code, limits=limits, unsafe_sandbox=unsafe_sandbox)
+        for a in game.possible_agents
+    }
     try:
         for episode in range(episodes):
             game.reset(seed=seed + episode)

@@ -17,7 +17,7 @@ from palaestra.envs.math.datasets import Layout, load_problems
 from palaestra.envs.math.grader import Grade, Grader
 from palaestra.envs.math.problems import TASKS, Problem, generate
 from palaestra.errors import InvalidArgumentError, did_you_mean
-from palaestra.sandbox import SandboxLimits, SandboxResult, shared_sandbox
+from palaestra.sandbox import SandboxLimits, SandboxResult, isolation, shared_sandbox
 
 _TASK_CHOICES = ("mixed", *TASKS)
 #: Openers and closers of a code block: ``<python>...</python>`` or a Markdown fence.
@@ -270,9 +270,10 @@ class MathToolEnv(MathEnv):
 
     **Action.** Either a tool call, a reply containing a ``<python>...</python>`` block or a
     fenced ```` ```python ```` block and no ``\boxed{}`` answer, or an answer as in
-    :class:`MathEnv`. The code runs in :mod:`palaestra.sandbox` (a separate process with
-    CPU-time, memory, wall-clock and output limits, no network, no file access, imports
-    limited to computation modules); the next observation is its output or its error.
+    :class:`MathEnv`. The code runs in :mod:`palaestra.sandbox` (a process in its own
+    namespaces under seccomp, with CPU-time, memory, wall-clock and output limits, no
+    network, no files but the interpreter's, imports limited to computation modules); the
+    next observation is its output or its error.
     After ``max_tool_calls`` calls, a further tool call is an invalid action.
 
     **Episode end, reward.** As :class:`MathEnv`. ``episode_metrics`` add ``tool_calls``
@@ -284,6 +285,9 @@ class MathToolEnv(MathEnv):
         tool_wall_seconds: Wall-clock time of one tool call.
         tool_memory_mb: Memory of one tool call.
         tool_output_chars: Characters of tool output shown.
+        unsafe_sandbox: Run the code without the OS sandbox where this machine cannot build
+            it (``None``: ``PALAESTRA_UNSAFE_SANDBOX``); without this opt-in, such a machine
+            raises :class:`~palaestra.errors.SandboxUnavailableError` here.
         **kwargs: :class:`MathEnv` arguments.
 
     Version History:
@@ -298,9 +302,12 @@ class MathToolEnv(MathEnv):
         tool_wall_seconds: float = 5.0,
         tool_memory_mb: int = 768,
         tool_output_chars: int = 2000,
+        unsafe_sandbox: bool | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
+        isolation.require(unsafe_sandbox, "palaestra/MathTool-v0")
+        self.unsafe_sandbox = unsafe_sandbox
         if max_tool_calls < 0:
             raise InvalidArgumentError(f"max_tool_calls must be >= 0, got {max_tool_calls}")
         self.max_tool_calls = max_tool_calls
@@ -337,7 +344,7 @@ class MathToolEnv(MathEnv):
             return self._answer(action)
         self._tool_calls += 1
         # A seed per call from the episode's generator keeps tool output reproducible.
-        result = shared_sandbox(limits=self.tool_limits).run(
+        result = shared_sandbox(limits=self.tool_limits, unsafe_sandbox=self.unsafe_sandbox).run(
             code, seed=int(self.np_random.integers(2**31))
         )
         self._tool_failures += not result.ok

@@ -73,15 +73,16 @@ def test_escapes_are_refused(sandbox: Sandbox, code: str) -> None:
 
 
 def test_worker_restarts_after_being_killed(sandbox: Sandbox) -> None:
-    assert sandbox._process is not None
-    sandbox._process.kill()
-    sandbox._process.wait()
+    sandbox.run("pass")
+    assert sandbox._worker is not None
+    sandbox._worker.process.kill()
+    sandbox._worker.process.wait()
     assert sandbox.run("print(1)").output == "1\n"
 
 
 def test_copies_get_their_own_worker(sandbox: Sandbox) -> None:
     for clone in (copy.deepcopy(sandbox), pickle.loads(pickle.dumps(sandbox))):
-        assert clone.limits == sandbox.limits and clone._process is None
+        assert clone.limits == sandbox.limits and clone._worker is None
         assert clone.run("print(2)").output == "2\n"
         clone.close()
 

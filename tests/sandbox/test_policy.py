@@ -8,6 +8,7 @@ import pytest
 
 from palaestra.errors import InvalidArgumentError
 from palaestra.sandbox.policy import PolicyLimits, PolicyWorker
+from palaestra.sandbox.worker import Worker
 
 FAST = PolicyLimits(call_cpu_seconds=0.2, call_wall_seconds=1.0, episode_wall_seconds=5.0)
 OBS = {"step": 0, "actions": ["stay", "forward"]}
@@ -122,11 +123,14 @@ def test_what_the_worker_answers_never_raises_in_the_host(answer: str, failure: 
     import sys
 
     worker = PolicyWorker("def policy(obs):\n    return 'stay'\n")
-    worker._process = subprocess.Popen(
-        [sys.executable, "-c", f"import sys; sys.stdin.readline(); {answer}; sys.stdout.flush()"],
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        start_new_session=True,  # as the real worker: killed with its process group
+    script = f"import sys; sys.stdin.readline(); {answer}; sys.stdout.flush()"
+    worker._process = Worker(
+        subprocess.Popen(
+            [sys.executable, "-c", script],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            start_new_session=True,  # as the real worker: killed with its process group
+        )
     )
     worker._in_episode = True
     try:

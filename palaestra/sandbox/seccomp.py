@@ -1,0 +1,92 @@
+"""The sandbox's seccomp filters, compiled by libseccomp (through ``pyseccomp``) in the host.
+
+Two programs, loaded by the sandbox worker (``_zygote.py``) with one ``prctl`` each, so
+that nothing in the sandbox needs libseccomp itself:
+
+* ``worker``: loaded by the worker once its modules are imported. It denies what neither
+  the worker nor any snippet needs: running programs (``execve``), sockets, tracing and
+  reading other processes' memory, mounts and namespaces (``unshare``, ``setns``, ``clone``
+  with a namespace flag), new sessions and process groups, changing other processes'
+  limits, kernel keyrings, BPF, perf events, ``userfaultfd``, ``io_uring`` and module
+  loading.
+* ``child``: added on top in every child the worker forks for untrusted code. It denies
+  signals and pidfds of any kind (a child has nobody to signal), new processes and threads,
+  and any change of resource limits (the child's are set before it loads the filter).
+
+Denied calls fail with ``EPERM`` (``ENOSYS`` for ``clone3``, whose flags a filter cannot
+read, so that the C library falls back to ``clone``); a call from another architecture's
+table kills the process (libseccomp's default).
+"""
+
+from __future__ import annotations
+
+import errno
+import functools
+import tempfile
+
+# clone(2) flags that make a new namespace.
+_NAMESPACE_FLAGS = (
+    0x00020000,  # CLONE_NEWNS
+    0x02000000,  # CLONE_NEWCGROUP
+    0x04000000,  # CLONE_NEWUTS
+    0x08000000,  # CLONE_NEWIPC
+    0x10000000,  # CLONE_NEWUSER
+    0x20000000,  # CLONE_NEWPID
+    0x40000000,  # CLONE_NEWNET
+    0x00000080,  # CLONE_NEWTIME
+)
+_WORKER_DENIED = (
+    "execve", "execveat",
+    "socket", "socketpair",
+    "ptrace", "process_vm_readv", "process_vm_writev", "pidfd_getfd", "kcmp",
+    "mount", "umount2", "pivot_root", "chroot", "unshare", "setns", "open_tree",
+    "move_mount", "fsopen", "fsconfig", "fsmount", "fspick", "mount_setattr",
+    "setsid", "setpgid",
+    "keyctl", "add_key", "request_key",
+    "bpf", "perf_event_open", "userfaultfd",
+    "io_uring_setup", "io_uring_enter", "io_uring_register",
+    "init_module", "finit_module", "delete_module", "kexec_load", "kexec_file_load",
+    "reboot", "swapon", "swapoff", "acct", "quotactl",
+)  # fmt: skip
+_CHILD_DENIED = (
+    "kill", "tkill", "tgkill", "rt_sigqueueinfo", "rt_tgsigqueueinfo",
+    "pidfd_open", "pidfd_send_signal",
+    "fork", "vfork", "clone",
+    "setrlimit", "prlimit64",
+)  # fmt: skip
+
+
+def available() -> str | None:
+    """``None`` when the filters can be compiled here, else what is missing."""
+    try:
+        filters()
+    except (ImportError, OSError, AttributeError, RuntimeError) as exc:
+        return f"libseccomp through pyseccomp ({type(exc).__name__}: {exc})"
+    return None
+
+
+@functools.cache
+def filters() -> dict[str, bytes]:
+    """The ``worker`` and ``child`` filters as BPF programs for ``PR_SET_SECCOMP``."""
+    import pyseccomp as seccomp
+
+    deny = seccomp.ERRNO(errno.EPERM)
+    worker = seccomp.SyscallFilter(defaction=seccomp.ALLOW)
+    for name in _WORKER_DENIED:
+        worker.add_rule(deny, name)
+    for flag in _NAMESPACE_FLAGS:
+        worker.add_rule(deny, "clone", seccomp.Arg(0, seccomp.MASKED_EQ, flag, flag))
+    worker.add_rule(seccomp.ERRNO(errno.ENOSYS), "clone3")
+    # glibc's setrlimit is prlimit64(0, ...): this process may change its own limits.
+    worker.add_rule(deny, "prlimit64", seccomp.Arg(0, seccomp.NE, 0))
+    child = seccomp.SyscallFilter(defaction=seccomp.ALLOW)
+    for name in _CHILD_DENIED:
+        child.add_rule(deny, name)
+    return {"worker": _bpf(worker), "child": _bpf(child)}
+
+
+def _bpf(program: object) -> bytes:
+    with tempfile.TemporaryFile() as file:
+        program.export_bpf(file)  # type: ignore[attr-defined]
+        file.seek(0)
+        return file.read()

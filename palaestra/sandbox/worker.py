@@ -1,0 +1,144 @@
+"""Start a sandbox worker process and read its answers, trusting nothing it says.
+
+Both sandboxes (snippets and policies) talk to a worker (``_zygote.py``) over its stdin and
+stdout, one JSON object a line. The worker runs untrusted code in its children, so every
+line is read here with a size cap and a deadline, and anything that is not a JSON object
+is reported as garbage, never raised.
+"""
+
+from __future__ import annotations
+
+import base64
+import contextlib
+import json
+import os
+import select
+import signal
+import subprocess
+import sys
+import time
+from typing import Any
+
+from palaestra.sandbox import isolation, seccomp
+
+#: The longest line a worker may send (a policy reply, a snippet result), in bytes.
+MAX_LINE_BYTES = 1 << 20
+# The worker pre-imports numpy: its BLAS must not start threads that a fork would break.
+_WORKER_ENV = {
+    "OPENBLAS_NUM_THREADS": "1",
+    "OMP_NUM_THREADS": "1",
+    "MKL_NUM_THREADS": "1",
+    "PATH": "/usr/bin:/bin",
+    "LANG": "C.UTF-8",
+}
+
+
+class Worker:
+    """A running worker: its process and what it has sent but not yet been read.
+
+    Args:
+        process: The worker process (``bwrap`` around it, or the bare interpreter).
+    """
+
+    def __init__(self, process: subprocess.Popen[bytes]) -> None:
+        self.process = process
+        self._pending = b""
+
+    def alive(self) -> bool:
+        """Whether the process is running."""
+        return self.process.poll() is None
+
+    def send(self, message: dict[str, Any]) -> None:
+        """Write one JSON line (``OSError`` when the worker is gone)."""
+        assert self.process.stdin is not None
+        self.process.stdin.write(json.dumps(message).encode() + b"\n")
+        self.process.stdin.flush()
+
+    def receive(self, timeout: float) -> dict[str, Any] | None:
+        """The next line as a dict; ``None`` when the worker closed its end.
+
+        A line that is not a JSON object comes back as ``{"kind": "invalid", ...}``.
+
+        Raises:
+            TimeoutError: No whole line within ``timeout`` seconds.
+            OSError: A line longer than :data:`MAX_LINE_BYTES`.
+        """
+        assert self.process.stdout is not None
+        fd = self.process.stdout.fileno()
+        deadline = time.monotonic() + timeout
+        while b"\n" not in self._pending:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0 or not select.select([fd], [], [], remaining)[0]:
+                raise TimeoutError
+            chunk = os.read(fd, 1 << 16)
+            if not chunk:
+                return None
+            self._pending += chunk
+            if len(self._pending) > MAX_LINE_BYTES:
+                raise OSError("the sandbox answered too much")
+        line, _, self._pending = self._pending.partition(b"\n")
+        try:
+            message = json.loads(line)
+        except (ValueError, RecursionError):  # not JSON, or nested past the parser's depth
+            return {"kind": "invalid", "error": "the sandbox answered garbage"}
+        if not isinstance(message, dict):
+            return {"kind": "invalid", "error": "the sandbox answered garbage"}
+        return message
+
+    def stop(self) -> None:
+        """Kill the worker and everything it started, and reap it.
+
+        The worker leads its own process group, and under ``bwrap`` its children live in a
+        PID namespace that dies with it. Its pid stays ours until reaped below, so the
+        group killed is the right one.
+        """
+        if self.process.poll() is None:
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.killpg(self.process.pid, signal.SIGKILL)
+            with contextlib.suppress(ProcessLookupError):
+                self.process.kill()
+        self.process.wait()
+        for stream in (self.process.stdin, self.process.stdout):
+            if stream is not None:
+                # Closing flushes what was buffered for a process that is gone.
+                with contextlib.suppress(OSError):
+                    stream.close()
+
+
+def start_worker(
+    config: dict[str, Any],
+    *,
+    allowed_imports: tuple[str, ...],
+    unsafe: bool,
+    python_layer: bool = True,
+) -> Worker:
+    """Start a worker and send it its first line (``config`` plus what the worker needs).
+
+    Args:
+        config: The worker's configuration (a ``policy``, or nothing for snippets).
+        allowed_imports: Modules untrusted code may import.
+        unsafe: Run without the OS boundary (the user opted in; see ``isolation.require``).
+        python_layer: Add the Python-level layer (audit hook, restricted builtins) on top
+            of the OS boundary; ``False`` tests that boundary alone.
+    """
+    command = [sys.executable, "-I", str(isolation.ZYGOTE)]
+    first = {**config, "allowed": list(allowed_imports), "python_layer": python_layer}
+    if not unsafe:
+        command = isolation.wrap([sys.executable, "-I", "-S", str(isolation.ZYGOTE)],
+                                 allowed_imports=allowed_imports)  # fmt: skip
+        first["path"] = [isolation.PACKAGES_DIR]
+    if sys.platform.startswith("linux") and seccomp.available() is None:
+        first["seccomp"] = {k: base64.b64encode(v).decode() for k, v in seccomp.filters().items()}
+    process = subprocess.Popen(
+        command,
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        env=_WORKER_ENV,
+        cwd="/",
+        start_new_session=True,
+    )
+    worker = Worker(process)
+    with contextlib.suppress(OSError):  # it died at once: the first read reports it
+        worker.send(first)
+    return worker
