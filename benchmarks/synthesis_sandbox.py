@@ -1,6 +1,8 @@
-"""The policy sandbox's cost: calls per second and self-play episodes per second.
+"""The sandboxes' cost: snippet round trips, policy calls and self-play steps per second.
 
-Run: ``python benchmarks/synthesis_sandbox.py``. The hand-written reference policy of each
+Run: ``python benchmarks/synthesis_sandbox.py``. First, ``MathTool-v0``'s snippet sandbox:
+the round trip of a few snippets (a fresh child each, inside the OS boundary) against
+running the same code in this process, and the worker's start. Then the policy sandbox. The hand-written reference policy of each
 game (greedy harvester; Cleanup's cleaner/harvester split; tit-for-tat in the prisoner's
 dilemma) is called (a) in this process, on the same observations, and (b) inside its
 sandboxed :class:`~palaestra.sandbox.policy.PolicyWorker` (one worker per player for the
@@ -13,12 +15,15 @@ the target is at most 3x per step.
 
 from __future__ import annotations
 
+import contextlib
 import copy
+import io
 import time
 from typing import Any
 
 from palaestra.agents.synthesis import REFERENCE_POLICIES, evaluate_policy, social_game
 from palaestra.agents.synthesis.selfplay import SocialGame
+from palaestra.sandbox import Sandbox, isolation
 from palaestra.sandbox.policy import PolicyWorker
 
 TIT_FOR_TAT = """
@@ -94,8 +99,42 @@ def sandboxed_episodes(game: SocialGame, code: str, episodes: int) -> tuple[floa
     return started, played
 
 
+SNIPPETS = {
+    "pass": "pass",
+    "print a sum": "print(sum(range(1000)))",
+    "sympy factorint": "import sympy\nprint(sympy.factorint(360))",
+}
+
+
+def snippets() -> None:
+    """Print each snippet's sandboxed round trip against ``exec`` in this process."""
+    boundary = "the OS boundary" if isolation.report().available else "NO OS boundary"
+    start = time.perf_counter()
+    with Sandbox() as box:
+        box.run("pass")
+        started = time.perf_counter() - start
+        print(f"snippet sandbox ({boundary}); worker start {started * 1e3:.0f} ms")
+        print(f"{'snippet':<18} {'in-process':>10} {'sandboxed':>10} {'ratio':>6}")
+        for name, code in SNIPPETS.items():
+            direct = boxed = float("inf")
+            for _ in range(3):
+                start = time.perf_counter()
+                with contextlib.redirect_stdout(io.StringIO()):
+                    for _ in range(20):
+                        exec(compile(code, "<snippet>", "exec"), {})
+                direct = min(direct, (time.perf_counter() - start) / 20)
+                start = time.perf_counter()
+                for _ in range(20):
+                    box.run(code)
+                boxed = min(boxed, (time.perf_counter() - start) / 20)
+            print(f"{name:<18} {direct * 1e3:>8.3f}ms {boxed * 1e3:>8.2f}ms "
+                  f"{boxed / direct:>6.0f}")  # fmt: skip
+    print()
+
+
 def main() -> None:
     """Print calls/s and episodes/s both ways, and the ratios."""
+    snippets()
     print(f"{'game':<30} {'calls/s in':>10} {'sandboxed':>9} {'ratio':>5}  "
           f"{'steps/s in':>10} {'sandboxed':>9} {'ratio':>5}  {'start':>7}  "
           f"{'evaluate_policy':>15}")  # fmt: skip

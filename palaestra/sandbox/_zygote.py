@@ -42,7 +42,6 @@ import select
 import signal
 import sys
 import time
-import traceback
 from typing import Any
 
 _BLOCKED_EVENTS = frozenset(
@@ -266,8 +265,11 @@ def _on_cpu_limit(signum: int, frame: Any) -> None:
     raise CpuTimeExceeded
 
 
-def _confine(config: dict[str, Any], memory_mb: float, cpu_seconds: float, seed: int) -> None:
-    """The OS-level part of a child's confinement, before any untrusted code runs."""
+def _confine(config: dict[str, Any], memory_mb: float, cpu_hard: int, seed: int) -> None:
+    """The OS-level part of a child's confinement, before any untrusted code runs.
+
+    ``cpu_hard`` is the hard CPU-time limit in seconds: the kill backstop behind the timer.
+    """
     random.seed(seed)
     if "numpy" in sys.modules:
         sys.modules["numpy"].random.seed(seed % 2**32)
@@ -276,7 +278,6 @@ def _confine(config: dict[str, Any], memory_mb: float, cpu_seconds: float, seed:
         _die_with_parent()
     memory = int(memory_mb) * 1024 * 1024
     resource.setrlimit(resource.RLIMIT_AS, (memory, memory))
-    cpu_hard = int(cpu_seconds) + 2
     resource.setrlimit(resource.RLIMIT_CPU, (cpu_hard, cpu_hard))
     for limit in (resource.RLIMIT_FSIZE, resource.RLIMIT_NPROC, resource.RLIMIT_CORE):
         resource.setrlimit(limit, (0, 0))
@@ -302,7 +303,8 @@ def _child(
     limits = request["limits"]
     output = _BoundedOutput(int(limits["max_output_chars"]))
     sys.stdout = sys.stderr = output
-    _confine(config, limits["memory_mb"], limits["cpu_seconds"], int(request.get("seed", 0)))
+    cpu_hard = int(limits["cpu_seconds"]) + 2
+    _confine(config, limits["memory_mb"], cpu_hard, int(request.get("seed", 0)))
     namespace = _namespace(config, allowed, "__sandbox__")
     status, error = "ok", None
     signal.setitimer(signal.ITIMER_PROF, float(limits["cpu_seconds"]))
@@ -315,8 +317,7 @@ def _child(
     except SystemExit:
         pass
     except BaseException as exc:
-        status = "error"
-        error = "".join(traceback.format_exception_only(type(exc), exc)).strip()
+        status, error = "error", _one_line(exc)
     finally:
         signal.setitimer(signal.ITIMER_PROF, 0)
     payload = json.dumps(
@@ -452,7 +453,21 @@ def _run(
 
 
 def _one_line(exc: BaseException) -> str:
-    return "".join(traceback.format_exception_only(type(exc), exc)).strip()[-500:]
+    """``Type: message`` of an exception the untrusted code raised.
+
+    Not through :mod:`traceback`, which walks the frames of chained exceptions (the Python
+    layer refuses frame access); the message is the exception's own ``__str__``, which may
+    itself fail.
+    """
+    kind = type(exc)
+    name = kind.__qualname__
+    if kind.__module__ not in ("builtins", "__main__", "__sandbox__", "__policy__"):
+        name = f"{kind.__module__}.{name}"
+    try:
+        message = str(exc)
+    except BaseException:
+        message = "(the exception's message failed)"
+    return (f"{name}: {message}" if message else name)[-500:]
 
 
 def _guarded_call(function: Any, argument: Any, cpu_seconds: float) -> dict[str, Any]:
@@ -508,7 +523,7 @@ def _policy_episode(
     lines.fd, replies = os.dup(lines.fd), os.dup(replies)  # fds 0-2 go to /dev/null next
     _isolate_fds(lines.fd, replies)
     sys.stdout = sys.stderr = _BoundedOutput(0)  # what a policy prints is dropped
-    _confine(config, limits["memory_mb"], limits["episode_cpu_seconds"], seed)
+    _confine(config, limits["memory_mb"], int(limits["episode_cpu_seconds"]) + 1, seed)
     namespace = _namespace(config, allowed, "__policy__")
     loaded = _guarded_call(lambda c: exec(c, namespace), code, float(limits["load_cpu_seconds"]))
     policy = namespace.get("policy")

@@ -3,7 +3,7 @@
 Both sandboxes (snippets and policies) talk to a worker (``_zygote.py``) over its stdin and
 stdout, one JSON object a line. The worker runs untrusted code in its children, so every
 line is read here with a size cap and a deadline, and anything that is not a JSON object
-is reported as garbage, never raised.
+is an ``OSError`` like a broken pipe: the caller treats the worker as crashed.
 """
 
 from __future__ import annotations
@@ -57,11 +57,10 @@ class Worker:
     def receive(self, timeout: float) -> dict[str, Any] | None:
         """The next line as a dict; ``None`` when the worker closed its end.
 
-        A line that is not a JSON object comes back as ``{"kind": "invalid", ...}``.
-
         Raises:
             TimeoutError: No whole line within ``timeout`` seconds.
-            OSError: A line longer than :data:`MAX_LINE_BYTES`.
+            OSError: A line longer than :data:`MAX_LINE_BYTES`, or not a JSON object (not
+                UTF-8, not JSON, nested past the parser's depth, not an object).
         """
         assert self.process.stdout is not None
         fd = self.process.stdout.fileno()
@@ -80,9 +79,9 @@ class Worker:
         try:
             message = json.loads(line)
         except (ValueError, RecursionError):  # not JSON, or nested past the parser's depth
-            return {"kind": "invalid", "error": "the sandbox answered garbage"}
+            message = None
         if not isinstance(message, dict):
-            return {"kind": "invalid", "error": "the sandbox answered garbage"}
+            raise OSError("the sandbox answered garbage")
         return message
 
     def stop(self) -> None:

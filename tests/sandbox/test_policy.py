@@ -112,8 +112,10 @@ def test_limits_are_validated() -> None:
     ("answer", "failure"),
     [
         ("print('x' * (2 << 20))", "crashed"),  # a 2 MB line: over the size limit
-        ("print('[' * 200_000)", "invalid"),  # nested past the JSON parser's depth
-        ("print('not json')", "invalid"),
+        ("print('[' * 200_000)", "crashed"),  # nested past the JSON parser's depth
+        ("print('not json')", "crashed"),
+        ("print('[1, 2]')", "crashed"),  # JSON, but not an object
+        ("sys.stdout.buffer.write(b'\\xff\\xfe\\n')", "crashed"),  # not UTF-8
     ],
 )
 def test_what_the_worker_answers_never_raises_in_the_host(answer: str, failure: str) -> None:

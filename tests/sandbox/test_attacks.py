@@ -1,0 +1,320 @@
+"""Attacks on the sandboxes, each from a review of the Python-only sandbox.
+
+After every attack: the host is alive, no process of the sandbox remains, and a normal
+snippet or the reference policy still gives exactly its usual result. Attacks that need
+the whole interpreter run with ``python_layer=False``: the code then holds what an escape
+from the Python layer (a rewritten guard, raw memory through numpy) would give, and only
+the OS boundary stands.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import resource
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+
+import gymnasium as gym
+import pytest
+
+from palaestra.agents.synthesis import REFERENCE_POLICIES, evaluate_policy, social_game
+from palaestra.agents.synthesis.loop import ScriptedWriter, synthesize
+from palaestra.envs.math import SAMPLE_DATA
+from palaestra.sandbox import Sandbox, SandboxLimits
+from palaestra.sandbox.policy import PolicyLimits, PolicyWorker
+from tests.sandbox.conftest import (
+    OS_GLOBALS,
+    ROOT,
+    SUBCLASSES,
+    gone,
+    pid_namespace,
+    processes_in,
+    run_unprivileged,
+)
+
+LIMITS = SandboxLimits(cpu_seconds=1, wall_seconds=3)
+GOLD = SAMPLE_DATA / "sample_math.jsonl"
+# The worker's own globals, reached through a class it defines.
+WORKER_GLOBALS = f"[c for c in {SUBCLASSES} if c.__name__ == '_Lines'][0].read.__globals__"
+
+
+@pytest.fixture(scope="module")
+def bare() -> Sandbox:
+    """A sandbox without the Python layer: the OS boundary alone."""
+    with Sandbox(limits=LIMITS, python_layer=False) as box:
+        yield box
+
+
+@pytest.fixture(scope="module")
+def guarded() -> Sandbox:
+    with Sandbox(limits=LIMITS) as box:
+        yield box
+
+
+def assert_intact(box: Sandbox) -> None:
+    assert box.run("import math\nprint(math.factorial(10))").output == "3628800\n"
+
+
+# ---------------------------------------------------------------- the Python layer
+def test_rewriting_the_guards_globals_does_not_switch_it_off(guarded: Sandbox) -> None:
+    code = (
+        "__import__.__globals__['_BLOCKED_EVENTS'] = frozenset()\n"
+        f"z = {WORKER_GLOBALS}\n"
+        "z['_BLOCKED_EVENTS'] = frozenset()\n"
+        "z['_PROTECTED_ATTRIBUTES'] = frozenset()\n"
+        "z['len'] = lambda *a: 0\n"
+        f"g = {OS_GLOBALS}\n"
+        "g['execv']('/bin/sh', ['sh', '-c', 'echo escaped'])"
+    )
+    result = guarded.run(code)
+    assert result.status == "error" and "os.exec is not allowed" in (result.error or "")
+    assert_intact(guarded)
+
+
+def test_the_import_function_does_not_expose_the_worker(guarded: Sandbox) -> None:
+    result = guarded.run("print(sorted(__import__.__globals__))")
+    assert result.output == "['__builtins__']\n"
+
+
+def test_frames_cannot_be_walked(guarded: Sandbox) -> None:
+    # A frame walk reached the child's output buffer and raised its limit.
+    code = "try:\n    1 / 0\nexcept ZeroDivisionError as e:\n    e.__traceback__.tb_frame"
+    result = guarded.run(code)
+    assert result.error == "PermissionError: sandbox: reading tb_frame is not allowed"
+
+
+def test_raw_memory_through_numpy_stays_in_the_child(guarded: Sandbox) -> None:
+    raw = (
+        "import numpy as np\n"
+        "class Raw:\n"
+        "    def __init__(self, address, size):\n"
+        "        self.__array_interface__ = {'data': (address, False), 'shape': (size,),\n"
+        "                                    'typestr': '|u1', 'version': 3}\n"
+    )
+    # Writing into an immutable bytes object: numpy gives raw memory access the Python
+    # layer cannot see.
+    written = guarded.run(raw + "b = b'immutable!'\nnp.asarray(Raw(id(b) + 32, 10))[:] = 88\n"
+                          "print(b)")  # fmt: skip
+    assert written.output == "b'XXXXXXXXXX'\n"
+    crashed = guarded.run(raw + "np.asarray(Raw(4096, 8))[:] = 1")
+    assert crashed.status == "crashed" and "SIGSEGV" in (crashed.error or "")
+    assert_intact(guarded)
+
+
+# ---------------------------------------------------------------- the OS boundary alone
+@pytest.mark.parametrize(
+    ("code", "error"),
+    [
+        ("import os\nos.execv('/bin/sh', ['sh'])", "PermissionError"),
+        (f"import os\nos.execv({sys.executable!r}, ['python'])", "PermissionError"),
+        ("import socket\nsocket.socket()", "PermissionError"),
+        ("import socket\nsocket.socketpair()", "PermissionError"),
+        ("open('/etc/passwd')", "FileNotFoundError"),
+        (f"open({str(GOLD)!r})", "FileNotFoundError"),
+        (f"import os\nos.listdir({str(ROOT)!r})", "FileNotFoundError"),
+        ("import os\nos.listdir(os.path.expanduser('~'))", "FileNotFoundError"),
+        ("f = open('/tmp/x', 'w')\nf.write('x')\nf.flush()", "OSError"),  # RLIMIT_FSIZE 0
+        (f"open({os.path.dirname(os.__file__) + '/x'!r}, 'w')", "OSError"),  # read-only
+        ("import os\nos.fork()", "PermissionError"),
+        ("import os\nos.setsid()", "PermissionError"),
+        ("import os\nos.setpgid(0, 0)", "PermissionError"),
+        ("import os\nos.kill(os.getppid(), 9)", "PermissionError"),
+        ("import os\nos.kill(1, 9)", "PermissionError"),
+        ("import os, signal\nsignal.pidfd_send_signal(os.pidfd_open(1), 9)", "PermissionError"),
+        ("import os, resource\nresource.prlimit(os.getppid(), resource.RLIMIT_NOFILE, (3, 3))",
+         "PermissionError"),
+        # Lowering a limit is always allowed, but not here (Python says EPERM this way).
+        ("import resource\nresource.setrlimit(resource.RLIMIT_CPU, (1, 1))", "ValueError"),
+        ("import ctypes\nassert ctypes.CDLL(None).unshare(0x10000000) == 0, 'unshare'",
+         "AssertionError: unshare"),
+        ("import ctypes\nassert ctypes.CDLL(None).ptrace(16, 1, 0, 0) == 0, 'ptrace'",
+         "AssertionError: ptrace"),
+        ("import ctypes\nassert ctypes.CDLL(None).mount(b'x', b'/tmp', b'tmpfs', 0, 0) == 0, 'm'",
+         "AssertionError: m"),
+    ],
+    ids=["exec-shell", "exec-python", "socket", "socketpair", "etc-passwd", "gold-answers",
+         "project", "home", "write-file", "write-read-only", "fork", "setsid", "setpgid",
+         "kill-parent", "kill-init", "pidfd", "prlimit-parent", "setrlimit", "unshare",
+         "ptrace", "mount"],
+)  # fmt: skip
+def test_the_os_boundary_holds_alone(bare: Sandbox, code: str, error: str) -> None:
+    result = bare.run(code)
+    assert result.status == "error" and (result.error or "").startswith(error), result
+    assert_intact(bare)
+
+
+def test_the_file_system_shows_only_the_interpreter_and_allowed_packages(bare: Sandbox) -> None:
+    code = textwrap.dedent(
+        """
+        import os, sys
+        print(sorted(os.listdir('/')))
+        print(sorted(os.listdir('/etc')), sorted(os.listdir('/sandbox')))
+        print(sorted(p.split('-')[0] for p in os.listdir('/sandbox/packages')))
+        print(os.listdir(os.path.dirname(os.__file__) + '/site-packages'))
+        print(open('/proc/self/net/dev').read().count(':'), len(os.listdir('/proc')) < 80)
+        """
+    )
+    lines = bare.run(code).output.splitlines()
+    interpreter_top = os.path.realpath(sys.executable).split("/")[1]
+    assert set(eval(lines[0])) <= {"dev", "etc", "lib", "lib64", "lib32", "libx32", "proc",
+                                   "sandbox", "tmp", "usr", interpreter_top}  # fmt: skip
+    assert lines[1] == "['ld.so.cache'] ['packages', 'zygote.py']"
+    assert set(eval(lines[2])) == {"mpmath", "numpy", "numpy.libs", "sympy", "isympy.py"}
+    assert lines[3] == "[]"  # the interpreter's own site-packages are hidden
+    assert lines[4] == "1 True"  # one network interface: the loopback
+
+
+def test_output_limits_hold_when_the_child_changes_its_own(bare: Sandbox) -> None:
+    code = "import sys\nsys.stdout.limit = 10**9\nprint('x' * 50_000)"
+    result = bare.run(code)
+    assert result.ok and len(result.output) == LIMITS.max_output_chars and result.truncated
+
+
+# ---------------------------------------------------------------- lifetimes
+def test_a_child_that_closes_its_result_pipe_is_killed_at_the_deadline(guarded: Sandbox) -> None:
+    # It closes the pipe its result goes back on, then blocks: the worker once waited for
+    # it forever (31 s for one tool call).
+    code = (
+        f"g = {OS_GLOBALS}\n"
+        "for fd in range(3, 64):\n"
+        "    try:\n        g['close'](fd)\n    except OSError:\n        pass\n"
+        "r, w = g['pipe']()\ng['read'](r, 1)"
+    )
+    start = time.monotonic()
+    result = guarded.run(code)
+    assert time.monotonic() - start < LIMITS.wall_seconds + 1.5
+    assert result.status == "timeout"
+    assert guarded._worker is not None
+    namespace = pid_namespace(guarded._worker)
+    assert len(processes_in(namespace)) == 2  # bwrap's init and the worker: the child is gone
+    assert_intact(guarded)
+
+
+def test_nothing_outlives_a_killed_host() -> None:
+    # The host starts a snippet that sleeps, then dies by SIGKILL (no cleanup runs).
+    script = textwrap.dedent(
+        """
+        import sys, threading, time
+        from palaestra.sandbox import Sandbox, SandboxLimits
+        from tests.sandbox.conftest import pid_namespace
+        box = Sandbox(limits=SandboxLimits(wall_seconds=120, cpu_seconds=100),
+                      python_layer=False)
+        box.run("pass")
+        print(pid_namespace(box._worker), flush=True)
+        threading.Thread(target=box.run, args=("import time\\ntime.sleep(100)",)).start()
+        time.sleep(100)
+        """
+    )
+    host = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True,
+                            cwd=ROOT)  # fmt: skip
+    assert host.stdout is not None
+    namespace = host.stdout.readline().strip()
+    assert namespace.startswith("pid:[")
+    time.sleep(0.5)
+    assert len(processes_in(namespace)) == 3  # init, worker, the sleeping child
+    host.send_signal(signal.SIGKILL)
+    host.wait()
+    assert gone(namespace)
+
+
+def test_a_policy_cannot_leave_the_process_group_or_outlive_the_worker() -> None:
+    # os.setsid() once took a policy out of the group the host kills (orphans remained).
+    code = (
+        f"g = {OS_GLOBALS}\n"
+        "def policy(obs):\n"
+        "    try:\n        g['setsid']()\n        return 'ESCAPED'\n"
+        "    except OSError as error:\n        return 'stay' if error.errno == 1 else 'what'\n"
+    )
+    worker = PolicyWorker(code, limits=PolicyLimits(call_wall_seconds=2))
+    worker.start_episode(0)
+    assert worker.act({"step": 0}).action == "stay"
+    assert worker._process is not None
+    namespace = pid_namespace(worker._process)
+    worker.close()
+    assert gone(namespace)
+
+
+# ---------------------------------------------------------------- the host
+WRITE_ALL = (
+    f"g = {OS_GLOBALS}\n"
+    "def policy(obs):\n"
+    "    for fd in range(64):\n"
+    "        try:\n            g['write'](fd, PAYLOAD)\n        except OSError:\n"
+    "            pass\n"
+    "    return 'stay'\n"
+)
+PAYLOADS = ("b'x' * (2 << 20)", "b'[' * 200_000 + b'\\n'", "b'\\xff\\xfe\\n'")
+
+
+def test_a_flood_or_a_nested_reply_is_a_failed_call_never_a_crash() -> None:
+    game = social_game("palaestra/Gathering-v0")
+    for payload in PAYLOADS:
+        result = evaluate_policy(f"PAYLOAD = {payload}\n{WRITE_ALL}", game, episodes=1)
+        assert result.steps > 0 and result.failures["crashed"] == result.steps
+    reference = evaluate_policy(REFERENCE_POLICIES["greedy"], game, episodes=1)
+    assert reference == evaluate_policy(REFERENCE_POLICIES["greedy"], game, episodes=1)
+    assert sum(reference.failures.values()) == 0
+
+
+def test_synthesize_never_raises_because_of_a_policy() -> None:
+    replies = [f"```python\nPAYLOAD = {p}\n{WRITE_ALL}```" for p in PAYLOADS]
+    writer = ScriptedWriter([*replies, f"```python\n{REFERENCE_POLICIES['greedy']}```"])
+    result = synthesize(writer, "palaestra/Gathering-v0", iterations=4, episodes=1,
+                        progress=False)  # fmt: skip
+    evaluations = [c.evaluation for c in result.candidates]
+    assert all(e is not None for e in evaluations)
+    assert [e.failures["crashed"] == e.steps for e in evaluations] == [True] * 3 + [False]
+    assert result.best is result.candidates[3]
+
+
+def test_a_math_tool_step_cannot_read_the_gold_answers() -> None:
+    env = gym.make("palaestra/MathTool-v0")
+    env.reset(seed=0)
+    read = f"g = {OS_GLOBALS}\nprint(g['read'](g['open']({str(GOLD)!r}, 0), 200))"
+    observation, *_ = env.step(f"<python>\n{read}\n</python>")
+    assert "open is not allowed" in observation
+    assert "question" not in observation and 'answer"' not in observation
+    env.close()
+
+
+# ---------------------------------------------------------------- as an ordinary user
+PARENT_ATTACKS = {
+    "pidfd-group": "import os, signal\n"
+    "signal.pidfd_send_signal(os.pidfd_open(os.getpgid(0)), signal.SIGKILL)",
+    "kill-host": "import os\nos.kill(HOST, 9)",
+    "killpg": "import os\nos.killpg(0, 9)",
+    "kill-all": "import os\nos.kill(-1, 9)",
+    "prlimit-host": "import resource\nresource.prlimit(HOST, resource.RLIMIT_NOFILE, (3, 3))",
+    "prlimit-parent": "import os, resource\n"
+    "resource.prlimit(os.getppid(), resource.RLIMIT_NOFILE, (3, 3))",
+}
+BATTERY = textwrap.dedent(
+    f"""
+    import json, os, resource
+    from palaestra.sandbox import Sandbox
+    attacks = {PARENT_ATTACKS!r}
+    with Sandbox(python_layer=False) as box:
+        errors = {{name: box.run(code.replace("HOST", str(os.getpid()))).error
+                  for name, code in attacks.items()}}
+        after = box.run("print(6 * 7)").output
+    print(json.dumps({{"uid": os.getuid(), "errors": errors, "after": after,
+                      "nofile": resource.getrlimit(resource.RLIMIT_NOFILE)}}))
+    """
+)
+
+
+def test_killing_or_limiting_the_host_fails_for_root_and_other_users_alike() -> None:
+    unprivileged = run_unprivileged(BATTERY)
+    assert unprivileged.returncode == 0, unprivileged.stderr[-2000:]  # the host lived
+    other = json.loads(unprivileged.stdout)
+    assert other["uid"] != 0 and other["after"] == "42\n"
+    assert other["nofile"] == list(resource.getrlimit(resource.RLIMIT_NOFILE))
+    assert set(other["errors"].values()) == {"PermissionError: [Errno 1] Operation not permitted"}
+    here = subprocess.run([sys.executable, "-c", BATTERY], capture_output=True, text=True,
+                          cwd=ROOT, timeout=120)  # fmt: skip
+    assert here.returncode == 0, here.stderr[-2000:]
+    assert json.loads(here.stdout)["errors"] == other["errors"]

@@ -1,0 +1,128 @@
+"""The OS boundary is there, or untrusted code runs only by the user's explicit choice."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import textwrap
+
+import gymnasium as gym
+import pytest
+
+from palaestra.agents.synthesis import evaluate_policy, social_game
+from palaestra.agents.synthesis.loop import synthesize
+from palaestra.cli import main
+from palaestra.errors import InvalidArgumentError, SandboxUnavailableError
+from palaestra.sandbox import Sandbox, isolation
+from palaestra.sandbox.isolation import Isolation, UnsafeSandboxWarning
+from palaestra.sandbox.policy import PolicyWorker
+from tests.sandbox.conftest import ROOT
+
+STAY = "def policy(obs):\n    return 'stay'"
+MISSING = Isolation(("bubblewrap (bwrap is not on PATH)",))
+
+
+def test_this_machine_has_the_boundary() -> None:
+    assert isolation.report() == Isolation(())
+
+
+def test_a_machine_without_bwrap_says_so() -> None:
+    script = "from palaestra.sandbox import isolation\nprint(isolation.report().missing)"
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                          env={**os.environ, "PATH": "/nonexistent"}, cwd=ROOT)  # fmt: skip
+    assert done.stdout.strip() == "('bubblewrap (bwrap is not on PATH)',)", done.stderr
+
+
+def test_a_missing_seccomp_is_reported(monkeypatch: pytest.MonkeyPatch) -> None:
+    from palaestra.sandbox import seccomp
+
+    monkeypatch.setattr(seccomp, "available", lambda: "libseccomp through pyseccomp (x)")
+    isolation.report.cache_clear()
+    try:
+        assert isolation.report().missing == ("libseccomp through pyseccomp (x)",)
+    finally:
+        isolation.report.cache_clear()
+
+
+@pytest.fixture
+def no_boundary(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A machine where the boundary cannot be built, and no opt-in in the environment."""
+    monkeypatch.setattr(isolation, "report", lambda: MISSING)
+    monkeypatch.delenv(isolation.UNSAFE_VARIABLE, raising=False)
+
+
+@pytest.mark.usefixtures("no_boundary")
+@pytest.mark.parametrize(
+    "start",
+    [
+        lambda: Sandbox(),
+        lambda: PolicyWorker(STAY),
+        lambda: gym.make("palaestra/MathTool-v0"),
+        lambda: evaluate_policy(STAY, social_game("palaestra/Gathering-v0")),
+        lambda: synthesize(_never_called(), "palaestra/Gathering-v0", progress=False),
+    ],
+    ids=["sandbox", "policy-worker", "math-tool", "evaluate-policy", "synthesize"],
+)
+def test_no_untrusted_code_runs_without_the_boundary_or_an_opt_in(start: object) -> None:
+    with pytest.raises(SandboxUnavailableError) as raised:
+        start()  # type: ignore[operator]
+    message = str(raised.value)
+    assert "bwrap is not on PATH" in message and "unsafe_sandbox=True" in message
+
+
+def _never_called() -> object:
+    class Writer:
+        def write(self, prompt: str) -> str:
+            raise AssertionError("the writer was asked before the sandbox was checked")
+
+    return Writer()
+
+
+@pytest.mark.usefixtures("no_boundary")
+def test_the_opt_in_runs_with_a_warning_naming_what_is_missing() -> None:
+    isolation._warn_once.cache_clear()
+    with pytest.warns(UnsafeSandboxWarning, match="bwrap is not on PATH"):
+        box = Sandbox(unsafe_sandbox=True)
+    with box:
+        assert box.run("print(6 * 7)").output == "42\n"
+        # Without the OS boundary the Python layer still stands.
+        assert "not allowed" in (box.run("import os").error or "")
+    with pytest.raises(InvalidArgumentError, match="needs the OS sandbox"):
+        Sandbox(unsafe_sandbox=True, python_layer=False)
+
+
+@pytest.mark.usefixtures("no_boundary")
+def test_the_environment_variable_is_the_same_opt_in(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv(isolation.UNSAFE_VARIABLE, "1")
+    isolation._warn_once.cache_clear()
+    with pytest.warns(UnsafeSandboxWarning, match="MathTool-v0 runs untrusted code WITHOUT"):
+        env = gym.make("palaestra/MathTool-v0")
+    env.reset(seed=0)
+    observation, *_ = env.step("<python>\nprint(6 * 7)\n</python>")
+    assert "42" in observation
+    env.close()
+    # An explicit False wins over the variable.
+    with pytest.raises(SandboxUnavailableError):
+        Sandbox(unsafe_sandbox=False)
+
+
+def test_the_command_line_flag_sets_the_opt_in(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv(isolation.UNSAFE_VARIABLE, raising=False)
+    assert main(["--unsafe-sandbox", "envs"]) == 0
+    assert os.environ[isolation.UNSAFE_VARIABLE] == "1"
+
+
+def test_an_unopted_machine_fails_the_command_line_with_the_reason() -> None:
+    script = textwrap.dedent(
+        """
+        from palaestra.cli import main
+        raise SystemExit(main(["synthesize", "palaestra/Gathering-v0", "--iterations", "1",
+                               "--no-progress", "--out", "/tmp/palaestra-no-sandbox"]))
+        """
+    )
+    env = {k: v for k, v in os.environ.items() if k != isolation.UNSAFE_VARIABLE}
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                          env={**env, "PATH": "/nonexistent"}, cwd=ROOT)  # fmt: skip
+    assert done.returncode == 2
+    assert "cannot isolate it" in " ".join(done.stdout.split())
