@@ -16,7 +16,9 @@ import select
 import signal
 import subprocess
 import sys
+import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from palaestra.sandbox import isolation, seccomp
@@ -31,6 +33,34 @@ _WORKER_ENV = {
     "PATH": "/usr/bin:/bin",
     "LANG": "C.UTF-8",
 }
+
+
+_spawners: dict[int, ThreadPoolExecutor] = {}
+_spawners_lock = threading.Lock()
+
+
+def _forget_spawners() -> None:
+    global _spawners_lock
+    _spawners.clear()  # a forked child has none of its parent's threads
+    _spawners_lock = threading.Lock()
+
+
+os.register_at_fork(after_in_child=_forget_spawners)
+
+
+def _popen(command: list[str], **kwargs: Any) -> subprocess.Popen[bytes]:
+    """``subprocess.Popen`` from one thread that lives as long as this process.
+
+    A sandbox dies with its parent (``PR_SET_PDEATHSIG``), and for the kernel the parent
+    is the thread that started it: a worker started from a short-lived thread would die
+    with that thread.
+    """
+    with _spawners_lock:
+        spawner = _spawners.get(os.getpid())
+        if spawner is None:
+            spawner = ThreadPoolExecutor(1, thread_name_prefix="palaestra-sandbox-spawner")
+            _spawners[os.getpid()] = spawner
+    return spawner.submit(subprocess.Popen, command, **kwargs).result()
 
 
 class Worker:
@@ -128,7 +158,7 @@ def start_worker(
         first["path"] = [isolation.PACKAGES_DIR]
     if sys.platform.startswith("linux") and seccomp.available() is None:
         first["seccomp"] = {k: base64.b64encode(v).decode() for k, v in seccomp.filters().items()}
-    process = subprocess.Popen(
+    process = _popen(
         command,
         stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,
