@@ -3,10 +3,11 @@
 A sandbox worker runs under ``bwrap`` (Debian's ``bubblewrap``) in new user, PID, network,
 mount, IPC, UTS and cgroup namespaces:
 
-* the file system is an empty ``tmpfs`` root with, read-only, only the system libraries
-  (``/usr/lib``), the interpreter and its standard library (its ``site-packages`` hidden)
-  and the allowed third-party packages with what they need; no project folder, data file,
-  home, ``/etc`` (only the dynamic loader's cache) or program is visible;
+* the file system is read-only, an empty root with only the system libraries
+  (``/usr/lib``), the interpreter and its standard library (its ``site-packages`` hidden),
+  the allowed third-party packages with what they need, ``/proc`` and a minimal ``/dev``;
+  no project folder, data file, home, ``/etc`` (only the dynamic loader's cache) or
+  program is visible, and nothing, not even an empty file, can be created;
 * the network namespace has no interface but a loopback that is down;
 * the PID namespace holds the worker and its children only: nothing outside can be seen,
   signalled or traced, and when the worker's ``bwrap`` dies, the kernel kills every process
@@ -174,7 +175,9 @@ def wrap(command: list[str], *, allowed_imports: tuple[str, ...]) -> list[str]:
     if str(ZYGOTE) in rest:
         rest[rest.index(str(ZYGOTE))] = f"{SANDBOX_DIR}/zygote.py"
         args += ["--ro-bind", str(ZYGOTE), f"{SANDBOX_DIR}/zygote.py"]
-    args += ["--proc", "/proc", "--dev", "/dev", "--tmpfs", "/tmp", "--chdir", "/"]
+    # Nothing is writable: no file, not even an empty one, carries state between snippets.
+    args += ["--proc", "/proc", "--dev", "/dev", "--remount-ro", "/dev", "--remount-ro", "/",
+             "--chdir", "/"]  # fmt: skip
     return [*args, "--", interpreter, *rest]
 
 

@@ -11,7 +11,8 @@ that nothing in the sandbox needs libseccomp itself:
   loading.
 * ``child``: added on top in every child the worker forks for untrusted code. It denies
   signals and pidfds of any kind (a child has nobody to signal), new processes and threads,
-  and any change of resource limits (the child's are set before it loads the filter).
+  any change of resource limits (the child's are set before it loads the filter), and
+  System V and POSIX IPC objects and memfds (which would outlive the child).
 
 Denied calls fail with ``EPERM`` (``ENOSYS`` for ``clone3``, whose flags a filter cannot
 read, so that the C library falls back to ``clone``); a call from another architecture's
@@ -53,6 +54,10 @@ _CHILD_DENIED = (
     "pidfd_open", "pidfd_send_signal",
     "fork", "vfork", "clone",
     "setrlimit", "prlimit64",
+    # System V and POSIX IPC outlive the child in the worker's IPC namespace.
+    "shmget", "shmat", "shmctl", "msgget", "msgsnd", "msgrcv", "msgctl", "semget", "semop",
+    "semctl", "semtimedop", "mq_open", "mq_unlink", "mq_timedsend", "mq_timedreceive",
+    "mq_notify", "mq_getsetattr", "memfd_create",
 )  # fmt: skip
 
 

@@ -117,8 +117,11 @@ def test_raw_memory_through_numpy_stays_in_the_child(guarded: Sandbox) -> None:
         (f"open({str(GOLD)!r})", "FileNotFoundError"),
         (f"import os\nos.listdir({str(ROOT)!r})", "FileNotFoundError"),
         ("import os\nos.listdir(os.path.expanduser('~'))", "FileNotFoundError"),
-        ("f = open('/tmp/x', 'w')\nf.write('x')\nf.flush()", "OSError"),  # RLIMIT_FSIZE 0
+        ("open('/x', 'w')", "OSError: [Errno 30] Read-only file system"),
         (f"open({os.path.dirname(os.__file__) + '/x'!r}, 'w')", "OSError"),  # read-only
+        ("open('/dev/shm/x', 'w')", "OSError"),  # nothing is writable, not even a name
+        ("import ctypes\nassert ctypes.CDLL(None).shmget(0, 4096, 0o1600) >= 0, 'shm'",
+         "AssertionError: shm"),  # System V memory outlives the child
         ("import os\nos.fork()", "PermissionError"),
         ("import os\nos.setsid()", "PermissionError"),
         ("import os\nos.setpgid(0, 0)", "PermissionError"),
@@ -137,9 +140,9 @@ def test_raw_memory_through_numpy_stays_in_the_child(guarded: Sandbox) -> None:
          "AssertionError: m"),
     ],
     ids=["exec-shell", "exec-python", "socket", "socketpair", "etc-passwd", "gold-answers",
-         "project", "home", "write-file", "write-read-only", "fork", "setsid", "setpgid",
-         "kill-parent", "kill-init", "pidfd", "prlimit-parent", "setrlimit", "unshare",
-         "ptrace", "mount"],
+         "project", "home", "write-file", "write-read-only", "write-shm", "sysv-shm", "fork",
+         "setsid", "setpgid", "kill-parent", "kill-init", "pidfd", "prlimit-parent",
+         "setrlimit", "unshare", "ptrace", "mount"],
 )  # fmt: skip
 def test_the_os_boundary_holds_alone(bare: Sandbox, code: str, error: str) -> None:
     result = bare.run(code)

@@ -10,6 +10,7 @@ import textwrap
 import gymnasium as gym
 import pytest
 
+import palaestra.sandbox as sandbox_module
 from palaestra.agents.synthesis import evaluate_policy, social_game
 from palaestra.agents.synthesis.loop import synthesize
 from palaestra.cli import main
@@ -95,13 +96,18 @@ def test_the_opt_in_runs_with_a_warning_naming_what_is_missing() -> None:
 @pytest.mark.usefixtures("no_boundary")
 def test_the_environment_variable_is_the_same_opt_in(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv(isolation.UNSAFE_VARIABLE, "1")
+    shared: dict[object, Sandbox] = {}  # this test's shared sandboxes, not the process's
+    monkeypatch.setattr(sandbox_module, "_shared", shared)
     isolation._warn_once.cache_clear()
     with pytest.warns(UnsafeSandboxWarning, match="MathTool-v0 runs untrusted code WITHOUT"):
         env = gym.make("palaestra/MathTool-v0")
     env.reset(seed=0)
-    observation, *_ = env.step("<python>\nprint(6 * 7)\n</python>")
+    with pytest.warns(UnsafeSandboxWarning, match="Python sandbox runs untrusted code"):
+        observation, *_ = env.step("<python>\nprint(6 * 7)\n</python>")
     assert "42" in observation
     env.close()
+    for box in shared.values():
+        box.close()
     # An explicit False wins over the variable.
     with pytest.raises(SandboxUnavailableError):
         Sandbox(unsafe_sandbox=False)
