@@ -493,35 +493,51 @@ class _Lines:
         self.fd = fd
         self.pending = b""
 
-    def read(self) -> Any:
+    def has_line(self) -> bool:
+        """Whether a whole line is read already (no need to wait for the descriptor)."""
+        return b"\n" in self.pending
+
+    def read_raw(self) -> bytes | None:
+        """The next line without its newline; ``None`` at the end."""
         while b"\n" not in self.pending:
             chunk = os.read(self.fd, 1 << 16)
             if not chunk:
                 return None
             self.pending += chunk
         line, _, self.pending = self.pending.partition(b"\n")
-        return json.loads(line)
+        return line
+
+    def read(self) -> Any:
+        """The next line, parsed; ``None`` at the end."""
+        line = self.read_raw()
+        return None if line is None else json.loads(line)
 
 
 def _write_line(fd: int, message: dict[str, Any]) -> None:
-    view = memoryview((json.dumps(message) + "\n").encode())
+    _write_all(fd, (json.dumps(message) + "\n").encode())
+
+
+def _write_all(fd: int, data: bytes) -> None:
+    view = memoryview(data)
     while view:
         view = view[os.write(fd, view) :]
 
 
 def _policy_episode(
-    code: Any, seed: int, config: dict[str, Any], allowed: frozenset[str], lines: _Lines,
+    code: Any, seed: int, config: dict[str, Any], allowed: frozenset[str], requests: int,
     replies: int,
 ) -> None:  # fmt: skip
     """One episode of one policy, in a child forked for it (it never returns).
 
     The child loads the program in a fresh namespace, then answers one observation per
-    line until told the episode is over. The episode's CPU budget is the child's hard
-    ``RLIMIT_CPU``; each call runs under its own CPU-time timer.
+    line of ``requests`` on ``replies`` until the host closes ``requests``. Both pipes are
+    this episode's own: the host holds their other ends, this process has nothing else. The
+    episode's CPU budget is the child's hard ``RLIMIT_CPU``; each call runs under its own
+    CPU-time timer.
     """
     limits = config["policy"]["limits"]
-    lines.fd, replies = os.dup(lines.fd), os.dup(replies)  # fds 0-2 go to /dev/null next
-    _isolate_fds(lines.fd, replies)
+    _isolate_fds(requests, replies)
+    lines = _Lines(requests)
     sys.stdout = sys.stderr = _BoundedOutput(0)  # what a policy prints is dropped
     _confine(config, limits["memory_mb"], int(limits["episode_cpu_seconds"]) + 1, seed)
     namespace = _namespace(config, allowed, "__policy__")
@@ -533,12 +549,9 @@ def _policy_episode(
     if not callable(policy):
         _write_line(replies, {"kind": "error", "error": "the code defines no function policy(obs)"})
         return
-    _write_line(replies, {"ready": True, "pid": os.getpid()})
+    _write_line(replies, {"ready": True})
     call_cpu = float(limits["call_cpu_seconds"])
-    while True:
-        message = lines.read()
-        if message is None or "end" in message:
-            return
+    while (message := lines.read()) is not None:
         outcome = _guarded_call(policy, message["obs"], call_cpu)
         if "value" in outcome:
             value = outcome["value"]
@@ -549,45 +562,112 @@ def _policy_episode(
         _write_line(replies, outcome)
 
 
+class _Episode:
+    """The worker's handle on an episode's child: its pid and pidfd."""
+
+    def __init__(self, pid: int) -> None:
+        self.pid = pid
+        try:
+            self.pidfd: int | None = os.pidfd_open(pid)
+        except (AttributeError, OSError):
+            self.pidfd = None  # not Linux: polled
+
+    def exited(self) -> str | None:
+        """How the child ended, once it has (it is reaped then); else ``None``."""
+        done, status = os.waitpid(self.pid, os.WNOHANG)
+        if not done:
+            return None
+        if self.pidfd is not None:
+            os.close(self.pidfd)
+        if os.WIFSIGNALED(status):
+            return signal.Signals(os.WTERMSIG(status)).name
+        return f"exit {os.WEXITSTATUS(status)}"
+
+    def wait(self, timeout: float | None) -> str | None:
+        """Wait up to ``timeout`` seconds (``None``: for ever) for the child to end."""
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while (ended := self.exited()) is None:
+            remaining = None if deadline is None else deadline - time.monotonic()
+            if remaining is not None and remaining <= 0:
+                return None
+            if self.pidfd is not None:
+                select.select([self.pidfd], [], [], remaining)
+            else:
+                time.sleep(0.005 if remaining is None else min(remaining, 0.005))
+        return ended
+
+    def end(self, grace: float) -> str:
+        """Give the child ``grace`` seconds to end (its requests are closed), then kill it."""
+        ended = self.wait(grace)
+        if ended is None:
+            os.kill(self.pid, signal.SIGKILL)
+            ended = self.wait(None)
+        assert ended is not None
+        return ended
+
+
 def _policy_server(config: dict[str, Any], allowed: frozenset[str], lines: _Lines) -> None:
     """Serve one policy program for a whole evaluation: a forked child per episode.
 
     Forking from this process (the program compiled, the allowed modules imported) costs
     a few milliseconds, against a tenth of a second for a new interpreter, and still gives
-    every episode a fresh process. When a child ends, for any reason, this process says so
-    (``{"ended": ...}``) and waits for the next episode.
+    every episode a fresh process. Each child gets two new pipes whose other ends go to the
+    host over the ``channel`` socket: the host and the child talk directly, and nothing a
+    child writes outlives it or reaches this process's lines to the host. At ``end`` (the
+    host has closed the child's requests) the child gets a moment to return, then is
+    killed. When a child ends, for any reason, this process says so (``{"ended": ...}``).
     """
-    replies = 1
+    import socket
+
+    control = 1
+    channel = socket.socket(fileno=int(config["channel"]))
     failure: dict[str, Any] = {}
     try:
         code = compile(config["policy"]["code"], "<policy>", "exec")
     except (SyntaxError, ValueError) as exc:
         code = None
         failure = {"kind": "error", "error": _one_line(exc)}
+    episode: _Episode | None = None
     while True:
+        if episode is not None and not lines.has_line():
+            watched = [lines.fd] + ([episode.pidfd] if episode.pidfd is not None else [])
+            ready = select.select(watched, [], [], None if episode.pidfd is not None else 0.05)[0]
+            if (episode.pidfd is None or episode.pidfd in ready) and (
+                ended := episode.exited()
+            ) is not None:
+                episode = None
+                _write_line(control, {"ended": ended})
+            if lines.fd not in ready:
+                continue
         message = lines.read()
         if message is None:
+            if episode is not None:
+                episode.end(0.0)
             return
+        if episode is not None:  # "end", or a new episode without one
+            _write_line(control, {"ended": episode.end(1.0)})
+            episode = None
         if "seed" not in message:
-            continue  # an "end" for a child that had died already
+            continue
+        requests, to_child = os.pipe()
+        from_child, replies = os.pipe()
         if code is None:
             _write_line(replies, failure)
-            _write_line(replies, {"ended": "not loaded"})
-            continue
-        pid = os.fork()
-        if pid == 0:
-            status = 0
-            try:
-                _policy_episode(code, int(message["seed"]), config, allowed, lines, replies)
-            except BaseException:
-                status = 70
-            os._exit(status)
-        _, status = os.waitpid(pid, 0)
-        if os.WIFSIGNALED(status):
-            ended = signal.Signals(os.WTERMSIG(status)).name
         else:
-            ended = f"exit {os.WEXITSTATUS(status)}"
-        _write_line(replies, {"ended": ended})
+            pid = os.fork()
+            if pid == 0:
+                status = 0
+                try:
+                    _policy_episode(code, int(message["seed"]), config, allowed, requests, replies)
+                except BaseException:
+                    status = 70
+                os._exit(status)
+            episode = _Episode(pid)
+        socket.send_fds(channel, [b"e"], [to_child, from_child])
+        for fd in (requests, to_child, from_child, replies):
+            os.close(fd)
+        if code is None:
+            _write_line(control, {"ended": "not loaded"})
 
 
 def main() -> None:

@@ -5,13 +5,14 @@ mount, IPC, UTS and cgroup namespaces:
 
 * the file system is read-only, an empty root with only the system libraries
   (``/usr/lib``), the interpreter and its standard library (its ``site-packages`` hidden),
-  the allowed third-party packages with what they need, ``/proc`` and a minimal ``/dev``;
+  the allowed third-party packages with what they need and a minimal ``/dev`` (no
+  ``/proc``);
   no project folder, data file, home, ``/etc`` (only the dynamic loader's cache) or
   program is visible, and nothing, not even an empty file, can be created;
 * the network namespace has no interface but a loopback that is down;
-* the PID namespace holds the worker and its children only: nothing outside can be seen,
-  signalled or traced, and when the worker's ``bwrap`` dies, the kernel kills every process
-  in it (``--die-with-parent`` ties it to the host process);
+* the PID namespace holds the worker (its init) and its children only: nothing outside
+  can be seen, signalled or traced, and when the worker dies, the kernel kills every
+  process in it (``--die-with-parent`` ties the worker to the host process);
 * the user namespace maps one unprivileged user, with no capabilities, to the host's user.
 
 Inside, the worker loads the seccomp filters of :mod:`palaestra.sandbox.seccomp` and each
@@ -46,8 +47,10 @@ ZYGOTE = Path(__file__).with_name("_zygote.py")
 UNSAFE_VARIABLE = "PALAESTRA_UNSAFE_SANDBOX"
 _SYSTEM_LIBRARIES = ("/lib", "/lib32", "/lib64", "/libx32", "/usr/lib", "/usr/lib32",
                      "/usr/lib64", "/usr/libx32")  # fmt: skip
-_NAMESPACES = ("--unshare-all", "--die-with-parent", "--new-session", "--uid", "65534",
-               "--gid", "65534", "--hostname", "sandbox", "--cap-drop", "ALL")  # fmt: skip
+# --as-pid-1: the worker itself (undumpable, see _zygote.py) is the namespace's init, not a
+# reaper of bwrap's that a child of the same user could read, write or signal.
+_NAMESPACES = ("--unshare-all", "--as-pid-1", "--die-with-parent", "--new-session", "--uid",
+               "65534", "--gid", "65534", "--hostname", "sandbox", "--cap-drop", "ALL")  # fmt: skip
 
 
 class UnsafeSandboxWarning(RuntimeWarning):
@@ -176,8 +179,8 @@ def wrap(command: list[str], *, allowed_imports: tuple[str, ...]) -> list[str]:
         rest[rest.index(str(ZYGOTE))] = f"{SANDBOX_DIR}/zygote.py"
         args += ["--ro-bind", str(ZYGOTE), f"{SANDBOX_DIR}/zygote.py"]
     # Nothing is writable: no file, not even an empty one, carries state between snippets.
-    args += ["--proc", "/proc", "--dev", "/dev", "--remount-ro", "/dev", "--remount-ro", "/",
-             "--chdir", "/"]  # fmt: skip
+    # No /proc: it would show other processes' files and the host's paths and kernel.
+    args += ["--dev", "/dev", "--remount-ro", "/dev", "--remount-ro", "/", "--chdir", "/"]
     return [*args, "--", interpreter, *rest]
 
 

@@ -14,13 +14,14 @@ rewards, the metrics or another player's policy, which runs in processes of its 
 
 from __future__ import annotations
 
+import os
 import time
 from dataclasses import asdict, dataclass
 from typing import Any, Literal
 
 from palaestra.errors import InvalidArgumentError
 from palaestra.sandbox import isolation
-from palaestra.sandbox.worker import Worker, start_worker
+from palaestra.sandbox.worker import LineReader, Worker, start_worker, write_line
 
 #: Modules a policy may import (``random`` is seeded by the harness).
 POLICY_IMPORTS: tuple[str, ...] = ("math", "random", "itertools", "collections", "numpy")
@@ -104,7 +105,10 @@ class PolicyWorker:
             raise InvalidArgumentError("python_layer=False needs the OS sandbox")
         self.python_layer = python_layer
         self._process: Worker | None = None
-        self._in_episode = False
+        # This episode's pipes to its child: requests written, replies read.
+        self._requests: int | None = None
+        self._replies: LineReader | None = None
+        self._in_episode = False  # the worker has an episode it will report "ended" for
         self._starting = False
         self._sent_at: float | None = None
         self.spent = 0.0
@@ -127,8 +131,8 @@ class PolicyWorker:
         self.dead, self.spent = None, 0.0
         self._starting = False
         try:
-            self._write(self._worker(), {"seed": seed})
-            self._starting = True
+            self._worker().send({"seed": seed})
+            self._starting = self._in_episode = True
         except OSError as exc:
             self._stop()
             self._fail(Outcome(None, "crashed", f"the sandbox worker failed: {exc}"))
@@ -138,14 +142,16 @@ class PolicyWorker:
         if not self._starting or self._process is None:
             return self.dead
         self._starting = False
+        deadline = time.monotonic() + self.limits.load_cpu_seconds + 30.0
         try:
-            reply = self._read(self._process, self.limits.load_cpu_seconds + 30.0)
+            self._requests, replies = self._process.receive_pipes(deadline - time.monotonic())
+            self._replies = LineReader(replies)
+            reply = self._replies.receive(max(deadline - time.monotonic(), 0.0))
         except (OSError, TimeoutError) as exc:
             self._stop()
             return self._fail(Outcome(None, "crashed", f"the sandbox worker failed: {exc!r}"))
-        if reply is None or reply.get("ended"):
+        if reply is None:
             return self._fail(Outcome(None, "crashed", "the policy process died while loading"))
-        self._in_episode = True
         if reply.get("ready"):
             return None
         kind = reply.get("kind")
@@ -159,23 +165,23 @@ class PolicyWorker:
 
     def finish_episode(self) -> None:
         """The first half of :meth:`end_episode`: tell the child, do not wait."""
+        self._close_pipes()  # the child reads the end of its requests and returns
         if not self._in_episode or self._process is None:
             return
         try:
-            if self.dead is None:
-                self._write(self._process, {"end": True})
+            self._process.send({"end": True})
         except OSError:
             self._stop()
 
     def episode_finished(self) -> None:
-        """The second half of :meth:`end_episode`: wait until the child is gone."""
-        if not self._in_episode:
-            return
-        self._in_episode = False
-        if self._process is None:
+        """The second half of :meth:`end_episode`: wait until the child is gone.
+
+        One deadline for all of it; past it, the worker is killed.
+        """
+        if not self._in_episode or self._process is None:
             return
         try:
-            self._drain_to_end(self._process)
+            self._await_end(self.limits.call_wall_seconds + 10.0)
         except (OSError, TimeoutError):
             self._stop()
 
@@ -187,13 +193,16 @@ class PolicyWorker:
 
     def send(self, observation: dict[str, Any]) -> None:
         """Hand the policy ``observation``; :meth:`receive` gets the answer."""
-        if self.dead is not None or self._process is None:
+        if self.dead is not None or self._requests is None:
             return
+        self._sent_at = time.monotonic()
         try:
-            self._write(self._process, {"obs": observation})
-            self._sent_at = time.monotonic()
-        except OSError:
-            self._fail(Outcome(None, "crashed", "the policy process is gone"))
+            write_line(self._requests, {"obs": observation}, self.limits.call_wall_seconds)
+        except TimeoutError:  # it does not read what it is sent
+            self._stop()
+            self._fail(Outcome(None, "crashed", "the policy process stopped reading"))
+        except OSError:  # gone: receive() says why
+            pass
 
     def receive(self) -> Outcome:
         """The answer to the last :meth:`send`.
@@ -203,14 +212,14 @@ class PolicyWorker:
         """
         if self.dead is not None:
             return self.dead
-        process, sent = self._process, self._sent_at
-        if process is None or sent is None:
+        replies, sent = self._replies, self._sent_at
+        if replies is None or sent is None:
             return self._fail(Outcome(None, "crashed", "nothing was asked"))
         self._sent_at = None
         budget = self.limits.episode_wall_seconds - self.spent
         wait = min(self.limits.call_wall_seconds, budget) - (time.monotonic() - sent)
         try:
-            reply = self._read(process, max(wait, 0.0))
+            reply = replies.receive(max(wait, 0.0))
         except TimeoutError:
             self.spent += time.monotonic() - sent
             if budget < self.limits.call_wall_seconds:
@@ -218,22 +227,13 @@ class PolicyWorker:
                 return self._fail(Outcome(None, "timeout", f"{spent} is spent"))
             limit = self.limits.call_wall_seconds
             return self._fail(Outcome(None, "timeout", f"wall-clock limit of {limit:g} s exceeded"))
-        except OSError as exc:  # (after TimeoutError, a subclass) too long an answer, a pipe
+        except OSError as exc:  # (after TimeoutError, a subclass) too long an answer, garbage
             self.spent += time.monotonic() - sent
             self._stop()
             return self._fail(Outcome(None, "crashed", str(exc)))
         self.spent += time.monotonic() - sent
         if reply is None:
-            self._stop()
-            return self._fail(Outcome(None, "crashed", "the sandbox worker died"))
-        if "ended" in reply:
-            self._in_episode = False  # the child is gone and reaped already
-            cause = reply["ended"]
-            if cause in ("SIGKILL", "SIGXCPU"):
-                return self._fail(
-                    Outcome(None, "crashed", "the episode's CPU time limit was exceeded")
-                )
-            return self._fail(Outcome(None, "crashed", f"the policy process died ({cause})"))
+            return self._fail(Outcome(None, "crashed", self._death()))
         if "error" in reply:
             kind = reply.get("kind")
             known = ("error", "timeout", "memory", "invalid")
@@ -269,24 +269,38 @@ class PolicyWorker:
             allowed_imports=self.allowed_imports,
             unsafe=self._unsafe,
             python_layer=self.python_layer,
+            channel=True,
         )
         return self._process
 
-    def _write(self, process: Worker, message: dict[str, Any]) -> None:
-        process.send(message)
+    def _death(self) -> str:
+        """Why the episode's child died (its replies ended): the worker's word on it."""
+        try:
+            cause = self._await_end(10.0)
+        except (OSError, TimeoutError):
+            self._stop()
+            return "the sandbox worker died"
+        if cause in ("SIGKILL", "SIGXCPU"):
+            return "the episode's CPU time limit was exceeded"
+        return f"the policy process died ({cause})"
 
-    def _read(self, process: Worker, timeout: float) -> dict[str, Any] | None:
-        """One JSON line from the worker; ``None`` at its end; TimeoutError after timeout."""
-        return process.receive(timeout)
-
-    def _drain_to_end(self, process: Worker) -> None:
-        """Read what the episode's child still said until the worker reports its end."""
+    def _await_end(self, timeout: float) -> str:
+        """Read the worker's lines until it reports the episode's end; return its cause."""
+        assert self._process is not None
+        deadline = time.monotonic() + timeout
         while True:
-            reply = self._read(process, self.limits.call_wall_seconds + 10.0)
-            if reply is None:
+            line = self._process.receive(max(deadline - time.monotonic(), 0.0))
+            if line is None:
                 raise OSError("the sandbox worker died")
-            if "ended" in reply:
-                return
+            if "ended" in line:
+                self._in_episode = False
+                return str(line["ended"])[:100]
+
+    def _close_pipes(self) -> None:
+        requests, self._requests, replies, self._replies = self._requests, None, self._replies, None
+        for fd in (requests, None if replies is None else replies.fd):
+            if fd is not None:
+                os.close(fd)
 
     def _fail(self, outcome: Outcome) -> Outcome:
         """Every later call of the episode gets ``outcome``.
@@ -302,6 +316,7 @@ class PolicyWorker:
 
     def _stop(self) -> None:
         self._in_episode = False
+        self._close_pipes()
         process, self._process = self._process, None
         if process is not None:
             process.stop()

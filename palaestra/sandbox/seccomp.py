@@ -10,7 +10,9 @@ that nothing in the sandbox needs libseccomp itself:
   limits, kernel keyrings, BPF, perf events, ``userfaultfd``, ``io_uring`` and module
   loading.
 * ``child``: added on top in every child the worker forks for untrusted code. It denies
-  signals and pidfds of any kind (a child has nobody to signal), new processes and threads,
+  signals and pidfds of any kind (a child has nobody to signal), also those the kernel
+  sends for a file descriptor (``F_SETOWN``, ``F_SETSIG``, ``FIOASYNC``, ...), new
+  processes and threads,
   any change of resource limits (the child's are set before it loads the filter), and
   System V and POSIX IPC objects and memfds (which would outlive the child).
 
@@ -60,6 +62,21 @@ _CHILD_DENIED = (
     "mq_notify", "mq_getsetattr", "memfd_create",
 )  # fmt: skip
 
+# fcntl(2) commands and ioctl(2) requests that make the kernel signal a process.
+_SIGNALLING_FCNTL = (
+    8,  # F_SETOWN
+    10,  # F_SETSIG
+    15,  # F_SETOWN_EX
+    1024,  # F_SETLEASE
+    1026,  # F_NOTIFY
+)
+_SIGNALLING_IOCTL = (
+    0x5452,  # FIOASYNC
+    0x8901,  # FIOSETOWN
+    0x8902,  # SIOCSPGRP
+    0x540F,  # TIOCSPGRP
+)
+
 
 def available() -> str | None:
     """``None`` when the filters can be compiled here, else what is missing."""
@@ -87,6 +104,11 @@ def filters() -> dict[str, bytes]:
     child = seccomp.SyscallFilter(defaction=seccomp.ALLOW)
     for name in _CHILD_DENIED:
         child.add_rule(deny, name)
+    # Signals the kernel sends on a file's behalf (SIGIO and a chosen signal to an owner).
+    for command in _SIGNALLING_FCNTL:
+        child.add_rule(deny, "fcntl", seccomp.Arg(1, seccomp.EQ, command))
+    for request in _SIGNALLING_IOCTL:
+        child.add_rule(deny, "ioctl", seccomp.Arg(1, seccomp.EQ, request))
     return {"worker": _bpf(worker), "child": _bpf(child)}
 
 

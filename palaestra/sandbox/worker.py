@@ -1,9 +1,11 @@
 """Start a sandbox worker process and read its answers, trusting nothing it says.
 
 Both sandboxes (snippets and policies) talk to a worker (``_zygote.py``) over its stdin and
-stdout, one JSON object a line. The worker runs untrusted code in its children, so every
-line is read here with a size cap and a deadline, and anything that is not a JSON object
-is an ``OSError`` like a broken pipe: the caller treats the worker as crashed.
+stdout, one JSON object a line. A policy worker also hands over, on a socket, a fresh pair
+of pipes for each episode's child, so that the host talks to that child alone and nothing
+of one episode's child can reach another's. Every line is read here with a size cap and a
+deadline, and anything that is not a JSON object is an ``OSError`` like a broken pipe: the
+caller treats the worker as crashed.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ import json
 import os
 import select
 import signal
+import socket
 import subprocess
 import sys
 import threading
@@ -60,46 +63,38 @@ def _popen(command: list[str], **kwargs: Any) -> subprocess.Popen[bytes]:
         if spawner is None:
             spawner = ThreadPoolExecutor(1, thread_name_prefix="palaestra-sandbox-spawner")
             _spawners[os.getpid()] = spawner
-    return spawner.submit(subprocess.Popen, command, **kwargs).result()
+
+    def start() -> subprocess.Popen[bytes]:
+        return subprocess.Popen(command, **kwargs)
+
+    return spawner.submit(start).result()
 
 
-class Worker:
-    """A running worker: its process and what it has sent but not yet been read.
+class LineReader:
+    """JSON-object lines from a file descriptor, each within a size cap and a deadline.
 
     Args:
-        process: The worker process (``bwrap`` around it, or the bare interpreter).
+        fd: The descriptor read (not closed here).
     """
 
-    def __init__(self, process: subprocess.Popen[bytes]) -> None:
-        self.process = process
+    def __init__(self, fd: int) -> None:
+        self.fd = fd
         self._pending = b""
 
-    def alive(self) -> bool:
-        """Whether the process is running."""
-        return self.process.poll() is None
-
-    def send(self, message: dict[str, Any]) -> None:
-        """Write one JSON line (``OSError`` when the worker is gone)."""
-        assert self.process.stdin is not None
-        self.process.stdin.write(json.dumps(message).encode() + b"\n")
-        self.process.stdin.flush()
-
     def receive(self, timeout: float) -> dict[str, Any] | None:
-        """The next line as a dict; ``None`` when the worker closed its end.
+        """The next line as a dict; ``None`` when the writer closed its end.
 
         Raises:
             TimeoutError: No whole line within ``timeout`` seconds.
             OSError: A line longer than :data:`MAX_LINE_BYTES`, or not a JSON object (not
                 UTF-8, not JSON, nested past the parser's depth, not an object).
         """
-        assert self.process.stdout is not None
-        fd = self.process.stdout.fileno()
         deadline = time.monotonic() + timeout
         while b"\n" not in self._pending:
             remaining = deadline - time.monotonic()
-            if remaining <= 0 or not select.select([fd], [], [], remaining)[0]:
+            if remaining <= 0 or not select.select([self.fd], [], [], remaining)[0]:
                 raise TimeoutError
-            chunk = os.read(fd, 1 << 16)
+            chunk = os.read(self.fd, 1 << 16)
             if not chunk:
                 return None
             self._pending += chunk
@@ -113,6 +108,75 @@ class Worker:
         if not isinstance(message, dict):
             raise OSError("the sandbox answered garbage")
         return message
+
+
+def write_line(fd: int, message: dict[str, Any], timeout: float) -> None:
+    """Write one JSON line to a non-blocking ``fd`` within ``timeout`` seconds.
+
+    Raises:
+        TimeoutError: The reader did not take it in time (a full pipe).
+        OSError: The reader is gone.
+    """
+    view = memoryview(json.dumps(message).encode() + b"\n")
+    deadline = time.monotonic() + timeout
+    while view:
+        try:
+            view = view[os.write(fd, view) :]
+        except BlockingIOError:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0 or not select.select([], [fd], [], remaining)[1]:
+                raise TimeoutError from None
+
+
+class Worker:
+    """A running worker: its process, its control lines and, for policies, its channel.
+
+    Args:
+        process: The worker process (``bwrap`` around it, or the bare interpreter).
+        channel: The host's end of a datagram socket on which the worker hands over the
+            pipes of each episode's child (policies only).
+    """
+
+    def __init__(
+        self, process: subprocess.Popen[bytes], channel: socket.socket | None = None
+    ) -> None:
+        self.process, self.channel = process, channel
+        assert process.stdout is not None
+        self._lines = LineReader(process.stdout.fileno())
+
+    def alive(self) -> bool:
+        """Whether the process is running."""
+        return self.process.poll() is None
+
+    def send(self, message: dict[str, Any]) -> None:
+        """Write one JSON line (``OSError`` when the worker is gone)."""
+        assert self.process.stdin is not None
+        self.process.stdin.write(json.dumps(message).encode() + b"\n")
+        self.process.stdin.flush()
+
+    def receive(self, timeout: float) -> dict[str, Any] | None:
+        """The worker's next line (see :meth:`LineReader.receive`)."""
+        return self._lines.receive(timeout)
+
+    def receive_pipes(self, timeout: float) -> tuple[int, int]:
+        """The next episode's pipes from the channel: (requests to write, replies to read).
+
+        The requests end is non-blocking (see :func:`write_line`).
+
+        Raises:
+            TimeoutError: None within ``timeout`` seconds.
+            OSError: The worker is gone, or sent something else.
+        """
+        assert self.channel is not None
+        if not select.select([self.channel], [], [], timeout)[0]:
+            raise TimeoutError
+        data, fds, _, _ = socket.recv_fds(self.channel, 16, 2)
+        if data != b"e" or len(fds) != 2:
+            for fd in fds:
+                os.close(fd)
+            raise OSError("the sandbox worker sent no pipes")
+        os.set_blocking(fds[0], False)
+        return fds[0], fds[1]
 
     def stop(self) -> None:
         """Kill the worker and everything it started, and reap it.
@@ -132,6 +196,8 @@ class Worker:
                 # Closing flushes what was buffered for a process that is gone.
                 with contextlib.suppress(OSError):
                     stream.close()
+        if self.channel is not None:
+            self.channel.close()
 
 
 def start_worker(
@@ -140,6 +206,7 @@ def start_worker(
     allowed_imports: tuple[str, ...],
     unsafe: bool,
     python_layer: bool = True,
+    channel: bool = False,
 ) -> Worker:
     """Start a worker and send it its first line (``config`` plus what the worker needs).
 
@@ -149,6 +216,7 @@ def start_worker(
         unsafe: Run without the OS boundary (the user opted in; see ``isolation.require``).
         python_layer: Add the Python-level layer (audit hook, restricted builtins) on top
             of the OS boundary; ``False`` tests that boundary alone.
+        channel: Give the worker a socket to hand over each episode's pipes on.
     """
     command = [sys.executable, "-I", str(isolation.ZYGOTE)]
     first = {**config, "allowed": list(allowed_imports), "python_layer": python_layer}
@@ -158,16 +226,25 @@ def start_worker(
         first["path"] = [isolation.PACKAGES_DIR]
     if sys.platform.startswith("linux") and seccomp.available() is None:
         first["seccomp"] = {k: base64.b64encode(v).decode() for k, v in seccomp.filters().items()}
-    process = _popen(
-        command,
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.DEVNULL,
-        env=_WORKER_ENV,
-        cwd="/",
-        start_new_session=True,
-    )
-    worker = Worker(process)
+    ours = theirs = None
+    if channel:
+        ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_DGRAM)
+        first["channel"] = theirs.fileno()
+    try:
+        process = _popen(
+            command,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,
+            env=_WORKER_ENV,
+            cwd="/",
+            start_new_session=True,
+            pass_fds=() if theirs is None else (theirs.fileno(),),
+        )
+    finally:
+        if theirs is not None:
+            theirs.close()
+    worker = Worker(process, ours)
     with contextlib.suppress(OSError):  # it died at once: the first read reports it
         worker.send(first)
     return worker

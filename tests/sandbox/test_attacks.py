@@ -138,11 +138,22 @@ def test_raw_memory_through_numpy_stays_in_the_child(guarded: Sandbox) -> None:
          "AssertionError: ptrace"),
         ("import ctypes\nassert ctypes.CDLL(None).mount(b'x', b'/tmp', b'tmpfs', 0, 0) == 0, 'm'",
          "AssertionError: m"),
+        # The worker's memory and pipes through /proc (once bwrap's init was open to this).
+        ("open('/proc/1/mem', 'r+b')", "FileNotFoundError"),
+        ("open('/proc/1/fd/1', 'wb')", "FileNotFoundError"),
+        # Signals the kernel sends for a file descriptor (SIGKILL to the worker).
+        ("import fcntl, os\nr, w = os.pipe()\nfcntl.fcntl(r, fcntl.F_SETOWN, 1)",
+         "PermissionError"),
+        ("import fcntl, os\nr, w = os.pipe()\nfcntl.fcntl(r, fcntl.F_SETSIG, 9)",
+         "PermissionError"),
+        ("import fcntl, os, struct, termios\nr, w = os.pipe()\n"
+         "fcntl.ioctl(r, termios.FIOASYNC, struct.pack('i', 1))", "PermissionError"),
     ],
     ids=["exec-shell", "exec-python", "socket", "socketpair", "etc-passwd", "gold-answers",
          "project", "home", "write-file", "write-read-only", "write-shm", "sysv-shm", "fork",
          "setsid", "setpgid", "kill-parent", "kill-init", "pidfd", "prlimit-parent",
-         "setrlimit", "unshare", "ptrace", "mount"],
+         "setrlimit", "unshare", "ptrace", "mount", "proc-mem", "proc-fd", "f-setown",
+         "f-setsig", "fioasync"],
 )  # fmt: skip
 def test_the_os_boundary_holds_alone(bare: Sandbox, code: str, error: str) -> None:
     result = bare.run(code)
@@ -158,17 +169,18 @@ def test_the_file_system_shows_only_the_interpreter_and_allowed_packages(bare: S
         print(sorted(os.listdir('/etc')), sorted(os.listdir('/sandbox')))
         print(sorted(p.split('-')[0] for p in os.listdir('/sandbox/packages')))
         print(os.listdir(os.path.dirname(os.__file__) + '/site-packages'))
-        print(open('/proc/self/net/dev').read().count(':'), len(os.listdir('/proc')) < 80)
+        print(os.getpid() > 1, os.getppid(), os.path.exists('/proc'))
         """
     )
     lines = bare.run(code).output.splitlines()
     interpreter_top = os.path.realpath(sys.executable).split("/")[1]
-    assert set(eval(lines[0])) <= {"dev", "etc", "lib", "lib64", "lib32", "libx32", "proc",
-                                   "sandbox", "tmp", "usr", interpreter_top}  # fmt: skip
+    assert set(eval(lines[0])) <= {"dev", "etc", "lib", "lib64", "lib32", "libx32", "sandbox",
+                                   "usr", interpreter_top}  # fmt: skip
     assert lines[1] == "['ld.so.cache'] ['packages', 'zygote.py']"
     assert set(eval(lines[2])) == {"mpmath", "numpy", "numpy.libs", "sympy", "isympy.py"}
     assert lines[3] == "[]"  # the interpreter's own site-packages are hidden
-    assert lines[4] == "1 True"  # one network interface: the loopback
+    # The worker is the namespace's init (no process of bwrap's to reach); no /proc.
+    assert lines[4] == "True 1 False"
 
 
 def test_output_limits_hold_when_the_child_changes_its_own(bare: Sandbox) -> None:
@@ -193,7 +205,7 @@ def test_a_child_that_closes_its_result_pipe_is_killed_at_the_deadline(guarded: 
     assert result.status == "timeout"
     assert guarded._worker is not None
     namespace = pid_namespace(guarded._worker)
-    assert len(processes_in(namespace)) == 2  # bwrap's init and the worker: the child is gone
+    assert len(processes_in(namespace)) == 1  # the worker: the child is gone
     assert_intact(guarded)
 
 
@@ -218,7 +230,7 @@ def test_nothing_outlives_a_killed_host() -> None:
     namespace = host.stdout.readline().strip()
     assert namespace.startswith("pid:[")
     time.sleep(0.5)
-    assert len(processes_in(namespace)) == 3  # init, worker, the sleeping child
+    assert len(processes_in(namespace)) == 2  # the worker and the sleeping child
     host.send_signal(signal.SIGKILL)
     host.wait()
     assert gone(namespace)
@@ -321,3 +333,47 @@ def test_killing_or_limiting_the_host_fails_for_root_and_other_users_alike() -> 
                           cwd=ROOT, timeout=120)  # fmt: skip
     assert here.returncode == 0, here.stderr[-2000:]
     assert json.loads(here.stdout)["errors"] == other["errors"]
+
+
+FORGED = b'{"ended": "exit 0"}\n{"ready": true}\n{"noise": 1}\n{"value": "forged"}\n'
+
+
+def test_a_policy_that_forges_the_protocol_cannot_hang_the_host_or_outlive_its_episode() -> None:
+    # The child once shared the host's pipes both ways: it answered for the worker
+    # ("ended", "ready"), kept serving later episodes in one process, and a line a second
+    # kept the host waiting for ever. Its lines now reach only its own episode.
+    code = (
+        "import random\n"
+        "calls = 0\n"
+        "def policy(obs):\n"
+        "    global calls\n"
+        "    calls += 1\n"
+        "    if calls == 1:\n"
+        "        return 'stay'\n"
+        "    while True:\n"
+        "        try:\n"
+        "            for fd in range(3, 16):\n"
+        "                try:\n"
+        f"                    random._os.write(fd, {FORGED!r})\n"
+        "                except OSError:\n"
+        "                    pass\n"
+        "            x = 0\n"
+        "            while x < 10**6:\n"
+        "                x += 1\n"
+        "        except BaseException:\n"
+        "            pass\n"
+    )
+    limits = PolicyLimits(call_wall_seconds=1, episode_wall_seconds=5)
+    start = time.monotonic()
+    with PolicyWorker(code, limits=limits) as worker:
+        for episode in range(3):
+            worker.start_episode(episode)
+            assert worker._process is not None
+            namespace = pid_namespace(worker._process)
+            assert len(processes_in(namespace)) <= 2  # the worker and this episode's child
+            outcomes = [worker.act({"step": step}) for step in range(3)]
+            # A fresh process each episode, and nothing of the last one in its pipes.
+            assert outcomes[0].action == "stay"
+            assert [o.failure for o in outcomes[1:]] == ["invalid", "invalid"]  # not "ended"
+    assert time.monotonic() - start < 60
+    assert gone(namespace)

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import os
 import time
 
 import pytest
 
 from palaestra.errors import InvalidArgumentError
 from palaestra.sandbox.policy import PolicyLimits, PolicyWorker
-from palaestra.sandbox.worker import Worker
+from palaestra.sandbox.worker import LineReader
 
 FAST = PolicyLimits(call_cpu_seconds=0.2, call_wall_seconds=1.0, episode_wall_seconds=5.0)
 OBS = {"step": 0, "actions": ["stay", "forward"]}
@@ -118,25 +119,23 @@ def test_limits_are_validated() -> None:
         ("sys.stdout.buffer.write(b'\\xff\\xfe\\n')", "crashed"),  # not UTF-8
     ],
 )
-def test_what_the_worker_answers_never_raises_in_the_host(answer: str, failure: str) -> None:
-    # The parent's reading of replies is the limit: a worker made to answer anything (the
+def test_what_the_child_answers_never_raises_in_the_host(answer: str, failure: str) -> None:
+    # The host's reading of replies is the limit: a child made to answer anything (the
     # policy took over its process) gives a failed call, never an exception in the host.
     import subprocess
     import sys
 
+    script = f"import sys; {answer}; sys.stdout.flush()"
+    child = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE)
+    assert child.stdout is not None
     worker = PolicyWorker("def policy(obs):\n    return 'stay'\n")
-    script = f"import sys; sys.stdin.readline(); {answer}; sys.stdout.flush()"
-    worker._process = Worker(
-        subprocess.Popen(
-            [sys.executable, "-c", script],
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            start_new_session=True,  # as the real worker: killed with its process group
-        )
-    )
-    worker._in_episode = True
+    worker._requests = os.open(os.devnull, os.O_WRONLY | os.O_NONBLOCK)
+    worker._replies = LineReader(os.dup(child.stdout.fileno()))
     try:
         outcome = worker.act({"step": 0})
     finally:
         worker.close()
-    assert outcome.action is None and outcome.failure == failure
+        child.kill()
+        child.wait()
+        child.stdout.close()
+    assert outcome.action is None and outcome.failure == failure, outcome
