@@ -13,7 +13,9 @@ mount, IPC, UTS and cgroup namespaces:
 * the PID namespace holds the worker (its init) and its children only: nothing outside
   can be seen, signalled or traced, and when the worker dies, the kernel kills every
   process in it (``--die-with-parent`` ties the worker to the host process);
-* the user namespace maps one unprivileged user, with no capabilities, to the host's user.
+* the user namespace maps one unprivileged user, with no capabilities, to the host user
+  that runs ``bwrap``: the caller, or for a root caller ``nobody`` where ``nobody`` can
+  read what is bound (:func:`host_user`).
 
 Inside, the worker loads the seccomp filters of :mod:`palaestra.sandbox.seccomp` and each
 child adds its own, with ``PR_SET_NO_NEW_PRIVS``. The same boundary is built for root and
@@ -37,6 +39,7 @@ import warnings
 from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
+from typing import Any
 
 from palaestra.errors import SandboxUnavailableError
 
@@ -136,13 +139,20 @@ def report() -> Isolation:
 
 def _trial_run() -> str | None:
     command = wrap([sys.executable, "-I", "-S", "-c", "print('ok')"], allowed_imports=())
+    user = host_user(command)
     try:
-        done = subprocess.run(command, capture_output=True, timeout=30, env=_minimal_env())
+        done = subprocess.run(command, capture_output=True, timeout=30, env=_minimal_env(),
+                              **as_user(user))  # fmt: skip
     except (OSError, subprocess.TimeoutExpired) as exc:
         return str(exc)
     if done.returncode != 0 or done.stdout.strip() != b"ok":
         return done.stderr.decode(errors="replace").strip()[-300:] or f"exit {done.returncode}"
     return None
+
+
+def as_user(user: int | None) -> dict[str, Any]:
+    """``subprocess`` keyword arguments that run the command as ``user`` (none: as we are)."""
+    return {} if user is None else {"user": user, "group": user, "extra_groups": []}
 
 
 def _minimal_env() -> dict[str, str]:
@@ -182,6 +192,36 @@ def wrap(command: list[str], *, allowed_imports: tuple[str, ...]) -> list[str]:
     # No /proc: it would show other processes' files and the host's paths and kernel.
     args += ["--dev", "/dev", "--remount-ro", "/dev", "--remount-ro", "/", "--chdir", "/"]
     return [*args, "--", interpreter, *rest]
+
+
+#: The host user a root host runs ``bwrap`` as, when that user can read what is bound.
+NOBODY = 65534
+
+
+def host_user(command: list[str]) -> int | None:
+    """The user to run a wrapped ``command`` as: ``nobody`` for a root host, if possible.
+
+    The sandbox's user maps onto the host user that runs ``bwrap``. For a root host that
+    would be root (without capabilities); when ``nobody`` can read every folder and file
+    the sandbox binds, ``bwrap`` runs as ``nobody`` instead. An interpreter where others
+    cannot reach it (pyenv under a ``0700`` ``/root``, say) keeps root.
+    """
+    if os.getuid() != 0:
+        return None
+    sources = [command[i + 1] for i, arg in enumerate(command) if arg == "--ro-bind"]
+    return NOBODY if all(_readable_by_others(Path(s)) for s in sources) else None
+
+
+def _readable_by_others(path: Path) -> bool:
+    """Whether a user with no relation to ``path``'s owners can read it (not its insides)."""
+    try:
+        for folder in path.parents:
+            if not folder.stat().st_mode & 0o001:
+                return False
+        mode = path.stat().st_mode
+    except OSError:
+        return False
+    return bool(mode & 0o004) and (not path.is_dir() or bool(mode & 0o001))
 
 
 def _shared_libpython() -> str | None:
@@ -252,6 +292,8 @@ def _package_files(allowed_imports: tuple[str, ...]) -> dict[str, Path]:
 __all__ = [
     "Isolation",
     "UnsafeSandboxWarning",
+    "as_user",
+    "host_user",
     "report",
     "require",
     "unsafe_requested",

@@ -220,10 +220,12 @@ def start_worker(
     """
     command = [sys.executable, "-I", str(isolation.ZYGOTE)]
     first = {**config, "allowed": list(allowed_imports), "python_layer": python_layer}
+    user = None
     if not unsafe:
         command = isolation.wrap([sys.executable, "-I", "-S", str(isolation.ZYGOTE)],
                                  allowed_imports=allowed_imports)  # fmt: skip
         first["path"] = [isolation.PACKAGES_DIR]
+        user = isolation.host_user(command)
     if sys.platform.startswith("linux") and seccomp.available() is None:
         first["seccomp"] = {k: base64.b64encode(v).decode() for k, v in seccomp.filters().items()}
     ours = theirs = None
@@ -240,6 +242,7 @@ def start_worker(
             cwd="/",
             start_new_session=True,
             pass_fds=() if theirs is None else (theirs.fileno(),),
+            **isolation.as_user(user),
         )
     finally:
         if theirs is not None:

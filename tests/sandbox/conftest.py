@@ -64,12 +64,16 @@ def gone(namespace: str, within: float = 5.0) -> bool:
     return True
 
 
-def run_unprivileged(script: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
+def run_unprivileged(
+    script: str, timeout: float = 120, *, drop: bool = True
+) -> subprocess.CompletedProcess[str]:
     """Run ``script`` with this interpreter as an ordinary user (``nobody`` when we are root).
 
-    As root, the script runs under ``setpriv`` with no capabilities, in a private mount
-    namespace whose ``/root`` is made traversable (a ``tmpfs`` holding the folders of
-    ``/root`` the interpreter and the project live in), so that ``nobody`` can start it.
+    As root, the script runs in a private mount namespace whose ``/root`` is made
+    traversable (a ``tmpfs`` holding the folders of ``/root`` the interpreter and the
+    project live in), so that ``nobody`` can start it, and under ``setpriv`` with no
+    capabilities. With ``drop=False`` it stays root there: a root host whose interpreter
+    others can read.
     """
     env = {"PATH": "/usr/bin:/bin", "HOME": "/tmp", "LANG": "C.UTF-8", "PYTHONPATH": str(ROOT)}
     command = [sys.executable, "-c", script]
@@ -86,6 +90,8 @@ def run_unprivileged(script: str, timeout: float = 120) -> subprocess.CompletedP
     steps += [
         "exec setpriv --reuid=65534 --regid=65534 --clear-groups --inh-caps=-all "
         '--bounding-set=-all -- "$@"'
+        if drop
+        else 'exec "$@"'
     ]
     wrapped = ["unshare", "--mount", "--propagation", "private", "--", "sh", "-ec",
                "; ".join(steps), "sh", *command]  # fmt: skip

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
+import tempfile
 import textwrap
+from pathlib import Path
 
 import gymnasium as gym
 import pytest
@@ -18,7 +21,7 @@ from palaestra.errors import InvalidArgumentError, SandboxUnavailableError
 from palaestra.sandbox import Sandbox, isolation
 from palaestra.sandbox.isolation import Isolation, UnsafeSandboxWarning
 from palaestra.sandbox.policy import PolicyWorker
-from tests.sandbox.conftest import ROOT
+from tests.sandbox.conftest import ROOT, run_unprivileged
 
 STAY = "def policy(obs):\n    return 'stay'"
 MISSING = Isolation(("bubblewrap (bwrap is not on PATH)",))
@@ -132,3 +135,48 @@ def test_an_unopted_machine_fails_the_command_line_with_the_reason() -> None:
                           env={**env, "PATH": "/nonexistent"}, cwd=ROOT)  # fmt: skip
     assert done.returncode == 2
     assert "cannot isolate it" in " ".join(done.stdout.split())
+
+
+def test_a_root_host_runs_the_sandbox_as_nobody_where_nobody_can_read_it() -> None:
+    # Here /root is 0700, so the sandbox of a root host maps onto root (no capabilities);
+    # with /root traversable, as on a system Python, it maps onto nobody.
+    script = textwrap.dedent(
+        """
+        import os
+        from pathlib import Path
+        from palaestra.sandbox import Sandbox
+        with Sandbox() as box:
+            box.run("pass")
+            pid = box._worker.process.pid
+            inner = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()[0]
+            status = Path(f"/proc/{inner}/status").read_text()
+            uid = next(line.split()[1] for line in status.splitlines()
+                       if line.startswith("Uid:"))
+            print(os.getuid(), uid, box.run("print(6 * 7)").output.strip())
+        """
+    )
+    done = run_unprivileged(script, drop=False)
+    assert done.returncode == 0, done.stderr[-2000:]
+    host, sandbox, answer = done.stdout.split()
+    assert answer == "42"
+    assert sandbox == "65534" and (host == "0" or os.getuid() != 0)
+
+
+def test_who_can_read_what_is_bound() -> None:
+    tmp_path = Path(tempfile.mkdtemp())  # pytest's own folder is not open to others
+    inside = tmp_path / "open" / "lib"
+    inside.mkdir(parents=True)
+    (inside / "module.py").write_text("")
+    for folder in (tmp_path, tmp_path / "open", inside):
+        folder.chmod(0o755)
+    (inside / "module.py").chmod(0o644)
+    assert isolation._readable_by_others(inside / "module.py")
+    tmp_path.chmod(0o700)
+    try:
+        assert not isolation._readable_by_others(inside / "module.py")
+        command = ["bwrap", "--ro-bind", str(inside), str(inside), "--", "python"]
+        assert isolation.host_user(command) is None
+    finally:
+        shutil.rmtree(tmp_path)
+    if os.getuid() == 0:
+        assert isolation.host_user(["bwrap", "--ro-bind", "/usr/lib", "/usr/lib"]) == 65534
