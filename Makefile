@@ -44,8 +44,8 @@ $(VENV)/.browser: | $(BIN)/python
 # policies). Installed with apt where make runs as root; elsewhere the sandbox says how.
 $(VENV)/.sandbox: | $(BIN)/python
 	@command -v bwrap >/dev/null || [ "$$(id -u)" != 0 ] || ! command -v apt-get >/dev/null \
-		|| apt-get install -y -q bubblewrap >/dev/null \
-		|| (apt-get update -q >/dev/null && apt-get install -y -q bubblewrap >/dev/null)
+		|| apt-get install -y -q bubblewrap libseccomp2 >/dev/null \
+		|| (apt-get update -q >/dev/null && apt-get install -y -q bubblewrap libseccomp2 >/dev/null)
 	@command -v bwrap >/dev/null || echo "note: install bubblewrap for the OS sandbox"
 	touch $@
 

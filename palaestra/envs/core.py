@@ -194,13 +194,22 @@ class TextEnv(gym.Env[str, str]):
     #: Longest observation text the environment produces.
     max_observation_length: ClassVar[int] = 1 << 20
     #: Longest a step may take on any action, hostile ones included (seconds): the step-time
-    #: check of :mod:`palaestra.testing` holds every environment to it.
+    #: check of :mod:`palaestra.testing` holds every environment to it (through
+    #: :meth:`step_time_limit`).
     max_step_seconds: float = 0.05
     #: Whether the game accepts free text (math answers, parser commands), so arbitrary
     #: words may be valid actions. Used by :mod:`palaestra.testing`.
     free_text_actions: ClassVar[bool] = False
     #: Whether episodes depend on the seed (checked by :mod:`palaestra.testing`).
     seeded: bool = True
+
+    def step_time_limit(self, info: dict[str, Any]) -> float:
+        """The longest the step that returned ``info`` may have taken, in seconds.
+
+        ``max_step_seconds`` by default; an environment whose steps may run something
+        with a time limit of its own (a tool call) says so here.
+        """
+        return self.max_step_seconds
 
     def __new__(cls, *args: Any, **kwargs: Any) -> TextEnv:
         """Create the instance after checking ``kwargs`` against the constructor's arguments."""

@@ -13,7 +13,8 @@ that nothing in the sandbox needs libseccomp itself:
   signals and pidfds of any kind (a child has nobody to signal), also those the kernel
   sends for a file descriptor (``F_SETOWN``, ``F_SETSIG``, ``FIOASYNC``, ...), new
   processes and threads,
-  any change of resource limits (the child's are set before it loads the filter), and
+  any change of resource limits (the child's are set before it loads the filter) or of
+  priorities, scheduling or CPU affinity (the worker's would pass on to later children), and
   System V and POSIX IPC objects and memfds (which would outlive the child).
 
 Denied calls fail with ``EPERM`` (``ENOSYS`` for ``clone3``, whose flags a filter cannot
@@ -56,6 +57,9 @@ _CHILD_DENIED = (
     "pidfd_open", "pidfd_send_signal",
     "fork", "vfork", "clone",
     "setrlimit", "prlimit64",
+    # Priorities, scheduling and CPUs: of the worker too, and its later children inherit them.
+    "setpriority", "sched_setscheduler", "sched_setparam", "sched_setattr",
+    "sched_setaffinity", "ioprio_set",
     # System V and POSIX IPC outlive the child in the worker's IPC namespace.
     "shmget", "shmat", "shmctl", "msgget", "msgsnd", "msgrcv", "msgctl", "semget", "semop",
     "semctl", "semtimedop", "mq_open", "mq_unlink", "mq_timedsend", "mq_timedreceive",

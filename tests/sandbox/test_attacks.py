@@ -56,7 +56,10 @@ def guarded() -> Sandbox:
 
 
 def assert_intact(box: Sandbox) -> None:
+    """A normal snippet gives its usual result, and the worker has no other process."""
     assert box.run("import math\nprint(math.factorial(10))").output == "3628800\n"
+    assert box._worker is not None
+    assert len(processes_in(pid_namespace(box._worker))) == 1
 
 
 # ---------------------------------------------------------------- the Python layer
@@ -85,6 +88,44 @@ def test_frames_cannot_be_walked(guarded: Sandbox) -> None:
     code = "try:\n    1 / 0\nexcept ZeroDivisionError as e:\n    e.__traceback__.tb_frame"
     result = guarded.run(code)
     assert result.error == "PermissionError: sandbox: reading tb_frame is not allowed"
+
+
+def test_raw_memory_switches_the_python_layer_off_and_the_os_boundary_still_holds(
+    guarded: Sandbox,
+) -> None:
+    # numpy's __array_interface__ writes anywhere: here, into the hash table of the very
+    # set of events the audit hook refuses. The Python layer is then gone for this child;
+    # what it reaches is the OS boundary's.
+    code = textwrap.dedent(
+        f"""
+        import random, numpy as np
+        os = random._os
+        class Raw:
+            def __init__(self, address, size):
+                self.__array_interface__ = {{'shape': (size,), 'typestr': '<u8',
+                                             'data': (address, False), 'version': 3}}
+        def memory(address, size):
+            return np.asarray(Raw(address, size))
+        blocked = os.sys.modules['__main__']._BLOCKED_EVENTS
+        header = memory(id(blocked), 6)
+        memory(int(header[5]), 2 * (int(header[4]) + 1))[:] = 0
+        header[2] = header[3] = 0
+        print(sorted(os.listdir('/')))  # the audit hook refused this before
+        for attempt in ("os.open('/etc/passwd', 0)", "os.open({str(GOLD)!r}, 0)",
+                        "os.execv('/bin/sh', ['sh'])", "os.kill(1, 9)", "os.fork()",
+                        "os.setsid()"):
+            try:
+                eval(attempt)
+                print('ESCAPED', attempt)
+            except Exception as error:
+                print(type(error).__name__)
+        """
+    )
+    lines = guarded.run(code).output.splitlines()
+    assert "etc" in lines[0] and "home" not in lines[0] and "work" not in lines[0]
+    assert lines[1:] == ["FileNotFoundError", "FileNotFoundError", "PermissionError",
+                         "PermissionError", "PermissionError", "PermissionError"]  # fmt: skip
+    assert_intact(guarded)
 
 
 def test_raw_memory_through_numpy_stays_in_the_child(guarded: Sandbox) -> None:
@@ -138,6 +179,11 @@ def test_raw_memory_through_numpy_stays_in_the_child(guarded: Sandbox) -> None:
          "AssertionError: ptrace"),
         ("import ctypes\nassert ctypes.CDLL(None).mount(b'x', b'/tmp', b'tmpfs', 0, 0) == 0, 'm'",
          "AssertionError: m"),
+        # The worker slowed for good: its later children inherit its priority and CPUs.
+        ("import os\nos.sched_setscheduler(1, os.SCHED_IDLE, os.sched_param(0))",
+         "PermissionError"),
+        ("import os\nos.setpriority(os.PRIO_PROCESS, 1, 19)", "PermissionError"),
+        ("import os\nos.sched_setaffinity(1, {0})", "PermissionError"),
         # The worker's memory and pipes through /proc (once bwrap's init was open to this).
         ("open('/proc/1/mem', 'r+b')", "FileNotFoundError"),
         ("open('/proc/1/fd/1', 'wb')", "FileNotFoundError"),
@@ -152,8 +198,8 @@ def test_raw_memory_through_numpy_stays_in_the_child(guarded: Sandbox) -> None:
     ids=["exec-shell", "exec-python", "socket", "socketpair", "etc-passwd", "gold-answers",
          "project", "home", "write-file", "write-read-only", "write-shm", "sysv-shm", "fork",
          "setsid", "setpgid", "kill-parent", "kill-init", "pidfd", "prlimit-parent",
-         "setrlimit", "unshare", "ptrace", "mount", "proc-mem", "proc-fd", "f-setown",
-         "f-setsig", "fioasync"],
+         "setrlimit", "unshare", "ptrace", "mount", "sched-idle", "nice", "affinity",
+         "proc-mem", "proc-fd", "f-setown", "f-setsig", "fioasync"],
 )  # fmt: skip
 def test_the_os_boundary_holds_alone(bare: Sandbox, code: str, error: str) -> None:
     result = bare.run(code)

@@ -318,10 +318,14 @@ class MathToolEnv(MathEnv):
             max_output_chars=tool_output_chars,
         )
         # A step that runs code takes what the code takes, up to the sandbox's wall-clock
-        # limit; parsing the reply stays within the 50 ms of every other step.
-        self.max_step_seconds = self.tool_limits.wall_seconds + 1.0
+        # limit; every other step (parsing included) stays within max_step_seconds.
+        self.max_tool_step_seconds = self.tool_limits.wall_seconds + 1.0
         self._tool_calls = 0
         self._tool_failures = 0
+
+    def step_time_limit(self, info: dict[str, Any]) -> float:
+        """A step that ran code (``tool_status`` in its info) may take the tool's time."""
+        return self.max_tool_step_seconds if "tool_status" in info else self.max_step_seconds
 
     def _reset(self, options: dict[str, Any] | None) -> tuple[str, dict[str, Any]]:
         self._tool_calls = 0

@@ -230,6 +230,15 @@ class TestTool:
         obs, _, terminated, _, info = env.step("<python>print(2)</python>")
         assert info["invalid_action"] and "all 1 tool calls are used" in obs and not terminated
 
+    def test_only_a_step_that_ran_code_may_take_the_tools_time(self) -> None:
+        env = gym.make("palaestra/MathTool-v0", tool_wall_seconds=3.0)
+        env.reset(seed=0)
+        base = env.unwrapped
+        _, _, _, _, info = env.step("<python>print(1)</python>")
+        assert base.step_time_limit(info) == 4.0
+        _, _, _, _, info = env.step("<python>" * 2000)  # no closer: parsed, never run
+        assert "tool_status" not in info and base.step_time_limit(info) == 0.05
+
     def test_tool_output_is_seeded(self) -> None:
         outputs = []
         for _ in range(2):
