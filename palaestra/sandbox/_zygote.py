@@ -103,6 +103,8 @@ _BLOCKED_EVENTS = frozenset(
         "code.__new__",
         "resource.setrlimit",
         "resource.prlimit",
+        "os.setxattr",
+        "os.removexattr",
     }
 )
 _PROTECTED_ATTRIBUTES = frozenset(
@@ -231,6 +233,9 @@ def _harden_worker(filters: dict[str, str]) -> None:
     It becomes undumpable (no process of the same user reads or writes its memory), dies
     with its parent and runs under the ``worker`` filter.
     """
+    # A KeyboardInterrupt is the one signal a child could still get to this process (pid 1
+    # of its namespace ignores the others); nothing here needs it.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     if not sys.platform.startswith("linux"):
         return
     _prctl(_PR_SET_DUMPABLE, ctypes.c_ulong(0))
@@ -258,7 +263,7 @@ def _isolate_fds(*keep: int) -> None:
     for fd in sorted(keep):
         os.closerange(low, fd)
         low = fd + 1
-    os.closerange(low, 65536)
+    os.closerange(low, 2**31 - 1)  # every fd, whatever its number (close_range(2) on Linux)
 
 
 def _on_cpu_limit(signum: int, frame: Any) -> None:

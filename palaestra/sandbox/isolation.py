@@ -5,8 +5,8 @@ mount, IPC, UTS and cgroup namespaces:
 
 * the file system is read-only, an empty root with only the system libraries
   (``/usr/lib``), the interpreter and its standard library (its ``site-packages`` hidden),
-  the allowed third-party packages with what they need and a minimal ``/dev`` (no
-  ``/proc``);
+  the allowed third-party packages with what they need and a ``/dev`` of ``null``,
+  ``zero``, ``full``, ``random`` and ``urandom`` (no ``/proc``, no pseudo-terminals);
   no project folder, data file, home, ``/etc`` (only the dynamic loader's cache) or
   program is visible, and nothing, not even an empty file, can be created;
 * the network namespace has no interface but a loopback that is down;
@@ -52,6 +52,7 @@ _SYSTEM_LIBRARIES = ("/lib", "/lib32", "/lib64", "/libx32", "/usr/lib", "/usr/li
                      "/usr/lib64", "/usr/libx32")  # fmt: skip
 # --as-pid-1: the worker itself (undumpable, see _zygote.py) is the namespace's init, not a
 # reaper of bwrap's that a child of the same user could read, write or signal.
+_DEVICES = ("/dev/null", "/dev/zero", "/dev/full", "/dev/random", "/dev/urandom")
 _NAMESPACES = ("--unshare-all", "--as-pid-1", "--die-with-parent", "--new-session", "--uid",
                "65534", "--gid", "65534", "--hostname", "sandbox", "--cap-drop", "ALL")  # fmt: skip
 
@@ -181,16 +182,19 @@ def wrap(command: list[str], *, allowed_imports: tuple[str, ...]) -> list[str]:
     if library:
         args += ["--ro-bind", library, library]
     for hidden in _site_dirs_under((stdlib, *_SYSTEM_LIBRARIES)):
-        args += ["--tmpfs", hidden]
+        args += ["--tmpfs", hidden, "--remount-ro", hidden]
     for name, source in sorted(_package_files(allowed_imports).items()):
         args += ["--ro-bind", str(source), f"{PACKAGES_DIR}/{name}"]
     rest = list(command[1:])
     if str(ZYGOTE) in rest:
         rest[rest.index(str(ZYGOTE))] = f"{SANDBOX_DIR}/zygote.py"
         args += ["--ro-bind", str(ZYGOTE), f"{SANDBOX_DIR}/zygote.py"]
+    # A /dev of a few device nodes, no pseudo-terminals (a machine has a few thousand).
+    for device in _DEVICES:
+        args += ["--dev-bind", device, device]
     # Nothing is writable: no file, not even an empty one, carries state between snippets.
     # No /proc: it would show other processes' files and the host's paths and kernel.
-    args += ["--dev", "/dev", "--remount-ro", "/dev", "--remount-ro", "/", "--chdir", "/"]
+    args += ["--remount-ro", "/", "--chdir", "/"]
     return [*args, "--", interpreter, *rest]
 
 

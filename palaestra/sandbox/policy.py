@@ -43,6 +43,8 @@ class PolicyLimits:
         episode_cpu_seconds: CPU time of the whole episode (the process's hard limit).
         episode_wall_seconds: Wall-clock time of all calls of the episode together.
         load_cpu_seconds: CPU time to run the program's top level.
+        load_wall_seconds: Wall-clock time from the start of an episode until the program
+            is loaded (a top level that blocks uses no CPU).
         memory_mb: Address space of the process, in MiB (numpy counts).
     """
 
@@ -51,6 +53,7 @@ class PolicyLimits:
     episode_cpu_seconds: float = 20.0
     episode_wall_seconds: float = 60.0
     load_cpu_seconds: float = 2.0
+    load_wall_seconds: float = 10.0
     memory_mb: int = 768
 
     def __post_init__(self) -> None:
@@ -110,6 +113,7 @@ class PolicyWorker:
         self._replies: LineReader | None = None
         self._in_episode = False  # the worker has an episode it will report "ended" for
         self._starting = False
+        self._begun_at = 0.0
         self._sent_at: float | None = None
         self.spent = 0.0
         self.dead: Outcome | None = None
@@ -133,6 +137,8 @@ class PolicyWorker:
         try:
             self._worker().send({"seed": seed})
             self._starting = self._in_episode = True
+            # Players' episodes start together: their load times run side by side.
+            self._begun_at = time.monotonic()
         except OSError as exc:
             self._stop()
             self._fail(Outcome(None, "crashed", f"the sandbox worker failed: {exc}"))
@@ -142,7 +148,8 @@ class PolicyWorker:
         if not self._starting or self._process is None:
             return self.dead
         self._starting = False
-        deadline = time.monotonic() + self.limits.load_cpu_seconds + 30.0
+        # A new worker first imports its modules (numpy: a few tenths of a second).
+        deadline = self._begun_at + self.limits.load_wall_seconds
         try:
             self._requests, replies = self._process.receive_pipes(deadline - time.monotonic())
             self._replies = LineReader(replies)

@@ -66,6 +66,7 @@ _CHILD_DENIED = (
     "mq_notify", "mq_getsetattr", "memfd_create",
 )  # fmt: skip
 
+_LOW_32 = 0xFFFFFFFF
 # fcntl(2) commands and ioctl(2) requests that make the kernel signal a process.
 _SIGNALLING_FCNTL = (
     8,  # F_SETOWN
@@ -109,10 +110,11 @@ def filters() -> dict[str, bytes]:
     for name in _CHILD_DENIED:
         child.add_rule(deny, name)
     # Signals the kernel sends on a file's behalf (SIGIO and a chosen signal to an owner).
+    # The kernel reads both as 32-bit: compare the low half only, or a set high bit passes.
     for command in _SIGNALLING_FCNTL:
-        child.add_rule(deny, "fcntl", seccomp.Arg(1, seccomp.EQ, command))
+        child.add_rule(deny, "fcntl", seccomp.Arg(1, seccomp.MASKED_EQ, _LOW_32, command))
     for request in _SIGNALLING_IOCTL:
-        child.add_rule(deny, "ioctl", seccomp.Arg(1, seccomp.EQ, request))
+        child.add_rule(deny, "ioctl", seccomp.Arg(1, seccomp.MASKED_EQ, _LOW_32, request))
     return {"worker": _bpf(worker), "child": _bpf(child)}
 
 

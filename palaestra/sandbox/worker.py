@@ -70,6 +70,16 @@ def _popen(command: list[str], **kwargs: Any) -> subprocess.Popen[bytes]:
     return spawner.submit(start).result()
 
 
+def ready(fd: int, timeout: float, *, write: bool = False) -> bool:
+    """Whether ``fd`` can be read (or written) within ``timeout`` seconds.
+
+    ``poll``, not ``select``: a large host process has descriptors past ``select``'s 1024.
+    """
+    poller = select.poll()
+    poller.register(fd, select.POLLOUT if write else select.POLLIN)
+    return bool(poller.poll(max(timeout, 0.0) * 1000))
+
+
 class LineReader:
     """JSON-object lines from a file descriptor, each within a size cap and a deadline.
 
@@ -92,7 +102,7 @@ class LineReader:
         deadline = time.monotonic() + timeout
         while b"\n" not in self._pending:
             remaining = deadline - time.monotonic()
-            if remaining <= 0 or not select.select([self.fd], [], [], remaining)[0]:
+            if remaining <= 0 or not ready(self.fd, remaining):
                 raise TimeoutError
             chunk = os.read(self.fd, 1 << 16)
             if not chunk:
@@ -124,7 +134,7 @@ def write_line(fd: int, message: dict[str, Any], timeout: float) -> None:
             view = view[os.write(fd, view) :]
         except BlockingIOError:
             remaining = deadline - time.monotonic()
-            if remaining <= 0 or not select.select([], [fd], [], remaining)[1]:
+            if remaining <= 0 or not ready(fd, remaining, write=True):
                 raise TimeoutError from None
 
 
@@ -168,7 +178,7 @@ class Worker:
             OSError: The worker is gone, or sent something else.
         """
         assert self.channel is not None
-        if not select.select([self.channel], [], [], timeout)[0]:
+        if not ready(self.channel.fileno(), timeout):
             raise TimeoutError
         data, fds, _, _ = socket.recv_fds(self.channel, 16, 2)
         if data != b"e" or len(fds) != 2:

@@ -160,7 +160,7 @@ def test_raw_memory_through_numpy_stays_in_the_child(guarded: Sandbox) -> None:
         ("import os\nos.listdir(os.path.expanduser('~'))", "FileNotFoundError"),
         ("open('/x', 'w')", "OSError: [Errno 30] Read-only file system"),
         (f"open({os.path.dirname(os.__file__) + '/x'!r}, 'w')", "OSError"),  # read-only
-        ("open('/dev/shm/x', 'w')", "OSError"),  # nothing is writable, not even a name
+        ("open('/dev/shm/x', 'w')", "FileNotFoundError"),  # no shared-memory folder
         ("import ctypes\nassert ctypes.CDLL(None).shmget(0, 4096, 0o1600) >= 0, 'shm'",
          "AssertionError: shm"),  # System V memory outlives the child
         ("import os\nos.fork()", "PermissionError"),
@@ -194,12 +194,18 @@ def test_raw_memory_through_numpy_stays_in_the_child(guarded: Sandbox) -> None:
          "PermissionError"),
         ("import fcntl, os, struct, termios\nr, w = os.pipe()\n"
          "fcntl.ioctl(r, termios.FIOASYNC, struct.pack('i', 1))", "PermissionError"),
+        # The kernel reads fcntl's command as 32 bits: a high bit set must not slip past.
+        ("import ctypes, os\nlibc = ctypes.CDLL(None, use_errno=True)\nr, w = os.pipe()\n"
+         "assert libc.syscall(72, r, (1 << 32) | 8, 1) == 0, ctypes.get_errno()",
+         "AssertionError: 1"),
+        ("open('/dev/ptmx', 'rb')", "FileNotFoundError"),  # the machine's pseudo-terminals
     ],
     ids=["exec-shell", "exec-python", "socket", "socketpair", "etc-passwd", "gold-answers",
          "project", "home", "write-file", "write-read-only", "write-shm", "sysv-shm", "fork",
          "setsid", "setpgid", "kill-parent", "kill-init", "pidfd", "prlimit-parent",
          "setrlimit", "unshare", "ptrace", "mount", "sched-idle", "nice", "affinity",
-         "proc-mem", "proc-fd", "f-setown", "f-setsig", "fioasync"],
+         "proc-mem", "proc-fd", "f-setown", "f-setsig", "fioasync", "f-setown-high-bits",
+         "ptmx"],
 )  # fmt: skip
 def test_the_os_boundary_holds_alone(bare: Sandbox, code: str, error: str) -> None:
     result = bare.run(code)
@@ -227,6 +233,30 @@ def test_the_file_system_shows_only_the_interpreter_and_allowed_packages(bare: S
     assert lines[3] == "[]"  # the interpreter's own site-packages are hidden
     # The worker is the namespace's init (no process of bwrap's to reach); no /proc.
     assert lines[4] == "True 1 False"
+
+
+def test_nothing_anywhere_is_writable(bare: Sandbox) -> None:
+    # A hidden site-packages folder once was a writable tmpfs: a name made there carried
+    # state to the next snippet, and a snippet could fill the machine's memory with them.
+    code = textwrap.dedent(
+        """
+        import os, site
+        folders = ['/', '/dev', '/etc', '/sandbox', '/sandbox/packages', '/usr/lib',
+                   os.path.dirname(os.__file__), os.path.dirname(os.__file__) + '/site-packages',
+                   '/usr/lib/python3/dist-packages']
+        for folder in folders:
+            if not os.path.isdir(folder):
+                continue
+            for make in (os.mkdir, os.mkfifo, lambda p: os.symlink('/', p)):
+                try:
+                    make(folder + '/made')
+                    print('WRITABLE', folder)
+                except OSError as error:
+                    assert error.errno in (13, 30), error  # EACCES, EROFS
+        print('done')
+        """
+    )
+    assert bare.run(code).output == "done\n"
 
 
 def test_output_limits_hold_when_the_child_changes_its_own(bare: Sandbox) -> None:

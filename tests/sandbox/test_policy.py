@@ -139,3 +139,24 @@ def test_what_the_child_answers_never_raises_in_the_host(answer: str, failure: s
         child.wait()
         child.stdout.close()
     assert outcome.action is None and outcome.failure == failure, outcome
+
+
+def test_a_program_that_blocks_while_loading_costs_the_load_limit_once() -> None:
+    # Its top level blocks without using CPU: only the wall-clock limit ends it, and the
+    # players' limits run side by side, not one after the other.
+    code = (
+        "import random\nr, w = random._os.pipe()\nrandom._os.read(r, 1)\n"
+        "def policy(obs):\n    return 'stay'"
+    )
+    limits = PolicyLimits(load_wall_seconds=2.0)
+    workers = [PolicyWorker(code, limits=limits) for _ in range(2)]
+    start = time.monotonic()
+    try:
+        for worker in workers:
+            worker.begin_episode(0)
+        outcomes = [worker.episode_ready() for worker in workers]
+    finally:
+        for worker in workers:
+            worker.close()
+    assert all(o is not None and o.failure == "crashed" for o in outcomes)
+    assert time.monotonic() - start < 2.0 * 1.5 + 2  # not one limit per player

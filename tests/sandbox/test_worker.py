@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import resource
 import subprocess
 import sys
 import threading
@@ -10,6 +12,7 @@ import time
 import pytest
 
 from palaestra.sandbox import Sandbox
+from palaestra.sandbox.policy import PolicyWorker
 from palaestra.sandbox.worker import MAX_LINE_BYTES, Worker
 
 
@@ -73,3 +76,20 @@ def test_a_worker_started_from_a_thread_outlives_the_thread() -> None:
         worker = box._worker
         assert box.run("print(1)").output == "1\n"
         assert box._worker is worker
+
+
+def test_a_host_with_many_open_files_still_talks_to_its_sandboxes() -> None:
+    # select() takes descriptors below 1024 only; a big host process has more open.
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    resource.setrlimit(resource.RLIMIT_NOFILE, (min(hard, 4096), hard))
+    opened = [os.open(os.devnull, os.O_RDONLY) for _ in range(1100)]
+    try:
+        with Sandbox() as box:
+            assert box.run("print(1)").output == "1\n"
+        with PolicyWorker("def policy(obs):\n    return 'stay'") as worker:
+            worker.start_episode(0)
+            assert worker.act({"step": 0}).action == "stay"
+    finally:
+        for fd in opened:
+            os.close(fd)
+        resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
