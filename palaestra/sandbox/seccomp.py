@@ -7,15 +7,18 @@ that nothing in the sandbox needs libseccomp itself:
   the worker nor any snippet needs: running programs (``execve``), sockets, tracing and
   reading other processes' memory, mounts and namespaces (``unshare``, ``setns``, ``clone``
   with a namespace flag), new sessions and process groups, changing other processes'
-  limits, kernel keyrings, BPF, perf events, ``userfaultfd``, ``io_uring`` and module
-  loading.
+  limits, kernel keyrings, BPF, perf events, ``userfaultfd``, ``io_uring``, module loading,
+  changing a file's mode, owner, times or attributes, file locks, file events and page
+  cache control (what another sandbox, or the next snippet, could see), and every system
+  call newer than ``clone3`` but a few that act on the caller alone.
 * ``child``: added on top in every child the worker forks for untrusted code. It denies
   signals and pidfds of any kind (a child has nobody to signal), also those the kernel
   sends for a file descriptor (``F_SETOWN``, ``F_SETSIG``, ``FIOASYNC``, ...), new
   processes and threads,
   any change of resource limits (the child's are set before it loads the filter) or of
-  priorities, scheduling or CPU affinity (the worker's would pass on to later children), and
-  System V and POSIX IPC objects and memfds (which would outlive the child).
+  priorities, scheduling or CPU affinity (the worker's would pass on to later children),
+  System V and POSIX IPC objects and memfds (which would outlive the child), and shared
+  mappings.
 
 Denied calls fail with ``EPERM`` (``ENOSYS`` for ``clone3``, whose flags a filter cannot
 read, so that the C library falls back to ``clone``); a call from another architecture's
@@ -42,15 +45,25 @@ _NAMESPACE_FLAGS = (
 _WORKER_DENIED = (
     "execve", "execveat",
     "socket", "socketpair",
-    "ptrace", "process_vm_readv", "process_vm_writev", "pidfd_getfd", "kcmp",
+    "ptrace", "process_vm_readv", "process_vm_writev", "kcmp",
     "mount", "umount2", "pivot_root", "chroot", "unshare", "setns", "open_tree",
-    "move_mount", "fsopen", "fsconfig", "fsmount", "fspick", "mount_setattr",
+    "move_mount", "fsopen", "fsconfig", "fsmount", "fspick",
     "setsid", "setpgid",
     "keyctl", "add_key", "request_key",
     "bpf", "perf_event_open", "userfaultfd",
     "io_uring_setup", "io_uring_enter", "io_uring_register",
     "init_module", "finit_module", "delete_module", "kexec_load", "kexec_file_load",
     "reboot", "swapon", "swapoff", "acct", "quotactl",
+    # A file's mode, owner, times and attributes. The few writable mounts are device nodes,
+    # and the sandbox's user may own them (root's, where bwrap runs as root).
+    "chmod", "fchmod", "fchmodat", "chown", "fchown", "lchown", "fchownat",
+    "utime", "utimes", "futimesat", "utimensat",
+    "setxattr", "lsetxattr", "fsetxattr", "removexattr", "lremovexattr", "fremovexattr",
+    "name_to_handle_at", "open_by_handle_at",
+    # What other processes see: locks, file events, the page cache (which pages of a
+    # shared file are cached carries bits from one process, or snippet, to the next).
+    "flock", "inotify_init", "inotify_init1", "fanotify_init",
+    "fadvise64", "readahead", "mincore", "preadv2", "pwritev2",
 )  # fmt: skip
 _CHILD_DENIED = (
     "kill", "tkill", "tgkill", "rt_sigqueueinfo", "rt_tgsigqueueinfo",
@@ -65,8 +78,19 @@ _CHILD_DENIED = (
     "semctl", "semtimedop", "mq_open", "mq_unlink", "mq_timedsend", "mq_timedreceive",
     "mq_notify", "mq_getsetattr", "memfd_create",
 )  # fmt: skip
+# Since Linux 5.1 new system calls have one number on every architecture. Those from
+# clone3 (435) on are denied, but for these, which act on the caller alone: close_range,
+# openat2, faccessat2, epoll_pwait2, futex_waitv, map_shadow_stack, futex_wake, futex_wait,
+# futex_requeue, mseal. A call added to a later kernel is denied until it is looked at.
+_NEWER_ALLOWED = frozenset({436, 437, 439, 441, 449, 453, 454, 455, 456, 462})
+_NEWER = range(436, 600)
 
 _LOW_32 = 0xFFFFFFFF
+# fcntl(2) commands that lock a file (what other processes see) and mmap(2)'s MAP_SHARED.
+_LOCKING_FCNTL = (5, 6, 7, 36, 37, 38)  # F_GETLK, F_SETLK(W), F_OFD_GETLK, F_OFD_SETLK(W)
+_MAP_SHARED = 0x01
+# madvise(2) advice that pushes a file's pages out of the page cache.
+_EVICTING_MADVISE = (20, 21)  # MADV_COLD, MADV_PAGEOUT
 # fcntl(2) commands and ioctl(2) requests that make the kernel signal a process.
 _SIGNALLING_FCNTL = (
     8,  # F_SETOWN
@@ -104,17 +128,26 @@ def filters() -> dict[str, bytes]:
     for flag in _NAMESPACE_FLAGS:
         worker.add_rule(deny, "clone", seccomp.Arg(0, seccomp.MASKED_EQ, flag, flag))
     worker.add_rule(seccomp.ERRNO(errno.ENOSYS), "clone3")
+    for number in _NEWER:
+        if number not in _NEWER_ALLOWED:
+            worker.add_rule(deny, number)
     # glibc's setrlimit is prlimit64(0, ...): this process may change its own limits.
     worker.add_rule(deny, "prlimit64", seccomp.Arg(0, seccomp.NE, 0))
+    # The kernel reads these as 32-bit: compare the low half only, or a set high bit passes.
+    for command in _LOCKING_FCNTL:
+        worker.add_rule(deny, "fcntl", seccomp.Arg(1, seccomp.MASKED_EQ, _LOW_32, command))
+    for advice in _EVICTING_MADVISE:
+        worker.add_rule(deny, "madvise", seccomp.Arg(2, seccomp.MASKED_EQ, _LOW_32, advice))
     child = seccomp.SyscallFilter(defaction=seccomp.ALLOW)
     for name in _CHILD_DENIED:
         child.add_rule(deny, name)
     # Signals the kernel sends on a file's behalf (SIGIO and a chosen signal to an owner).
-    # The kernel reads both as 32-bit: compare the low half only, or a set high bit passes.
     for command in _SIGNALLING_FCNTL:
         child.add_rule(deny, "fcntl", seccomp.Arg(1, seccomp.MASKED_EQ, _LOW_32, command))
     for request in _SIGNALLING_IOCTL:
         child.add_rule(deny, "ioctl", seccomp.Arg(1, seccomp.MASKED_EQ, _LOW_32, request))
+    # A shared mapping of a file is a futex (and memory) another sandbox can share.
+    child.add_rule(deny, "mmap", seccomp.Arg(3, seccomp.MASKED_EQ, _MAP_SHARED, _MAP_SHARED))
     return {"worker": _bpf(worker), "child": _bpf(child)}
 
 

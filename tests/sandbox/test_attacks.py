@@ -199,13 +199,30 @@ def test_raw_memory_through_numpy_stays_in_the_child(guarded: Sandbox) -> None:
          "assert libc.syscall(72, r, (1 << 32) | 8, 1) == 0, ctypes.get_errno()",
          "AssertionError: 1"),
         ("open('/dev/ptmx', 'rb')", "FileNotFoundError"),  # the machine's pseudo-terminals
+        # The host's device nodes, which the sandbox's user may own (root's, here).
+        ("import os\nos.chmod('/dev/null', 0o666)", "PermissionError"),
+        ("import os\nos.utime('/dev/null', (0, 0))", "PermissionError"),
+        ("import os\nos.setxattr('/dev/null', 'user.x', b'1')", "PermissionError"),
+        # What other sandboxes (or the next snippet) could see: locks, events, page cache.
+        ("import fcntl\nfcntl.flock(open('/etc/ld.so.cache'), fcntl.LOCK_EX)", "PermissionError"),
+        ("import fcntl, struct\nfcntl.fcntl(open('/etc/ld.so.cache'), fcntl.F_SETLK,"
+         " struct.pack('hhqqi', fcntl.F_RDLCK, 0, 0, 0, 0))", "PermissionError"),
+        ("import ctypes\nassert ctypes.CDLL(None).inotify_init() >= 0, 'inotify'",
+         "AssertionError: inotify"),
+        ("import os\nos.posix_fadvise(os.open('/etc/ld.so.cache', 0), 0, 0, 4)",
+         "PermissionError"),
+        ("import ctypes\nassert ctypes.CDLL(None).syscall(451, 0, 0, 0, 0) == 0, 'cachestat'",
+         "AssertionError: cachestat"),
+        ("import mmap, os\nmmap.mmap(os.open('/etc/ld.so.cache', 0), 4096,"
+         " mmap.MAP_SHARED, mmap.PROT_READ)", "PermissionError"),
     ],
     ids=["exec-shell", "exec-python", "socket", "socketpair", "etc-passwd", "gold-answers",
          "project", "home", "write-file", "write-read-only", "write-shm", "sysv-shm", "fork",
          "setsid", "setpgid", "kill-parent", "kill-init", "pidfd", "prlimit-parent",
          "setrlimit", "unshare", "ptrace", "mount", "sched-idle", "nice", "affinity",
          "proc-mem", "proc-fd", "f-setown", "f-setsig", "fioasync", "f-setown-high-bits",
-         "ptmx"],
+         "ptmx", "chmod-device", "utime-device", "xattr-device", "flock", "posix-lock",
+         "inotify", "fadvise", "cachestat", "mmap-shared"],
 )  # fmt: skip
 def test_the_os_boundary_holds_alone(bare: Sandbox, code: str, error: str) -> None:
     result = bare.run(code)
