@@ -11,7 +11,9 @@ The boundary comes from the operating system (see :mod:`palaestra.sandbox.isolat
 * a fresh child per snippet, so no state survives from one snippet to the next, with
   resource limits (CPU time, address space, no file writes, no new processes) and a
   wall-clock limit enforced by killing it;
-* output and result size limits enforced by the child's parent and again in the host.
+* each child talks to the host over two pipes of its own, so its code and result never
+  pass through the worker (whose memory later children start as copies of);
+* output and result size limits enforced in the host.
 
 On top, as defence in depth only, a Python layer: an audit hook and builtins whose
 ``__import__`` admits only the allowlist. Where the OS boundary cannot be built, untrusted
@@ -30,7 +32,7 @@ from typing import Any, Literal
 from palaestra.errors import InvalidArgumentError
 from palaestra.sandbox import isolation
 from palaestra.sandbox.isolation import Isolation
-from palaestra.sandbox.worker import Worker, start_worker
+from palaestra.sandbox.worker import LineReader, Worker, start_worker, write_line
 
 #: Modules a snippet may import by default (computation only).
 DEFAULT_ALLOWED_IMPORTS: tuple[str, ...] = (
@@ -140,21 +142,58 @@ class Sandbox:
         request = {"code": code, "seed": seed, "limits": asdict(self.limits)}
         with self._lock:
             for _ in range(2):
-                worker = self._running()
                 try:
-                    worker.send(request)
-                    # The worker kills a snippet at wall_seconds; more than that plus a
-                    # margin means the worker itself is stuck.
-                    reply = worker.receive(self.limits.wall_seconds + 10.0)
+                    return self._run_once(self._running(), request)
                 except (OSError, TimeoutError):
-                    reply = None
-                result = self._result(reply)
-                if result is not None:
-                    return result
-                # The worker died or answered garbage (it never should; a snippet dies in
-                # its own child): restart it.
-                self._stop()
+                    # The worker died or answered garbage (it never should; a snippet
+                    # dies in its own child): restart it.
+                    self._stop()
         return SandboxResult("crashed", "", "the sandbox worker died")
+
+    def _run_once(self, worker: Worker, request: dict[str, Any]) -> SandboxResult:
+        """One snippet in a fresh child of ``worker``; OSError/TimeoutError: the worker failed.
+
+        The request goes straight to the child and the result comes straight from it, over
+        pipes of the child's own; the worker only says how the child ended.
+        """
+        wall = self.limits.wall_seconds
+        worker.send({"run": {"wall_seconds": wall}})
+        to_child, from_child = worker.receive_pipes(10.0)
+        # A result is at most the output (6 bytes a character in JSON) and a short error.
+        reader = LineReader(from_child, max_bytes=self.limits.max_output_chars * 8 + 65536)
+        try:
+            write_line(to_child, request, wall)
+            os.close(to_child)
+            to_child = -1
+            try:
+                reply = reader.receive(wall + 5.0)
+            except (OSError, TimeoutError):
+                reply = None  # too long, garbage, or silent: how it ended says why
+        except (OSError, TimeoutError):
+            reply = None  # it stopped reading (or is gone) before taking its code
+        finally:
+            for fd in (to_child, from_child):
+                if fd >= 0:
+                    os.close(fd)
+        ended = worker.receive(wall + 10.0)
+        if ended is None or "ended" not in ended:
+            raise OSError("the sandbox worker died")
+        return self._result(reply) or self._failure(str(ended["ended"]))
+
+    def _failure(self, ended: str) -> SandboxResult:
+        """The result of a child that gave none, from how it ended."""
+        limits = self.limits
+        if ended == "wall":
+            return SandboxResult(
+                "timeout", "", f"wall-clock limit of {limits.wall_seconds} s exceeded"
+            )
+        if ended in ("SIGXCPU", "SIGKILL"):
+            return SandboxResult("timeout", "", "CPU time limit exceeded")
+        if ended.startswith("exit "):
+            return SandboxResult(
+                "crashed", "", f"the process exited with status {ended[5:]} and no result"
+            )
+        return SandboxResult("crashed", "", f"the process died of {ended[:40]}")
 
     def _result(self, reply: dict[str, Any] | None) -> SandboxResult | None:
         """The worker's answer as a result, limits applied again; ``None`` if not one."""
@@ -203,7 +242,7 @@ class Sandbox:
             return self._worker
         self._stop()
         worker = start_worker({}, allowed_imports=self.allowed_imports, unsafe=self._unsafe,
-                              python_layer=self.python_layer)  # fmt: skip
+                              python_layer=self.python_layer, channel=True)  # fmt: skip
         try:
             ready = worker.receive(60.0)
         except (OSError, TimeoutError):

@@ -8,10 +8,11 @@ request runs in a fresh child forked from this process, so nothing one snippet d
 (patching a module, filling memory) survives into the next. The child, before running the
 untrusted code:
 
-* points fds 0-2 at /dev/null and closes every other fd but its result pipe;
+* points fds 0-2 at /dev/null and closes every other fd but its two pipes;
 * drops root privileges to ``nobody`` where it has them (without the OS boundary), sets
   ``PR_SET_PDEATHSIG`` after that, then resource limits: address space (memory), CPU time
-  (a hard kill backstop), file size 0 (no writes), no new processes;
+  (a hard kill backstop), file size 0 (no writes), no new processes, few open files and
+  pending signals;
 * loads the ``child`` seccomp filter (no signals, pidfds, processes or limit changes);
 * arms a CPU-time timer (``ITIMER_PROF``) that interrupts the code;
 * adds the Python layer, defence in depth only: an audit hook, which cannot be removed,
@@ -19,8 +20,11 @@ untrusted code:
   collector introspection, imports of non-allowed modules and code patching, and builtins
   whose ``__import__`` only admits the allowed modules, without ``open``/``input``.
 
-This process, the child's parent, enforces the wall-clock limit by killing it and the
-output limit by cutting what it reports. Results travel back as JSON, never pickle.
+Each child gets two new pipes whose other ends this process hands to the host (over the
+``channel`` socket): the host sends the code to the child and reads its result, as JSON,
+never pickle, from it, so no snippet's code or output ever passes through this process.
+This process, the child's parent, enforces the wall-clock limit by killing it and says
+how it ended; the host applies the output limit.
 
 Started with a ``policy`` in its first line, the process instead serves one policy program
 for a whole evaluation: a child forked per episode loads it and answers every step's call
@@ -270,6 +274,9 @@ def _on_cpu_limit(signum: int, frame: Any) -> None:
     raise CpuTimeExceeded
 
 
+_CHILD_FILES, _CHILD_SIGNALS = 64, 64
+
+
 def _confine(config: dict[str, Any], memory_mb: float, cpu_hard: int, seed: int) -> None:
     """The OS-level part of a child's confinement, before any untrusted code runs.
 
@@ -286,6 +293,10 @@ def _confine(config: dict[str, Any], memory_mb: float, cpu_hard: int, seed: int)
     resource.setrlimit(resource.RLIMIT_CPU, (cpu_hard, cpu_hard))
     for limit in (resource.RLIMIT_FSIZE, resource.RLIMIT_NPROC, resource.RLIMIT_CORE):
         resource.setrlimit(limit, (0, 0))
+    # Kernel objects charged to the host user (epoll watches, pipes, pending signals of
+    # timers), which may be root's: a few, not the user's whole allowance.
+    resource.setrlimit(resource.RLIMIT_NOFILE, (_CHILD_FILES, _CHILD_FILES))
+    resource.setrlimit(resource.RLIMIT_SIGPENDING, (_CHILD_SIGNALS, _CHILD_SIGNALS))
     filters = config.get("seccomp") or {}
     if "child" in filters:
         _load_filter(base64.b64decode(filters["child"]))
@@ -301,10 +312,11 @@ def _namespace(config: dict[str, Any], allowed: frozenset[str], name: str) -> di
     return namespace
 
 
-def _child(
-    request: dict[str, Any], config: dict[str, Any], allowed: frozenset[str], result_fd: int
-) -> None:
-    _isolate_fds(result_fd)
+def _child(config: dict[str, Any], allowed: frozenset[str], requests: int, results: int) -> None:
+    """Run one snippet: read its request from the host, write the result back to it."""
+    _isolate_fds(requests, results)
+    request = _Lines(requests).read()
+    os.close(requests)
     limits = request["limits"]
     output = _BoundedOutput(int(limits["max_output_chars"]))
     sys.stdout = sys.stderr = output
@@ -325,136 +337,9 @@ def _child(
         status, error = "error", _one_line(exc)
     finally:
         signal.setitimer(signal.ITIMER_PROF, 0)
-    payload = json.dumps(
-        {
-            "status": status,
-            "output": output.getvalue(),
-            "error": error,
-            "truncated": output.truncated,
-        }
-    ).encode()
-    view = memoryview(payload)
-    while view:
-        view = view[os.write(result_fd, view) :]
-
-
-_STATUSES = ("ok", "error", "timeout", "memory", "crashed")
-
-
-def _checked(raw: bytes, max_output_chars: int) -> dict[str, Any] | None:
-    """The child's result if it is one, else ``None``.
-
-    The output limit is applied here, in the parent: the child's own limit runs where
-    untrusted code could change it.
-    """
-    try:
-        result = json.loads(raw)
-    except (ValueError, RecursionError):
-        return None
-    if not isinstance(result, dict) or set(result) != {"status", "output", "error", "truncated"}:
-        return None
-    status, output, error = result["status"], result["output"], result["error"]
-    if status not in _STATUSES or not isinstance(output, str):
-        return None
-    if error is not None and not isinstance(error, str):
-        return None
-    truncated = result["truncated"] is True or len(output) > max_output_chars
-    return {
-        "status": status,
-        "output": output[:max_output_chars],
-        "error": None if error is None else error[:500],
-        "truncated": truncated,
-    }
-
-
-def _wait(pid: int, deadline: float) -> int | None:
-    """The child's wait status once it exits; ``None`` if it is alive at ``deadline``.
-
-    (A child that closed its result pipe and went on.)
-    """
-    try:
-        pidfd = os.pidfd_open(pid)
-    except (AttributeError, OSError):
-        pidfd = None  # not Linux: poll
-    try:
-        while True:
-            done, status = os.waitpid(pid, os.WNOHANG)
-            if done:
-                return status
-            remaining = deadline - time.monotonic()
-            if remaining <= 0:
-                return None
-            if pidfd is not None:
-                select.select([pidfd], [], [], remaining)
-            else:
-                time.sleep(min(remaining, 0.005))
-    finally:
-        if pidfd is not None:
-            os.close(pidfd)
-
-
-def _run(
-    request: dict[str, Any], config: dict[str, Any], allowed: frozenset[str]
-) -> dict[str, Any]:
-    read_fd, write_fd = os.pipe()
-    pid = os.fork()
-    if pid == 0:  # the child never returns
-        code = 0
-        try:
-            os.close(read_fd)
-            _child(request, config, allowed, write_fd)
-        except BaseException:
-            code = 70
-        os._exit(code)
-    os.close(write_fd)
-    limits = request["limits"]
-    max_output = int(limits["max_output_chars"])
-    cap = max_output * 8 + 65536  # JSON escapes: up to 6 bytes a character, and the rest
-    deadline = time.monotonic() + float(limits["wall_seconds"])
-    chunks, size = [], 0
-    while size <= cap:
-        remaining = deadline - time.monotonic()
-        if remaining <= 0:
-            break
-        if not select.select([read_fd], [], [], remaining)[0]:
-            continue
-        data = os.read(read_fd, 65536)
-        if not data:
-            break
-        chunks.append(data)
-        size += len(data)
-    os.close(read_fd)
-    result = _checked(b"".join(chunks), max_output) if size <= cap else None
-    # A child with its result given has nothing left to do; one without has until the
-    # wall-clock deadline to exit. Either way it is gone when this returns.
-    status = None if result is not None else _wait(pid, deadline)
-    if status is None:
-        os.kill(pid, signal.SIGKILL)
-        _, status = os.waitpid(pid, 0)
-    if result is not None:
-        return result
-    if time.monotonic() >= deadline:
-        return {
-            "status": "timeout",
-            "output": "",
-            "truncated": False,
-            "error": f"wall-clock limit of {limits['wall_seconds']} s exceeded",
-        }
-    if os.WIFSIGNALED(status):
-        sig = signal.Signals(os.WTERMSIG(status)).name
-        reason = {"SIGXCPU": "CPU time limit exceeded", "SIGKILL": "killed (CPU time limit)"}
-        return {
-            "status": "timeout" if sig in reason else "crashed",
-            "output": "",
-            "truncated": False,
-            "error": reason.get(sig, f"the process died of {sig}"),
-        }
-    return {
-        "status": "crashed",
-        "output": "",
-        "truncated": False,
-        "error": f"the process exited with status {os.WEXITSTATUS(status)} and no result",
-    }
+    payload = {"status": status, "output": output.getvalue(), "error": error,
+               "truncated": output.truncated}  # fmt: skip
+    _write_line(results, payload)
 
 
 def _one_line(exc: BaseException) -> str:
@@ -567,8 +452,8 @@ def _policy_episode(
         _write_line(replies, outcome)
 
 
-class _Episode:
-    """The worker's handle on an episode's child: its pid and pidfd."""
+class _Child:
+    """The worker's handle on a child (a snippet's, or an episode's): its pid and pidfd."""
 
     def __init__(self, pid: int) -> None:
         self.pid = pid
@@ -585,7 +470,11 @@ class _Episode:
         if self.pidfd is not None:
             os.close(self.pidfd)
         if os.WIFSIGNALED(status):
-            return signal.Signals(os.WTERMSIG(status)).name
+            number = os.WTERMSIG(status)
+            try:
+                return signal.Signals(number).name
+            except ValueError:  # a real-time signal: no name
+                return f"signal {number}"
         return f"exit {os.WEXITSTATUS(status)}"
 
     def wait(self, timeout: float | None) -> str | None:
@@ -632,7 +521,7 @@ def _policy_server(config: dict[str, Any], allowed: frozenset[str], lines: _Line
     except (SyntaxError, ValueError) as exc:
         code = None
         failure = {"kind": "error", "error": _one_line(exc)}
-    episode: _Episode | None = None
+    episode: _Child | None = None
     while True:
         if episode is not None and not lines.has_line():
             watched = [lines.fd] + ([episode.pidfd] if episode.pidfd is not None else [])
@@ -667,12 +556,47 @@ def _policy_server(config: dict[str, Any], allowed: frozenset[str], lines: _Line
                 except BaseException:
                     status = 70
                 os._exit(status)
-            episode = _Episode(pid)
+            episode = _Child(pid)
         socket.send_fds(channel, [b"e"], [to_child, from_child])
         for fd in (requests, to_child, from_child, replies):
             os.close(fd)
         if code is None:
             _write_line(control, {"ended": "not loaded"})
+
+
+def _snippet_server(config: dict[str, Any], allowed: frozenset[str], lines: _Lines) -> None:
+    """Serve snippets: a forked child per ``run``, killed at its wall-clock limit.
+
+    Each child gets two new pipes whose other ends go to the host over the ``channel``
+    socket: the host sends the code straight to the child and reads its result from it,
+    so no snippet's code or output ever passes through this process, whose memory every
+    later child starts as a copy of. This process only says how the child ended.
+    """
+    import socket
+
+    channel = socket.socket(fileno=int(config["channel"]))
+    _write_line(1, {"ready": True})
+    while (message := lines.read()) is not None:
+        requests, to_child = os.pipe()
+        from_child, results = os.pipe()
+        pid = os.fork()
+        if pid == 0:  # the child never returns
+            status = 0
+            try:
+                _child(config, allowed, requests, results)
+            except BaseException:
+                status = 70
+            os._exit(status)
+        socket.send_fds(channel, [b"e"], [to_child, from_child])
+        for fd in (requests, to_child, from_child, results):
+            os.close(fd)
+        child = _Child(pid)
+        ended = child.wait(float(message["run"]["wall_seconds"]))
+        if ended is None:
+            os.kill(pid, signal.SIGKILL)
+            child.wait(None)
+            ended = "wall"
+        _write_line(1, {"ended": ended})
 
 
 def main() -> None:
@@ -694,12 +618,7 @@ def main() -> None:
     if "policy" in config:
         _policy_server(config, allowed, lines)
         return
-    sys.stdout.write('{"ready": true}\n')
-    sys.stdout.flush()
-    while (request := lines.read()) is not None:
-        result = _run(request, config, allowed)
-        sys.stdout.write(json.dumps(result) + "\n")
-        sys.stdout.flush()
+    _snippet_server(config, allowed, lines)
 
 
 if __name__ == "__main__":

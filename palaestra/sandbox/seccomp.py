@@ -53,7 +53,7 @@ _WORKER_DENIED = (
     "bpf", "perf_event_open", "userfaultfd",
     "io_uring_setup", "io_uring_enter", "io_uring_register",
     "init_module", "finit_module", "delete_module", "kexec_load", "kexec_file_load",
-    "reboot", "swapon", "swapoff", "acct", "quotactl",
+    "reboot", "swapon", "swapoff", "acct", "quotactl", "sync", "syncfs",
     # A file's mode, owner, times and attributes. The few writable mounts are device nodes,
     # and the sandbox's user may own them (root's, where bwrap runs as root).
     "chmod", "fchmod", "fchmodat", "chown", "fchown", "lchown", "fchownat",

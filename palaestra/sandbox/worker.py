@@ -26,7 +26,7 @@ from typing import Any
 
 from palaestra.sandbox import isolation, seccomp
 
-#: The longest line a worker may send (a policy reply, a snippet result), in bytes.
+#: The longest line a worker or a child may send by default (a policy's reply), in bytes.
 MAX_LINE_BYTES = 1 << 20
 # The worker pre-imports numpy: its BLAS must not start threads that a fork would break.
 _WORKER_ENV = {
@@ -85,10 +85,11 @@ class LineReader:
 
     Args:
         fd: The descriptor read (not closed here).
+        max_bytes: The longest line accepted.
     """
 
-    def __init__(self, fd: int) -> None:
-        self.fd = fd
+    def __init__(self, fd: int, max_bytes: int = MAX_LINE_BYTES) -> None:
+        self.fd, self.max_bytes = fd, max_bytes
         self._pending = b""
 
     def receive(self, timeout: float) -> dict[str, Any] | None:
@@ -96,7 +97,7 @@ class LineReader:
 
         Raises:
             TimeoutError: No whole line within ``timeout`` seconds.
-            OSError: A line longer than :data:`MAX_LINE_BYTES`, or not a JSON object (not
+            OSError: A line longer than ``max_bytes``, or not a JSON object (not
                 UTF-8, not JSON, nested past the parser's depth, not an object).
         """
         deadline = time.monotonic() + timeout
@@ -108,7 +109,7 @@ class LineReader:
             if not chunk:
                 return None
             self._pending += chunk
-            if len(self._pending) > MAX_LINE_BYTES:
+            if len(self._pending) > self.max_bytes:
                 raise OSError("the sandbox answered too much")
         line, _, self._pending = self._pending.partition(b"\n")
         try:
