@@ -24,6 +24,7 @@ or a limit on the host's CPU beyond each snippet's own limits.
 
 from __future__ import annotations
 
+import operator
 import os
 import threading
 from dataclasses import asdict, dataclass
@@ -53,6 +54,9 @@ DEFAULT_ALLOWED_IMPORTS: tuple[str, ...] = (
     "sympy",
 )
 
+# Past a day a time limit is no limit, and poll(2) overflows in a few weeks.
+_MAX_LIMIT = 86_400
+
 Status = Literal["ok", "error", "timeout", "memory", "crashed"]
 
 
@@ -74,8 +78,11 @@ class SandboxLimits:
 
     def __post_init__(self) -> None:
         for name in ("cpu_seconds", "wall_seconds", "memory_mb", "max_output_chars"):
-            if getattr(self, name) <= 0:
-                raise InvalidArgumentError(f"SandboxLimits.{name} must be positive")
+            value = getattr(self, name)
+            if not isinstance(value, int | float) or not 0 < value <= _MAX_LIMIT:
+                raise InvalidArgumentError(
+                    f"SandboxLimits.{name} must be a number in (0, {_MAX_LIMIT}], not {value!r}"
+                )
 
 
 @dataclass(frozen=True)
@@ -135,10 +142,21 @@ class Sandbox:
         if self._unsafe and not python_layer:
             raise InvalidArgumentError("python_layer=False needs the OS sandbox")
         self._worker: Worker | None = None
+        self._runs = 0
         self._lock = threading.Lock()
 
     def run(self, code: str, *, seed: int = 0) -> SandboxResult:
-        """Run ``code``; ``random`` (and numpy's global generator) are seeded with ``seed``."""
+        """Run ``code``; ``random`` (and numpy's global generator) are seeded with ``seed``.
+
+        Raises:
+            InvalidArgumentError: ``code`` is not a string or ``seed`` not an integer.
+        """
+        if not isinstance(code, str):
+            raise InvalidArgumentError(f"code must be a string, not {type(code).__name__}")
+        try:
+            seed = operator.index(seed)
+        except TypeError:
+            raise InvalidArgumentError(f"seed must be an integer, not {seed!r}") from None
         request = {"code": code, "seed": seed, "limits": asdict(self.limits)}
         with self._lock:
             for _ in range(2):
@@ -148,6 +166,11 @@ class Sandbox:
                     # The worker died or answered garbage (it never should; a snippet
                     # dies in its own child): restart it.
                     self._stop()
+                except BaseException:
+                    # Interrupted half-way (Ctrl-C, a caller's timeout): the worker's
+                    # report of this run would be read as the next one's.
+                    self._stop()
+                    raise
         return SandboxResult("crashed", "", "the sandbox worker died")
 
     def _run_once(self, worker: Worker, request: dict[str, Any]) -> SandboxResult:
@@ -157,10 +180,12 @@ class Sandbox:
         pipes of the child's own; the worker only says how the child ended.
         """
         wall = self.limits.wall_seconds
-        worker.send({"run": {"wall_seconds": wall}})
+        self._runs += 1
+        worker.send({"run": {"wall_seconds": wall, "id": self._runs}})
         to_child, from_child = worker.receive_pipes(10.0)
-        # A result is at most the output (6 bytes a character in JSON) and a short error.
-        reader = LineReader(from_child, max_bytes=self.limits.max_output_chars * 8 + 65536)
+        # A result is at most the output (12 bytes a character in JSON: a surrogate pair of
+        # escapes) and a short error.
+        reader = LineReader(from_child, max_bytes=self.limits.max_output_chars * 12 + 65536)
         try:
             write_line(to_child, request, wall)
             os.close(to_child)
@@ -176,8 +201,8 @@ class Sandbox:
                 if fd >= 0:
                     os.close(fd)
         ended = worker.receive(wall + 10.0)
-        if ended is None or "ended" not in ended:
-            raise OSError("the sandbox worker died")
+        if ended is None or "ended" not in ended or ended.get("run") != self._runs:
+            raise OSError("the sandbox worker died, or answered for another run")
         return self._result(reply) or self._failure(str(ended["ended"]))
 
     def _failure(self, ended: str) -> SandboxResult:

@@ -388,13 +388,15 @@ class _Lines:
         return b"\n" in self.pending
 
     def read_raw(self) -> bytes | None:
-        """The next line without its newline; ``None`` at the end."""
-        while b"\n" not in self.pending:
+        """The next line without its newline; ``None`` at the end (linear in its length)."""
+        parts = [self.pending]
+        while b"\n" not in parts[-1]:
             chunk = os.read(self.fd, 1 << 16)
             if not chunk:
+                self.pending = b"".join(parts)
                 return None
-            self.pending += chunk
-        line, _, self.pending = self.pending.partition(b"\n")
+            parts.append(chunk)
+        line, _, self.pending = b"".join(parts).partition(b"\n")
         return line
 
     def read(self) -> Any:
@@ -596,7 +598,7 @@ def _snippet_server(config: dict[str, Any], allowed: frozenset[str], lines: _Lin
             os.kill(pid, signal.SIGKILL)
             child.wait(None)
             ended = "wall"
-        _write_line(1, {"ended": ended})
+        _write_line(1, {"ended": ended, "run": message["run"]["id"]})
 
 
 def main() -> None:

@@ -172,6 +172,9 @@ class PolicyWorker:
 
     def finish_episode(self) -> None:
         """The first half of :meth:`end_episode`: tell the child, do not wait."""
+        if self._starting:  # begun, never waited for: its pipes are still on their way
+            self._stop()
+            return
         self._close_pipes()  # the child reads the end of its requests and returns
         if not self._in_episode or self._process is None:
             return
@@ -281,9 +284,16 @@ class PolicyWorker:
         return self._process
 
     def _death(self) -> str:
-        """Why the episode's child died (its replies ended): the worker's word on it."""
+        """Why the episode's child's replies ended: the worker's word on it.
+
+        The child may live on (it closed its pipe): the worker is told to end the episode,
+        which kills it after a second, so this waits a few seconds at most.
+        """
+        self._close_pipes()
         try:
-            cause = self._await_end(10.0)
+            if self._in_episode and self._process is not None:
+                self._process.send({"end": True})
+            cause = self._await_end(3.0)
         except (OSError, TimeoutError):
             self._stop()
             return "the sandbox worker died"
@@ -322,7 +332,7 @@ class PolicyWorker:
         return outcome
 
     def _stop(self) -> None:
-        self._in_episode = False
+        self._in_episode = self._starting = False
         self._close_pipes()
         process, self._process = self._process, None
         if process is not None:

@@ -160,3 +160,25 @@ def test_a_program_that_blocks_while_loading_costs_the_load_limit_once() -> None
             worker.close()
     assert all(o is not None and o.failure == "crashed" for o in outcomes)
     assert time.monotonic() - start < 2.0 * 1.5 + 2  # not one limit per player
+
+
+def test_a_child_that_closes_its_replies_and_sleeps_costs_about_the_call_limit() -> None:
+    # Its replies end, but it lives on: the worker is told to end the episode.
+    code = "import os, time\ndef policy(obs):\n    os.closerange(3, 64)\n    time.sleep(1000)"
+    with PolicyWorker(code, limits=FAST, python_layer=False) as worker:
+        worker.start_episode(0)
+        start = time.monotonic()
+        outcome = worker.act({"step": 0})
+        assert time.monotonic() - start < FAST.call_wall_seconds + 3.0
+    assert outcome.failure == "crashed"
+
+
+def test_an_episode_begun_and_never_awaited_does_not_leak_into_the_next() -> None:
+    worker = PolicyWorker("def policy(obs):\n    return 'stay'", limits=FAST)
+    try:
+        worker.begin_episode(1)
+        worker.end_episode()
+        assert worker.start_episode(2) is None
+        assert worker.act({"step": 0}).action == "stay"
+    finally:
+        worker.close()

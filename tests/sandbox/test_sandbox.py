@@ -3,10 +3,12 @@
 import copy
 import pickle
 
+import numpy as np
 import pytest
 
 from palaestra.errors import InvalidArgumentError
 from palaestra.sandbox import Sandbox, SandboxLimits, shared_sandbox
+from tests.sandbox.conftest import OS_GLOBALS
 
 
 @pytest.fixture(scope="module")
@@ -94,5 +96,40 @@ def test_shared_sandbox_is_per_settings() -> None:
 
 
 def test_limits_are_validated() -> None:
-    with pytest.raises(InvalidArgumentError, match="cpu_seconds must be positive"):
+    with pytest.raises(InvalidArgumentError, match="cpu_seconds must be a number in"):
         SandboxLimits(cpu_seconds=0)
+
+
+def test_arguments_are_checked_before_anything_runs(sandbox: Sandbox) -> None:
+    with pytest.raises(InvalidArgumentError, match="code must be a string"):
+        sandbox.run(b"print(1)")  # type: ignore[arg-type]
+    with pytest.raises(InvalidArgumentError, match="seed must be an integer"):
+        sandbox.run("print(1)", seed=1.5)  # type: ignore[arg-type]
+    assert sandbox.run("import random\nprint(random.random())", seed=np.int64(3)).ok
+    with pytest.raises(InvalidArgumentError, match="wall_seconds"):
+        SandboxLimits(wall_seconds=10**9)
+
+
+def test_an_interrupted_run_leaves_no_report_for_the_next(
+    sandbox: Sandbox, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Ctrl-C (or a caller's own timeout) half-way through a run: the worker's report of
+    # it must not be taken for the next run's.
+    import palaestra.sandbox as module
+
+    def interrupted(*args: object, **kwargs: object) -> None:
+        raise KeyboardInterrupt
+
+    with monkeypatch.context() as patch:
+        patch.setattr(module, "write_line", interrupted)
+        with pytest.raises(KeyboardInterrupt):
+            sandbox.run("print(1)")
+    slow = sandbox.run("g = " + OS_GLOBALS + "\nr, w = g['pipe']()\ng['read'](r, 1)")
+    assert slow.status == "timeout" and "wall-clock" in (slow.error or "")
+    assert sandbox.run("print(2)").output == "2\n"
+
+
+def test_wide_characters_fill_the_output_limit_not_a_crash() -> None:
+    with Sandbox(limits=SandboxLimits(max_output_chars=20_000)) as box:
+        result = box.run("print('\\U0001F600' * 20_000)")
+    assert result.ok and result.truncated and result.output == "\U0001f600" * 20_000
