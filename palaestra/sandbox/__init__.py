@@ -272,6 +272,9 @@ class Sandbox:
             ready = worker.receive(60.0)
         except (OSError, TimeoutError):
             ready = None
+        except BaseException:  # interrupted while it starts: not ours yet, so stop it here
+            worker.stop()
+            raise
         if ready != {"ready": True}:
             worker.stop()
             raise RuntimeError("the sandbox worker failed to start")

@@ -58,8 +58,10 @@ class PolicyLimits:
 
     def __post_init__(self) -> None:
         for name, value in asdict(self).items():
-            if value <= 0:
-                raise InvalidArgumentError(f"PolicyLimits.{name} must be positive")
+            if not isinstance(value, int | float) or not 0 < value <= 86_400:
+                raise InvalidArgumentError(
+                    f"PolicyLimits.{name} must be a number in (0, 86400], not {value!r}"
+                )
 
 
 @dataclass(frozen=True)
@@ -154,9 +156,16 @@ class PolicyWorker:
             self._requests, replies = self._process.receive_pipes(deadline - time.monotonic())
             self._replies = LineReader(replies)
             reply = self._replies.receive(max(deadline - time.monotonic(), 0.0))
-        except (OSError, TimeoutError) as exc:
+        except TimeoutError:
             self._stop()
-            return self._fail(Outcome(None, "crashed", f"the sandbox worker failed: {exc!r}"))
+            limit = self.limits.load_wall_seconds
+            return self._fail(Outcome(None, "timeout", f"loading took over {limit:g} s"))
+        except OSError as exc:
+            self._stop()
+            return self._fail(Outcome(None, "crashed", f"the sandbox worker failed: {exc}"))
+        except BaseException:  # interrupted: what is on its way would be read as the next
+            self._stop()
+            raise
         if reply is None:
             return self._fail(Outcome(None, "crashed", "the policy process died while loading"))
         if reply.get("ready"):
@@ -194,6 +203,9 @@ class PolicyWorker:
             self._await_end(self.limits.call_wall_seconds + 10.0)
         except (OSError, TimeoutError):
             self._stop()
+        except BaseException:
+            self._stop()
+            raise
 
     # ------------------------------------------------------------------ calls
     def act(self, observation: dict[str, Any]) -> Outcome:
@@ -213,6 +225,9 @@ class PolicyWorker:
             self._fail(Outcome(None, "crashed", "the policy process stopped reading"))
         except OSError:  # gone: receive() says why
             pass
+        except BaseException:  # interrupted half-way: the pipes are out of step
+            self._stop()
+            raise
 
     def receive(self) -> Outcome:
         """The answer to the last :meth:`send`.
@@ -241,6 +256,9 @@ class PolicyWorker:
             self.spent += time.monotonic() - sent
             self._stop()
             return self._fail(Outcome(None, "crashed", str(exc)))
+        except BaseException:  # interrupted: its answer would be read as the next call's
+            self._stop()
+            raise
         self.spent += time.monotonic() - sent
         if reply is None:
             return self._fail(Outcome(None, "crashed", self._death()))
@@ -297,8 +315,13 @@ class PolicyWorker:
         except (OSError, TimeoutError):
             self._stop()
             return "the sandbox worker died"
+        except BaseException:
+            self._stop()
+            raise
         if cause in ("SIGKILL", "SIGXCPU"):
             return "the episode's CPU time limit was exceeded"
+        if cause == "ended":
+            return "the policy process stopped answering and was ended"
         return f"the policy process died ({cause})"
 
     def _await_end(self, timeout: float) -> str:

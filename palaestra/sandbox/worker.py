@@ -21,7 +21,7 @@ import subprocess
 import sys
 import threading
 import time
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any
 
 from palaestra.sandbox import isolation, seccomp
@@ -67,7 +67,18 @@ def _popen(command: list[str], **kwargs: Any) -> subprocess.Popen[bytes]:
     def start() -> subprocess.Popen[bytes]:
         return subprocess.Popen(command, **kwargs)
 
-    return spawner.submit(start).result()
+    started = spawner.submit(start)
+    try:
+        return started.result()
+    except BaseException:
+        # Interrupted while the process starts: it is ours to stop once it exists.
+        started.add_done_callback(_kill_started)
+        raise
+
+
+def _kill_started(started: Future[subprocess.Popen[bytes]]) -> None:
+    if started.exception() is None:
+        Worker(started.result()).stop()
 
 
 def ready(fd: int, timeout: float, *, write: bool = False) -> bool:
@@ -103,7 +114,9 @@ class LineReader:
         deadline = time.monotonic() + timeout
         while b"\n" not in self._pending:
             remaining = deadline - time.monotonic()
-            if remaining <= 0 or not ready(self.fd, remaining):
+            # Looked at once even past the deadline: an answer already there is taken (the
+            # host may have been busy with another player until now).
+            if not ready(self.fd, remaining):
                 raise TimeoutError
             chunk = os.read(self.fd, 1 << 16)
             if not chunk:
@@ -135,7 +148,7 @@ def write_line(fd: int, message: dict[str, Any], timeout: float) -> None:
             view = view[os.write(fd, view) :]
         except BlockingIOError:
             remaining = deadline - time.monotonic()
-            if remaining <= 0 or not ready(fd, remaining, write=True):
+            if not ready(fd, remaining, write=True):
                 raise TimeoutError from None
 
 
@@ -170,16 +183,23 @@ class Worker:
         return self._lines.receive(timeout)
 
     def receive_pipes(self, timeout: float) -> tuple[int, int]:
-        """The next episode's pipes from the channel: (requests to write, replies to read).
+        """The next child's pipes from the channel: (requests to write, replies to read).
 
         The requests end is non-blocking (see :func:`write_line`).
 
         Raises:
             TimeoutError: None within ``timeout`` seconds.
-            OSError: The worker is gone, or sent something else.
+            OSError: The worker is gone (its lines end first), or sent something else.
         """
         assert self.channel is not None
-        if not ready(self.channel.fileno(), timeout):
+        assert self.process.stdout is not None
+        poller = select.poll()
+        poller.register(self.channel.fileno(), select.POLLIN)
+        poller.register(self.process.stdout.fileno(), select.POLLIN)
+        events = dict(poller.poll(max(timeout, 0.0) * 1000))
+        if self.channel.fileno() not in events:
+            if events:  # its lines ended (or spoke out of turn) before the pipes came
+                raise OSError("the sandbox worker died")
             raise TimeoutError
         data, fds, _, _ = socket.recv_fds(self.channel, 16, 2)
         if data != b"e" or len(fds) != 2:
@@ -259,6 +279,11 @@ def start_worker(
         if theirs is not None:
             theirs.close()
     worker = Worker(process, ours)
-    with contextlib.suppress(OSError):  # it died at once: the first read reports it
+    try:
         worker.send(first)
+    except OSError:
+        pass  # it died at once: the first read reports it
+    except BaseException:  # interrupted: nobody else will stop it
+        worker.stop()
+        raise
     return worker

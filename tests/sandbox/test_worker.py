@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import resource
 import subprocess
 import sys
 import threading
 import time
+from pathlib import Path
 
 import pytest
 
@@ -93,3 +95,38 @@ def test_a_host_with_many_open_files_still_talks_to_its_sandboxes() -> None:
         for fd in opened:
             os.close(fd)
         resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
+
+
+def test_a_run_interrupted_while_its_worker_starts_leaves_no_worker() -> None:
+    import signal
+
+    def interrupt(*_: object) -> None:
+        raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGALRM, interrupt)
+    try:
+        for delay in (0.02, 0.1, 0.3):
+            box = Sandbox()
+            signal.setitimer(signal.ITIMER_REAL, delay)
+            try:
+                box.run("print(1)")
+            except KeyboardInterrupt:
+                pass
+            finally:
+                signal.setitimer(signal.ITIMER_REAL, 0)
+            box.close()
+    finally:
+        signal.signal(signal.SIGALRM, previous)
+    time.sleep(1.0)
+    assert _children_named("bwrap") == []
+
+
+def _children_named(name: str) -> list[int]:
+    pid = os.getpid()
+    found = []
+    for task in os.listdir(f"/proc/{pid}/task"):
+        for child in Path(f"/proc/{pid}/task/{task}/children").read_text().split():
+            with contextlib.suppress(OSError):
+                if Path(f"/proc/{child}/comm").read_text().strip() == name:
+                    found.append(int(child))
+    return found
