@@ -14,10 +14,12 @@ rewards, the metrics or another player's policy, which runs in processes of its 
 
 from __future__ import annotations
 
+import functools
 import os
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar, cast
 
 from palaestra.errors import InvalidArgumentError
 from palaestra.sandbox import isolation
@@ -28,6 +30,8 @@ POLICY_IMPORTS: tuple[str, ...] = ("math", "random", "itertools", "collections",
 
 #: The longest action kept from a policy's answer.
 MAX_ACTION_CHARS = 100
+
+_Method = TypeVar("_Method", bound=Callable[..., Any])
 
 Failure = Literal["load", "error", "timeout", "memory", "invalid", "crashed"]
 
@@ -71,6 +75,23 @@ class Outcome:
     action: str | None
     failure: Failure | None = None
     error: str = ""
+
+
+def _stops_when_interrupted(method: _Method) -> _Method:
+    """Stop the worker when ``method`` is interrupted (Ctrl-C, a caller's timeout).
+
+    Half-way through, what is on its way in the pipes would be read as the next call's.
+    """
+
+    @functools.wraps(method)
+    def wrapped(self: PolicyWorker, *args: Any, **kwargs: Any) -> Any:
+        try:
+            return method(self, *args, **kwargs)
+        except BaseException:
+            self._stop()
+            raise
+
+    return cast(_Method, wrapped)
 
 
 class PolicyWorker:
@@ -145,6 +166,7 @@ class PolicyWorker:
             self._stop()
             self._fail(Outcome(None, "crashed", f"the sandbox worker failed: {exc}"))
 
+    @_stops_when_interrupted
     def episode_ready(self) -> Outcome | None:
         """The second half of :meth:`start_episode`: wait for the program to load."""
         if not self._starting or self._process is None:
@@ -163,9 +185,6 @@ class PolicyWorker:
         except OSError as exc:
             self._stop()
             return self._fail(Outcome(None, "crashed", f"the sandbox worker failed: {exc}"))
-        except BaseException:  # interrupted: what is on its way would be read as the next
-            self._stop()
-            raise
         if reply is None:
             return self._fail(Outcome(None, "crashed", "the policy process died while loading"))
         if reply.get("ready"):
@@ -192,6 +211,7 @@ class PolicyWorker:
         except OSError:
             self._stop()
 
+    @_stops_when_interrupted
     def episode_finished(self) -> None:
         """The second half of :meth:`end_episode`: wait until the child is gone.
 
@@ -203,9 +223,6 @@ class PolicyWorker:
             self._await_end(self.limits.call_wall_seconds + 10.0)
         except (OSError, TimeoutError):
             self._stop()
-        except BaseException:
-            self._stop()
-            raise
 
     # ------------------------------------------------------------------ calls
     def act(self, observation: dict[str, Any]) -> Outcome:
@@ -213,6 +230,7 @@ class PolicyWorker:
         self.send(observation)
         return self.receive()
 
+    @_stops_when_interrupted
     def send(self, observation: dict[str, Any]) -> None:
         """Hand the policy ``observation``; :meth:`receive` gets the answer."""
         if self.dead is not None or self._requests is None:
@@ -225,10 +243,8 @@ class PolicyWorker:
             self._fail(Outcome(None, "crashed", "the policy process stopped reading"))
         except OSError:  # gone: receive() says why
             pass
-        except BaseException:  # interrupted half-way: the pipes are out of step
-            self._stop()
-            raise
 
+    @_stops_when_interrupted
     def receive(self) -> Outcome:
         """The answer to the last :meth:`send`.
 
@@ -256,9 +272,6 @@ class PolicyWorker:
             self.spent += time.monotonic() - sent
             self._stop()
             return self._fail(Outcome(None, "crashed", str(exc)))
-        except BaseException:  # interrupted: its answer would be read as the next call's
-            self._stop()
-            raise
         self.spent += time.monotonic() - sent
         if reply is None:
             return self._fail(Outcome(None, "crashed", self._death()))
@@ -315,9 +328,6 @@ class PolicyWorker:
         except (OSError, TimeoutError):
             self._stop()
             return "the sandbox worker died"
-        except BaseException:
-            self._stop()
-            raise
         if cause in ("SIGKILL", "SIGXCPU"):
             return "the episode's CPU time limit was exceeded"
         if cause == "ended":
