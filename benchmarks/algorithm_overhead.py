@@ -2,9 +2,9 @@
 
 Run: ``python benchmarks/algorithm_overhead.py``. Every algorithm updates the tiny model on
 the same SearchQA rollout (same seeds and initial weights; ground truth exposed for IGPO;
-4 groups x 4 episodes of at most 3 turns, 8 new tokens), in this one process: the median
-time of its own work (filters, extra rollouts, advantages) plus the update is compared
-with GRPO's, alone and as a share of a whole iteration. IGPO's extra cost is its
+4 groups x 4 episodes of at most 3 turns, 8 new tokens, the default 4 mini-batches), in
+this one process: the median time of its own work (filters, extra rollouts, advantages)
+plus the update is compared with GRPO's, alone and as a share of a whole iteration. IGPO's extra cost is its
 teacher-forced scoring (batched over every turn of every episode), SALT's its trajectory
 graph, SPEAR's its replay, and arbitrary-entropy AEPO's its regularization rollout.
 """
@@ -46,21 +46,17 @@ def setup(name: str, folder: Path) -> tuple[Trainer, list, float]:
     )
     trainer = Trainer(config, algorithm)
     start = time.perf_counter()
-    episodes = trainer._rollout(0)  # the same seed and weights for every algorithm
+    episodes = trainer.sampler.rollout()  # the same seed and weights for every algorithm
     return trainer, episodes, time.perf_counter() - start
 
 
 def update_seconds(trainer: Trainer, episodes: list, k: int) -> float:
     """One update: the algorithm's own work (filters, extra rollouts, advantages) + training."""
     algorithm = trainer.algorithm
-
-    def play(groups: int, temperature: float) -> list:
-        return trainer._rollout(k, groups=groups, temperature=temperature, stream=1)
-
+    trainer.sampler.iteration = k
     start = time.perf_counter()
-    kept = algorithm.filter_episodes(list(episodes))
-    kept = algorithm.training_episodes(kept, play)
-    trainer._update(kept, k)
+    training = algorithm.select_episodes(list(episodes), trainer.sampler)
+    trainer._update(training, k)
     algorithm.end_iteration({"entropy": 0.5})
     return time.perf_counter() - start
 

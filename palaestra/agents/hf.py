@@ -179,6 +179,7 @@ class HFAgent:
         *,
         groups: Sequence[int] | None = None,
         max_turns: int | None = None,
+        prefixes: Sequence[Sequence[Turn]] | None = None,
     ) -> list[Episode]:
         """Play one episode per seed, all at once, and return what was sampled.
 
@@ -191,6 +192,9 @@ class HFAgent:
             seeds: Reset seed of each episode.
             groups: Group id of each episode (default: its position).
             max_turns: Stop an episode after this many turns (it counts as truncated).
+            prefixes: Turns each episode replays before it samples (a branch of an earlier
+                episode of the same seed: the same replies, sent as the same actions, on a
+                deterministic environment); empty for a fresh episode.
         """
         if len(seeds) > self.max_batch_size:
             raise InvalidArgumentError(
@@ -198,6 +202,11 @@ class HFAgent:
                 "play them in waves (HFAgent.run does)"
             )
         batch = _EnvBatch(envs, len(seeds))
+        if prefixes is not None and (batch.vector is not None or len(prefixes) != len(seeds)):
+            raise InvalidArgumentError(
+                "prefixes need a list of environments (a vector env steps every copy) and one "
+                "prefix per seed"
+            )
         decoder = self.decoder()
         groups = list(groups) if groups is not None else list(range(len(seeds)))
         observations, infos = batch.reset(seeds)
@@ -208,12 +217,39 @@ class HFAgent:
                 instruction=str(info.get("instruction", "")),
                 group=group,
                 ground_truth=info.get("ground_truth"),
+                answer_template=info.get("answer_template"),
             )
             for seed, group, info in zip(seeds, groups, infos, strict=True)
         ]
         sessions = [ChatSession(self.tokenizer, e.instruction, self.prompt) for e in episodes]
         prompts = [s.observe(o, i) for s, o, i in zip(sessions, observations, infos, strict=True)]
         active = list(range(len(seeds)))
+
+        def record(k: int, result: StepResult) -> bool:
+            """Record episode k's step result; whether the episode goes on."""
+            observation, reward, terminated, truncated, info = result
+            turn = episodes[k].turns[-1]
+            turn.reward, turn.info = float(reward), info
+            turn.invalid_action = bool(info.get("invalid_action", False))
+            over_limit = max_turns is not None and len(episodes[k].turns) >= max_turns
+            if terminated or truncated or over_limit:
+                _finish(episodes[k], info, terminated)
+                return False
+            observations[k], infos[k] = observation, info
+            prompts[k] = sessions[k].observe(observation, info)
+            return True
+
+        for k, prefix in enumerate(prefixes or []):
+            for turn in prefix:
+                episodes[k].turns.append(
+                    dataclasses.replace(
+                        turn, prompt_ids=list(prompts[k]), observation=observations[k], info={}
+                    )
+                )
+                sessions[k].reply(turn.response_ids, turn.response)
+                if not record(k, batch.step({k: turn.action})[k]):
+                    active.remove(k)
+                    break
         while active:
             # Episodes whose next prompt would not fit the model end here, truncated.
             active = [k for k in active if len(prompts[k]) <= self.max_prompt_tokens]
@@ -243,19 +279,7 @@ class HFAgent:
             start = time.perf_counter()
             results = batch.step({k: action for k, (_, action) in actions.items()})
             self._seconds["env_s"] += time.perf_counter() - start
-            still = []
-            for k, (observation, reward, terminated, truncated, info) in results.items():
-                turn = episodes[k].turns[-1]
-                turn.reward, turn.info = float(reward), info
-                turn.invalid_action = bool(info.get("invalid_action", False))
-                over_limit = max_turns is not None and len(episodes[k].turns) >= max_turns
-                if terminated or truncated or over_limit:
-                    _finish(episodes[k], info, terminated)
-                else:
-                    observations[k], infos[k] = observation, info
-                    prompts[k] = sessions[k].observe(observation, info)
-                    still.append(k)
-            active = still
+            active = [k for k, result in results.items() if record(k, result)]
         return episodes
 
     def timing(self, *, reset: bool = False) -> dict[str, float]:

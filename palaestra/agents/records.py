@@ -59,6 +59,7 @@ class Episode:
         metrics: ``info["episode_metrics"]`` at the end.
         group: Group id (GRPO groups: same seed, same group).
         ground_truth: ``info["ground_truth"]`` where the env exposes it (for IGPO).
+        answer_template: ``info["answer_template"]``: how the env's answers are written.
     """
 
     env_id: str | None
@@ -70,6 +71,7 @@ class Episode:
     metrics: dict[str, float] = field(default_factory=dict)
     group: int = 0
     ground_truth: str | None = None
+    answer_template: str | None = None
 
     @property
     def total_reward(self) -> float:

@@ -4,9 +4,11 @@ No entropy bonus. Each iteration, besides the main rollouts (at the run's temper
 a regularization set of a quarter of the prompts is sampled at temperature T: T_high (1.2)
 when the last measured token entropy is below the target H_target, T_low (0.8) otherwise.
 Its samples with positive group advantage are trained with a REINFORCE term of weight α,
-−α·A·log π; the main samples with GRPO's clipped loss. Sampling hotter raises entropy and
-colder lowers it, so entropy is pulled toward the target. The "last measured" entropy is the
-mean sampling entropy of this iteration's main rollout.
+−α·A·log π, aggregated over their own tokens; the main samples with GRPO's clipped loss.
+Regularization samples without a positive advantage enter no loss and no denominator.
+Sampling hotter raises entropy and colder lowers it, so entropy is pulled toward the
+target. The "last measured" entropy is the mean sampling entropy of this iteration's main
+rollout.
 
 The released code instead replaces rows of the batch with the positive regularization
 samples: up to 60, half as many above the target. The weighted term is the default here;
@@ -17,15 +19,16 @@ advantages are computed, so the rows that stay keep their full-group advantages.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
 import torch
 
 from palaestra.agents.records import Episode
-from palaestra.algorithms.base import LossContext, group_indices
+from palaestra.algorithms.base import LossContext, Sampler, TokenLoss, TrainingSet, group_indices
+from palaestra.algorithms.batch import TokenBatch
 from palaestra.algorithms.grpo import GRPO, GRPOConfig
+from palaestra.errors import InvalidArgumentError
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -42,6 +45,11 @@ class ArbitraryAEPOConfig(GRPOConfig):
         replace_rows: 0 for the weighted term; otherwise the released code's scheme: up to
             this many rows of the rollout (half as many above the target) are replaced by
             positive-advantage regularization samples (released value: 60).
+        regularization_advantage: The advantage of a positive regularization sample:
+            ``group`` (the paper's: its group-normalized advantage, so better samples pull
+            harder) or ``one`` (the released code's: A := 1 for every positive sample).
+            Default ``group``: the paper's equation, which keeps the REINFORCE term on the
+            same scale as the policy loss whatever the group size.
     """
 
     target_entropy: float = 0.5
@@ -50,11 +58,17 @@ class ArbitraryAEPOConfig(GRPOConfig):
     regularization_fraction: float = 0.25
     regularization_weight: float = 1.0
     replace_rows: int = 0
+    regularization_advantage: Literal["group", "one"] = "group"
 
     def __post_init__(self) -> None:
         super().__post_init__()
         if self.replace_rows < 0:
-            raise ValueError(f"replace_rows must be >= 0, got {self.replace_rows}")
+            raise InvalidArgumentError(f"replace_rows must be >= 0, got {self.replace_rows}")
+        if self.regularization_advantage not in ("group", "one"):
+            raise InvalidArgumentError(
+                "regularization_advantage must be group or one, got "
+                f"{self.regularization_advantage!r}"
+            )
 
 
 class ArbitraryAEPO(GRPO):
@@ -68,9 +82,7 @@ class ArbitraryAEPO(GRPO):
         super().__init__(config)
         self.last_entropy: float | None = None
         self.temperature = 0.0
-        self._main = 0
-        self._main_advantages: list[list[float]] = []
-        self._regular_advantages: list[list[float]] = []
+        self._advantages: list[list[float]] = []
 
     def choose_temperature(self, entropy: float | None) -> float:
         """T_high below the target (or with no measurement yet), else T_low."""
@@ -78,9 +90,7 @@ class ArbitraryAEPO(GRPO):
             return self.config.temperature_high
         return self.config.temperature_low
 
-    def training_episodes(
-        self, episodes: list[Episode], play: Callable[[int, float], list[Episode]]
-    ) -> list[Episode]:
+    def select_episodes(self, episodes: list[Episode], sampler: Sampler) -> TrainingSet:
         """Measure the rollout's entropy, sample the regularization set, add or swap it in."""
         tokens = [h for e in episodes for t in e.turns for h in t.entropies]
         if tokens:
@@ -89,10 +99,13 @@ class ArbitraryAEPO(GRPO):
         groups = max(
             1, math.ceil(self.config.regularization_fraction * len(group_indices(episodes)))
         )
-        regular = play(groups, self.temperature)
+        regular = sampler.rollout(groups, temperature=self.temperature, stream=1)
         # Advantages of each set within its own full groups, before any row is dropped.
-        self._main_advantages = super().turn_advantages(episodes)
-        advantages = [[max(a, 0.0) for a in row] for row in super().turn_advantages(regular)]
+        main_advantages = super().turn_advantages(episodes)
+        advantages = [
+            [self._regularization_advantage(a) for a in row]
+            for row in super().turn_advantages(regular)
+        ]
         if self.config.replace_rows:
             limit = self.config.replace_rows
             if self.last_entropy is not None and self.last_entropy >= self.config.target_entropy:
@@ -102,23 +115,33 @@ class ArbitraryAEPO(GRPO):
             regular = [regular[i] for i in chosen]
             advantages = [advantages[i] for i in chosen]
             episodes = episodes[: len(episodes) - len(chosen)]
-        self._main = len(episodes)
-        self._regular_advantages = advantages
-        return episodes + regular
+        self._advantages = main_advantages[: len(episodes)] + advantages
+        return TrainingSet(
+            episodes + regular, main=len(episodes), extra_weight=self.config.regularization_weight
+        )
 
-    def turn_advantages(self, episodes: Sequence[Episode]) -> list[list[float]]:
-        """GRPO advantages (from full groups); regularization samples keep only positive ones."""
-        if len(episodes) != self._main + len(self._regular_advantages):
-            # Called outside training_episodes (e.g. on a plain batch): GRPO's advantages.
-            return super().turn_advantages(episodes)
-        return self._main_advantages[: self._main] + self._regular_advantages
+    def _regularization_advantage(self, advantage: float) -> float:
+        if advantage <= 0:
+            return 0.0
+        return 1.0 if self.config.regularization_advantage == "one" else advantage
 
-    def token_loss(self, ctx: LossContext) -> tuple[torch.Tensor, torch.Tensor]:
-        """Clipped loss on main rows; −α·A·log π on regularization rows."""
+    def token_advantages(
+        self, training: TrainingSet, batch: TokenBatch, values: torch.Tensor | None
+    ) -> torch.Tensor:
+        """GRPO advantages (from full groups); regularization samples keep positive ones."""
+        if len(training.episodes) != len(self._advantages):
+            # A set select_episodes did not make (a plain batch): GRPO's advantages.
+            return super().token_advantages(training, batch, values)
+        return batch.broadcast(self._advantages)
+
+    def token_loss(self, ctx: LossContext) -> TokenLoss:
+        """Clipped loss on main rows; REINFORCE −A·log π on regularization rows.
+
+        α, the REINFORCE term's weight, is the training set's ``extra_weight``.
+        """
         loss, clipped = super().token_loss(ctx)
-        regular = (ctx.batch.episode >= self._main).to(loss.device)[:, None]
-        reinforce = -self.config.regularization_weight * ctx.advantages * ctx.logprobs
-        return torch.where(regular, reinforce, loss), clipped * (~regular)
+        reinforce = -ctx.advantages * ctx.logprobs
+        return TokenLoss(torch.where(ctx.extra, reinforce, loss), clipped * (~ctx.extra))
 
     def end_iteration(self, metrics: dict[str, float]) -> dict[str, float]:
         """Report the measured entropy and the regularization temperature."""

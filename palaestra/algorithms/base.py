@@ -2,9 +2,11 @@
 
 An algorithm is one file: a frozen, keyword-only config dataclass whose defaults are the
 paper's, and a subclass of :class:`Algorithm` that supplies turn-level advantages (or
-token-level ones) and, if it needs to, a token loss of its own, an extra loss term, a filter
-on the rollout, trainable parameters (a value head) and state that survives checkpoints.
-The trainer does the rest: rollouts, batching, the forward pass, loss aggregation, the
+token-level ones) and, if it needs to, any of the other hooks :class:`Algorithm` declares:
+its own rollout (through a :class:`Sampler`), the episodes to train on (a
+:class:`TrainingSet`), a token loss, the tokens covariance control acts on, an extra loss
+term, a value head, a scorer and state that survives checkpoints. The trainer does the
+rest: rollouts, batching, the forward passes, mini-batches, loss aggregation, the
 optimizer, logging and checkpoints.
 """
 
@@ -12,14 +14,22 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
-from typing import Any, ClassVar, Literal
+from dataclasses import dataclass
+from typing import Any, ClassVar, Literal, NamedTuple, Protocol
 
 import torch
 
-from palaestra.agents.records import Episode
+from palaestra.agents.records import Episode, Turn
 from palaestra.algorithms.batch import TokenBatch
-from palaestra.algorithms.losses import LOSS_AGGREGATIONS, LossAggregation, clipped_surrogate
+from palaestra.algorithms.losses import (
+    LOSS_AGGREGATIONS,
+    LossAggregation,
+    clip_cov_tokens,
+    clipped_surrogate,
+    kl_cov_loss,
+    kl_cov_tokens,
+    token_covariance,
+)
 from palaestra.errors import InvalidArgumentError
 
 
@@ -33,8 +43,8 @@ class PolicyLossConfig:
         dual_clip: c of dual-clip PPO for negative advantages (None: off).
         loss_aggregation: ``token_mean`` (DAPO), ``seq_mean_token_mean`` (GRPO) or
             ``seq_mean_token_sum_norm`` (Dr. GRPO).
-        loss_norm_length: The constant length of ``seq_mean_token_sum_norm`` (None: the
-            longest response of the batch).
+        loss_norm_length: The constant of ``seq_mean_token_sum_norm`` (None: the token
+            budget of a sequence, ``max_new_tokens`` x the most turns it can hold).
         kl_coef: Weight of the k3 KL to the frozen initial policy (GRPO: 0.04; DAPO and
             Dr. GRPO: 0).
         entropy_coef: Weight of a token-entropy bonus (0: off).
@@ -80,38 +90,133 @@ class PolicyLossConfig:
             raise InvalidArgumentError(f"kl_coef must be >= 0, got {self.kl_coef}")
 
 
+class Sampler(Protocol):
+    """How an algorithm asks the trainer for episodes (all played on the current policy).
+
+    Attributes:
+        groups: Seeds per iteration.
+        group_size: Episodes per seed (G).
+    """
+
+    groups: int
+    group_size: int
+
+    def rollout(
+        self, groups: int | None = None, *, temperature: float | None = None, stream: int = 0
+    ) -> list[Episode]:
+        """``groups`` seeds x ``group_size`` episodes.
+
+        ``stream`` 1 gives extra rollouts seeds and group ids of their own.
+        """
+        ...
+
+    def seeds(self, groups: int | None = None, *, stream: int = 0) -> list[int]:
+        """The seed of each of this iteration's groups (``rollout`` plays these)."""
+        ...
+
+    def play(
+        self,
+        seeds: Sequence[int],
+        group_ids: Sequence[int],
+        *,
+        prefixes: Sequence[Sequence[Turn]] | None = None,
+        temperature: float | None = None,
+    ) -> list[Episode]:
+        """One episode per seed.
+
+        An episode with a prefix replays those turns first (the same tokens, the same
+        actions) and samples from there on: a branch.
+        """
+        ...
+
+
+@dataclass
+class TrainingSet:
+    """The episodes one update trains on.
+
+    The first ``main`` are on-policy rollout episodes (the policy loss); the rest are an
+    extra term (replays, regularization samples), aggregated over their own tokens and
+    weighted by ``extra_weight``. Extra episodes whose advantage is zero everywhere enter
+    no loss and no denominator.
+
+    Attributes:
+        episodes: Main episodes, then extra ones.
+        main: How many are main.
+        extra_weight: Weight of the extra term.
+    """
+
+    episodes: list[Episode]
+    main: int
+    extra_weight: float = 1.0
+
+    @classmethod
+    def of(cls, episodes: Sequence[Episode]) -> TrainingSet:
+        """A set of main episodes only."""
+        return cls(list(episodes), main=len(episodes))
+
+    @property
+    def extra(self) -> list[Episode]:
+        """The extra episodes."""
+        return self.episodes[self.main :]
+
+
+class TokenLoss(NamedTuple):
+    """A per-token loss and a 0/1 indicator of the tokens whose ratio was clipped."""
+
+    loss: torch.Tensor
+    clipped: torch.Tensor
+
+
 @dataclass
 class LossContext:
-    """What a loss hook sees for one micro-batch.
+    """What a loss hook sees for one micro-batch (tensors ``[n, L-1]`` unless noted).
 
     Attributes:
         batch: The micro-batch.
-        rows: Its rows in the whole batch.
+        rows: Its rows in the whole batch (``[n]``).
+        minibatch: The rows of its mini-batch (one optimizer step) in the whole batch.
         logprobs: log π_θ of the targets (with gradient).
-        old_logprobs: log π_old of the targets.
+        old_logprobs: log π_old of the targets (the policy that sampled).
+        sample_logprobs: Log-probs recorded when the tokens were sampled (for replays, the
+            policy of an earlier iteration).
         entropy: Entropy of π_θ at each target position (with gradient).
         advantages: Token advantages.
         mask: The loss mask.
+        extra: ``[n, 1]`` whether each row belongs to the extra term.
+        covariance: 0/1: tokens chosen by Clip-Cov or KL-Cov over the whole batch.
+        ref_logprobs: log π_ref, where the run has a KL term.
         hidden: Last hidden states ``[n, L-1, H]`` (only for algorithms with values).
-        extras: Anything the trainer adds (reference log-probs, iteration, ...).
+        iteration: The iteration.
     """
 
     batch: TokenBatch
     rows: torch.Tensor
+    minibatch: torch.Tensor
     logprobs: torch.Tensor
     old_logprobs: torch.Tensor
+    sample_logprobs: torch.Tensor
     entropy: torch.Tensor
     advantages: torch.Tensor
     mask: torch.Tensor
+    extra: torch.Tensor
+    covariance: torch.Tensor
+    ref_logprobs: torch.Tensor | None = None
     hidden: torch.Tensor | None = None
-    extras: dict[str, Any] = field(default_factory=dict)
+    iteration: int = 0
+
+
+Aggregate = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
+Scorer = Callable[[Sequence[tuple[Sequence[int], Sequence[int]]]], list[float]]
 
 
 class Algorithm:
     """Base class: GRPO-style clipped loss on turn advantages broadcast to tokens.
 
-    Subclasses set ``name`` and ``config_class`` and implement :meth:`turn_advantages`
-    (or :meth:`token_advantages`).
+    Every hook the trainer calls is declared here, with a default; subclasses set ``name``
+    and ``config_class`` and implement :meth:`turn_advantages` (or :meth:`token_advantages`).
+    In the order the trainer calls them in an iteration: :meth:`rollout`,
+    :meth:`select_episodes`, :meth:`token_advantages`, :meth:`covariance_tokens`, then per
+    micro-batch :meth:`token_loss` and :meth:`extra_loss`, and :meth:`end_iteration`.
 
     Args:
         config: The algorithm's config.
@@ -119,8 +224,10 @@ class Algorithm:
 
     name: ClassVar[str] = ""
     config_class: ClassVar[type[PolicyLossConfig]] = PolicyLossConfig
-    #: Whether the trainer must run a no-grad pass for values (hidden states) first.
+    #: Whether the trainer must build a value head and pass values (PPO).
     needs_values: ClassVar[bool] = False
+    #: Whether the trainer must attach its teacher-forced scorer (IGPO).
+    needs_scorer: ClassVar[bool] = False
     #: The per-token policy loss (PPO-clip; agentic AEPO swaps in its own).
     surrogate: ClassVar[Callable[..., tuple[torch.Tensor, torch.Tensor]]] = staticmethod(
         clipped_surrogate
@@ -130,7 +237,7 @@ class Algorithm:
         self.config = config or self.config_class()
         self.iteration = 0
 
-    # ------------------------------------------------------------------ hooks
+    # ------------------------------------------------------------------ set-up hooks
 
     def check_env(self, env: Any) -> None:
         """Fail at config time if the environment cannot support this algorithm."""
@@ -138,47 +245,109 @@ class Algorithm:
     def start(self, total_iterations: int) -> None:
         """Called once before training with the run's number of iterations (schedules)."""
 
-    def filter_episodes(self, episodes: list[Episode]) -> list[Episode]:
-        """Drop episodes before training (DAPO's dynamic sampling); default: keep all."""
-        return episodes
+    def build_value_head(self, hidden_size: int) -> None:
+        """Create the value head for a model of width ``hidden_size`` (``needs_values``)."""
+        raise NotImplementedError(f"{self.name} has no value head")
 
-    def training_episodes(
-        self, episodes: list[Episode], play: Callable[[int, float], list[Episode]]
-    ) -> list[Episode]:
-        """The episodes to train on; default: the rollout.
+    def values(self, hidden: torch.Tensor) -> torch.Tensor:
+        """V at every position ``[n, L-1]`` from the last hidden states (``needs_values``)."""
+        raise NotImplementedError(f"{self.name} has no value head")
 
-        Algorithms add others (regularization sets, replays) or swap them in for rollout rows.
+    def attach_scorer(self, scorer: Scorer, tokenize: Callable[[str], list[int]]) -> None:
+        """Receive the trainer's teacher-forced scorer and tokenizer (``needs_scorer``)."""
 
-        Args:
-            episodes: The iteration's (filtered) rollout.
-            play: ``play(groups, temperature)`` plays that many more seeds x group size
-                episodes at that temperature (seeds and group ids of their own).
+    # ------------------------------------------------------------------ iteration hooks
+
+    def rollout(self, sampler: Sampler) -> list[Episode]:
+        """The iteration's rollout; default: ``groups`` seeds x ``group_size`` episodes."""
+        return sampler.rollout()
+
+    def select_episodes(self, episodes: list[Episode], sampler: Sampler) -> TrainingSet:
+        """The episodes to train on; default: the whole rollout.
+
+        Algorithms drop groups (DAPO's dynamic sampling) or add an extra term (replays,
+        regularization sets sampled through ``sampler``).
         """
-        return episodes
+        return TrainingSet.of(episodes)
 
     def turn_advantages(self, episodes: Sequence[Episode]) -> list[list[float]]:
         """Advantage of every turn of every episode."""
         raise NotImplementedError
 
     def token_advantages(
-        self, episodes: Sequence[Episode], batch: TokenBatch, values: torch.Tensor | None
+        self, training: TrainingSet, batch: TokenBatch, values: torch.Tensor | None
     ) -> torch.Tensor:
         """Token advantages ``[n, L-1]``; default: turn advantages broadcast to tokens."""
-        return batch.broadcast(self.turn_advantages(episodes))
+        return batch.broadcast(self.turn_advantages(training.episodes))
 
-    def token_loss(self, ctx: LossContext) -> tuple[torch.Tensor, torch.Tensor]:
-        """Per-token loss and a 0/1 clipped indicator from the class's ``surrogate``."""
-        return type(self).surrogate(
+    def covariance_tokens(
+        self,
+        advantages: torch.Tensor,
+        logprobs: torch.Tensor,
+        mask: torch.Tensor,
+        extra: torch.Tensor,
+        generator: torch.Generator,
+    ) -> torch.Tensor:
+        """Tokens Clip-Cov or KL-Cov act on, chosen once over the whole batch.
+
+        Cov is computed over all the batch's action tokens, whatever the micro-batch size.
+
+        Args:
+            advantages: Token advantages of the whole batch.
+            logprobs: Log-probs of the policy that sampled (the pre-pass).
+            mask: The loss mask.
+            extra: ``[n]`` rows of the extra term.
+            generator: Seeded randomness of Clip-Cov's choice.
+        """
+        config = self.config
+        if config.covariance_control == "none":
+            return torch.zeros_like(mask)
+        covariance = token_covariance(advantages, logprobs, mask)
+        if config.covariance_control == "kl_cov":
+            return kl_cov_tokens(covariance, mask, ratio=config.kl_cov_ratio)
+        return clip_cov_tokens(
+            covariance,
+            mask,
+            ratio=config.clip_cov_ratio,
+            lower=config.clip_cov_lower,
+            upper=config.clip_cov_upper,
+            generator=generator,
+        )
+
+    def token_loss(self, ctx: LossContext) -> TokenLoss:
+        """Per-token policy loss: the class's ``surrogate``, with covariance control.
+
+        Clip-Cov passes no gradient through its chosen tokens; KL-Cov replaces the clip by
+        the unclipped −A·ρ plus β·|log ρ| on its chosen tokens (as in the reference code).
+        """
+        config = self.config
+        if config.covariance_control == "kl_cov":
+            loss = kl_cov_loss(
+                ctx.logprobs,
+                ctx.old_logprobs,
+                ctx.advantages,
+                ctx.covariance,
+                coef=config.kl_cov_coef,
+            )
+            return TokenLoss(loss, torch.zeros_like(loss))
+        loss, clipped = type(self).surrogate(
             ctx.logprobs,
             ctx.old_logprobs,
             ctx.advantages,
-            clip_low=self.config.clip_low,
-            clip_high=self.config.clip_high,
-            dual_clip=self.config.dual_clip,
+            clip_low=config.clip_low,
+            clip_high=config.clip_high,
+            dual_clip=config.dual_clip,
         )
+        if config.covariance_control == "clip_cov":
+            loss = torch.where(ctx.covariance.bool(), loss.detach(), loss)
+        return TokenLoss(loss, clipped)
 
-    def extra_loss(self, ctx: LossContext, aggregate: Any) -> torch.Tensor | None:
-        """An extra loss term for the micro-batch (``aggregate(token_values, mask)``)."""
+    def extra_loss(self, ctx: LossContext, aggregate: Aggregate) -> torch.Tensor | None:
+        """An extra loss term for the micro-batch.
+
+        ``aggregate(token_values, mask)`` gives the micro-batch's share of the mini-batch
+        mean over the main term's tokens.
+        """
         return None
 
     def parameters(self) -> list[torch.nn.Parameter]:

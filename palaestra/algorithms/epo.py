@@ -18,14 +18,12 @@ implements the paper's differentiable relu form. The entropy history is checkpoi
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import torch
 
-from palaestra.agents.records import Episode
-from palaestra.algorithms.base import LossContext
+from palaestra.algorithms.base import Aggregate, LossContext, TrainingSet
 from palaestra.algorithms.batch import TokenBatch
 from palaestra.algorithms.grpo import GRPO, GRPOConfig
 
@@ -97,15 +95,21 @@ class EPO(GRPO):
         self.total_iterations = total_iterations
 
     def token_advantages(
-        self, episodes: Sequence[Episode], batch: TokenBatch, values: torch.Tensor | None
+        self, training: TrainingSet, batch: TokenBatch, values: torch.Tensor | None
     ) -> torch.Tensor:
         """GRPO's advantages; also prepares the trajectory/turn/token mean weights."""
         self._weights = nested_mean_weights(batch)
-        return super().token_advantages(episodes, batch, values)
+        return super().token_advantages(training, batch, values)
 
-    def extra_loss(self, ctx: LossContext, aggregate: Any) -> torch.Tensor:
-        """−λ·(L_H − β_k·L_smooth) on this micro-batch's share of the nested mean."""
-        weights = self._weights[ctx.rows][:, -ctx.mask.size(1) :].to(ctx.entropy.device)
+    def extra_loss(self, ctx: LossContext, aggregate: Aggregate) -> torch.Tensor:
+        """−λ·(L_H − β_k·L_smooth) on this micro-batch's share of the nested mean.
+
+        The batch's nested-mean weights are renormalized over the mini-batch, so each
+        optimizer step carries the whole term, as the policy loss does.
+        """
+        share = self._weights[ctx.minibatch].sum().clamp(min=1e-12)
+        weights = self._weights[ctx.rows][:, -ctx.mask.size(1) :] / share
+        weights = weights.to(ctx.entropy.device)
         bonus = (weights * ctx.entropy).sum()
         if self.iteration > 0 and self.entropy_history:
             mean = sum(self.entropy_history) / len(self.entropy_history)

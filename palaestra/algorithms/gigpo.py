@@ -1,11 +1,14 @@
 """GiGPO, group-in-group policy optimization (Feng et al., 2025).
 
-A(i, t) = A_episode(i) + ω · A_step(i, t). The episode term is GRPO's group-normalized
-return. For the step term, the turns of one group (same seed) whose current observation
-text is identical form a step group (the paper's anchor states); A_step is the discounted
-return from that turn, Σ_{k≥t} γ^{k−t} r_k with γ = 0.95, minus the step group's mean; a step
-seen only once gets 0. The paper also offers std-normalizing the step term
-(``step_scale``, off by default here as in the algorithms reference).
+A(i, t) = A_episode(i) + ω · A_step(i, t). The episode term compares episode i's return
+with its group's (same seed). For the step term, the turns of one group whose current
+observation text is identical form a step group (the paper's anchor states), and the
+discounted return from each such turn, Σ_{k≥t} γ^{k−t} r_k with γ = 0.95, is compared with
+its step group's; a step seen only once gets 0.
+
+Both terms use the same normalization, as in the paper and verl-agent: ``mean_norm``
+subtracts the group's mean (verl-agent's default), ``mean_std_norm`` also divides by the
+group's standard deviation (the sample one, + 1e-6).
 """
 
 from __future__ import annotations
@@ -13,26 +16,38 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Literal
+
+import torch
 
 from palaestra.agents.records import Episode
 from palaestra.algorithms.base import Algorithm, PolicyLossConfig, episode_returns, group_normalized
+from palaestra.errors import InvalidArgumentError
+
+GiGPOMode = Literal["mean_norm", "mean_std_norm"]
 
 
 @dataclass(frozen=True, kw_only=True)
 class GiGPOConfig(PolicyLossConfig):
-    """GiGPO settings (defaults: the paper).
+    """GiGPO settings (defaults: the paper and verl-agent).
 
     Attributes:
         step_weight: ω, weight of the step-level advantage (paper: 1).
         gamma: Discount of the step returns (paper: 0.95).
-        scale_rewards: Std-normalize the episode term (GRPO).
-        step_scale: Std-normalize the step term within its step group.
+        mode: ``mean_norm`` (subtract the group mean in both terms; verl-agent's default)
+            or ``mean_std_norm`` (also divide by the group's std in both).
     """
 
     step_weight: float = 1.0
     gamma: float = 0.95
-    scale_rewards: bool = True
-    step_scale: bool = False
+    mode: GiGPOMode = "mean_norm"
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        if self.mode not in ("mean_norm", "mean_std_norm"):
+            raise InvalidArgumentError(
+                f"GiGPO mode must be mean_norm or mean_std_norm, got {self.mode!r}"
+            )
 
 
 def discounted_returns(rewards: Sequence[float], gamma: float) -> list[float]:
@@ -53,9 +68,8 @@ class GiGPO(Algorithm):
 
     def turn_advantages(self, episodes: Sequence[Episode]) -> list[list[float]]:
         """A_episode + ω A_step for every turn."""
-        episode_term = group_normalized(
-            episode_returns(episodes), episodes, scale=self.config.scale_rewards
-        )
+        scale = self.config.mode == "mean_std_norm"
+        episode_term = group_normalized(episode_returns(episodes), episodes, scale=scale)
         step_term = self.step_advantages(episodes)
         return [
             [episode_term[i] + self.config.step_weight * a for a in step_term[i]]
@@ -75,10 +89,10 @@ class GiGPO(Algorithm):
         for members in anchors.values():
             if len(members) < 2:
                 continue
-            values = [returns[i][t] for i, t in members]
-            mean = sum(values) / len(values)
-            std = (sum((v - mean) ** 2 for v in values) / (len(values) - 1)) ** 0.5
-            for (i, t), value in zip(members, values, strict=True):
-                centred = value - mean
-                out[i][t] = centred / (std + 1e-6) if self.config.step_scale else centred
+            values = torch.tensor([returns[i][t] for i, t in members], dtype=torch.float64)
+            centred = values - values.mean()
+            if self.config.mode == "mean_std_norm":
+                centred = centred / (values.std() + 1e-6)
+            for (i, t), value in zip(members, centred.tolist(), strict=True):
+                out[i][t] = value
         return out

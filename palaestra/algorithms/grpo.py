@@ -22,6 +22,8 @@ from palaestra.agents.records import Episode
 from palaestra.algorithms.base import (
     Algorithm,
     PolicyLossConfig,
+    Sampler,
+    TrainingSet,
     broadcast_episode,
     episode_returns,
     group_indices,
@@ -59,8 +61,12 @@ class GRPO(Algorithm):
         super().__init__(config)
         self.kept_fraction = 1.0
 
-    def filter_episodes(self, episodes: list[Episode]) -> list[Episode]:
-        """With dynamic sampling, keep only groups whose returns differ."""
+    def select_episodes(self, episodes: list[Episode], sampler: Sampler) -> TrainingSet:
+        """The rollout; with dynamic sampling, only the groups whose returns differ."""
+        return TrainingSet.of(self.informative(episodes))
+
+    def informative(self, episodes: list[Episode]) -> list[Episode]:
+        """With dynamic sampling, the episodes of groups whose returns differ; else all."""
         if not self.config.dynamic_sampling:
             return episodes
         returns = episode_returns(episodes)

@@ -1,11 +1,17 @@
-"""IGPO, information-gain-based policy optimization (Wang et al., 2025).
+r"""IGPO, information-gain-based policy optimization (Wang et al., 2025).
 
 Dense turn rewards from the policy's own belief in the ground truth. For episode i:
 
-* s_{i,t} = mean over the answer's tokens of log π_θ(answer_j | context after turn t,
-  answer_<j), teacher-forced, without gradient; s_{i,0} uses the context before any turn;
+* p_{i,t} = exp(mean over the answer's tokens of log π_θ(answer_j | context after turn t,
+  answer_<j)): the policy's length-normalized *probability* of the ground truth,
+  teacher-forced without gradient, written the way the env's answers are written
+  (``answer_template``: ``answer[...]``, ``\boxed{...}``); p_{i,0} uses the context before
+  any turn;
 * the information-gain reward of turn t (every turn but the last) is r^IG_{i,t} =
-  s_{i,t} − s_{i,t−1}; the last turn gets the outcome reward r^O_i (the episode's return);
+  p_{i,t} − p_{i,t−1}, a difference of probabilities as in the paper and the official code
+  (a difference of log-probabilities would reorder the gains: from −6.9 to −2.3 is a
+  larger log gain than from −1.2 to −0.7, but a smaller gain in probability);
+* the last turn gets the outcome reward r^O_i (the episode's return);
 * IG rewards are z-scored over all IG rewards of the group, outcome rewards over the
   group's outcomes, separately;
 * the turn advantage is the discounted sum R̃_{i,t} = Σ_{k≥t} γ^{k−t} r̃_{i,k} (γ = 1).
@@ -17,6 +23,8 @@ all episodes are computed together, in micro-batches, not one forward per episod
 
 from __future__ import annotations
 
+import itertools
+import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -24,11 +32,9 @@ from typing import Any
 import torch
 
 from palaestra.agents.records import Episode
-from palaestra.algorithms.base import Algorithm, group_indices
+from palaestra.algorithms.base import Algorithm, Scorer, group_indices
 from palaestra.algorithms.grpo import GRPOConfig
 from palaestra.errors import InvalidArgumentError
-
-Scorer = Callable[[Sequence[tuple[Sequence[int], Sequence[int]]]], list[float]]
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -44,6 +50,22 @@ class IGPOConfig(GRPOConfig):
     kl_coef: float = 0.001
 
 
+def information_gains(scores: Sequence[float]) -> list[float]:
+    """p_t − p_{t−1} for consecutive mean log-prob scores s, with p = exp(s).
+
+    One gain per turn but the last: the scores are those before each turn.
+    """
+    probabilities = [math.exp(score) for score in scores]
+    return [later - earlier for earlier, later in itertools.pairwise(probabilities)]
+
+
+def written_answer(episode: Episode) -> str:
+    """The ground truth as the env's answers are written (its ``answer_template``)."""
+    truth = str(episode.ground_truth)
+    template = episode.answer_template
+    return template.replace("{answer}", truth) if template else truth
+
+
 def _zscores(values: list[float]) -> list[float]:
     if len(values) < 2:
         return [0.0] * len(values)
@@ -57,6 +79,7 @@ class IGPO(Algorithm):
     name = "igpo"
     config_class = IGPOConfig
     config: IGPOConfig
+    needs_scorer = True
 
     def __init__(self, config: IGPOConfig | None = None) -> None:
         super().__init__(config)
@@ -74,7 +97,7 @@ class IGPO(Algorithm):
                 "true}'), on an env that has one (math, SearchQA)"
             )
 
-    def attach(self, scorer: Scorer, tokenize: Callable[[str], list[int]]) -> None:
+    def attach_scorer(self, scorer: Scorer, tokenize: Callable[[str], list[int]]) -> None:
         """Give the algorithm the trainer's teacher-forced scorer and tokenizer."""
         self.scorer, self.tokenize = scorer, tokenize
 
@@ -82,21 +105,20 @@ class IGPO(Algorithm):
         """Raw turn rewards: information gains, then the outcome on the last turn."""
         if self.scorer is None or self.tokenize is None:
             raise RuntimeError(
-                "IGPO.attach(scorer, tokenize) must come first (the trainer calls it)"
+                "IGPO.attach_scorer(scorer, tokenize) must come first (the trainer calls it)"
             )
         requests: list[tuple[Sequence[int], Sequence[int]]] = []
         for episode in episodes:
             if episode.ground_truth is None:
                 raise InvalidArgumentError("an episode has no ground truth; IGPO cannot score it")
-            answer = self.tokenize(str(episode.ground_truth))
+            answer = self.tokenize(written_answer(episode))
             requests += [(turn.prompt_ids, answer) for turn in episode.turns]
         scores = self.scorer(requests) if requests else []
         rewards, k = [], 0
         for episode in episodes:
             s = scores[k : k + len(episode.turns)]
             k += len(episode.turns)
-            gains = [s[t + 1] - s[t] for t in range(len(episode.turns) - 1)]
-            rewards.append([*gains, episode.total_reward])
+            rewards.append([*information_gains(s), episode.total_reward])
         return rewards
 
     def turn_advantages(self, episodes: Sequence[Episode]) -> list[list[float]]:

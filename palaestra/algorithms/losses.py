@@ -11,8 +11,9 @@ mask in one of three ways:
 * ``seq_mean_token_sum_norm`` (Dr. GRPO): the mean over sequences of each sequence's token
   sum divided by a constant length.
 
-Aggregation is over the whole batch even when it is split into micro-batches: the
-denominators are computed once per batch and passed in (``Normalizer``).
+Aggregation is over the whole mini-batch (the sequences of one optimizer step) even when it
+is split into micro-batches for memory: the denominators are computed once per mini-batch
+and passed in (``Normalizer``).
 """
 
 from __future__ import annotations
@@ -85,12 +86,12 @@ def kl_k3(logprobs: torch.Tensor, ref_logprobs: torch.Tensor) -> torch.Tensor:
 
 @dataclass(frozen=True)
 class Normalizer:
-    """Whole-batch denominators for aggregating a token loss over micro-batches.
+    """Denominators for aggregating a token loss over the micro-batches of one mini-batch.
 
     Attributes:
         mode: The aggregation mode.
-        total_tokens: Masked tokens in the whole batch.
-        sequences: Sequences in the whole batch.
+        total_tokens: Masked tokens in the mini-batch.
+        sequences: Sequences with a masked token in the mini-batch.
         norm_length: The constant length of ``seq_mean_token_sum_norm``.
     """
 
@@ -101,19 +102,26 @@ class Normalizer:
 
     @classmethod
     def for_batch(
-        cls, mode: LossAggregation, mask: torch.Tensor, norm_length: int | None = None
+        cls, mode: LossAggregation, mask: torch.Tensor, norm_length: float | None = None
     ) -> Normalizer:
-        """Denominators of ``mode`` for a batch whose loss mask is ``mask`` ([seqs, length])."""
+        """Denominators of ``mode`` for the rows whose loss mask is ``mask`` ([seqs, length]).
+
+        Rows without a masked token (not trained, or excluded from this loss term) count
+        in no denominator. ``norm_length`` is required by ``seq_mean_token_sum_norm``: Dr.
+        GRPO divides by a constant, never by a length measured on the batch.
+        """
+        if mode == "seq_mean_token_sum_norm" and not norm_length:
+            raise ValueError("seq_mean_token_sum_norm needs a constant norm_length")
         lengths = mask.sum(-1)
         return cls(
             mode=mode,
             total_tokens=max(float(lengths.sum()), 1.0),
-            sequences=max(float(mask.size(0)), 1.0),
-            norm_length=float(norm_length or max(int(lengths.max()) if lengths.numel() else 1, 1)),
+            sequences=max(float((lengths > 0).sum()), 1.0),
+            norm_length=float(norm_length or 1.0),
         )
 
     def aggregate(self, token_loss: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
-        """This micro-batch's share of the batch loss (shares add up to the batch loss)."""
+        """This micro-batch's share of the mini-batch loss (shares add up to the whole)."""
         masked = token_loss * mask
         if self.mode == "token_mean":
             return masked.sum() / self.total_tokens
@@ -139,8 +147,7 @@ def token_covariance(
     return centred * mask
 
 
-def clip_cov(
-    token_loss: torch.Tensor,
+def clip_cov_tokens(
     covariance: torch.Tensor,
     mask: torch.Tensor,
     *,
@@ -148,41 +155,46 @@ def clip_cov(
     lower: float,
     upper: float,
     generator: torch.Generator,
-) -> tuple[torch.Tensor, torch.Tensor]:
-    """Clip-Cov: detach a random ⌈ratio·N⌉ of the tokens with lower < Cov < upper.
+) -> torch.Tensor:
+    """Clip-Cov's choice: a random ⌈ratio·N⌉ of the N masked tokens with lower < Cov < upper.
 
-    Returns the loss (those tokens keep their value but pass no gradient) and a 0/1 tensor
-    of the detached tokens.
+    Returns a 0/1 tensor of the chosen tokens; their loss passes no gradient.
     """
     candidates = torch.nonzero(
         (mask.bool() & (covariance > lower) & (covariance < upper)).flatten()
-    )
+    ).flatten()
     count = math.ceil(ratio * float(mask.sum()))
-    chosen = torch.zeros(mask.numel(), dtype=torch.bool)
+    chosen = torch.zeros(mask.numel())
     if count and len(candidates):
         order = torch.randperm(len(candidates), generator=generator)[:count]
-        chosen[candidates.flatten()[order].cpu()] = True
-    detached = chosen.view(mask.shape).to(token_loss.device)
-    return torch.where(detached, token_loss.detach(), token_loss), detached.float()
+        chosen[candidates.cpu()[order]] = 1.0
+    return chosen.view(mask.shape).to(mask.device)
 
 
-def kl_cov(
+def kl_cov_tokens(covariance: torch.Tensor, mask: torch.Tensor, *, ratio: float) -> torch.Tensor:
+    """KL-Cov's choice: the top ⌈ratio·N⌉ (at least one) of the N masked tokens by Cov."""
+    chosen = torch.zeros_like(mask)
+    total = int(mask.sum())
+    if not total:
+        return chosen
+    count = min(max(1, math.ceil(ratio * total)), total)
+    scores = covariance.masked_fill(~mask.bool(), float("-inf")).flatten()
+    chosen.view(-1)[torch.topk(scores, count).indices] = 1.0
+    return chosen
+
+
+def kl_cov_loss(
     logprobs: torch.Tensor,
     old_logprobs: torch.Tensor,
-    covariance: torch.Tensor,
-    mask: torch.Tensor,
+    advantages: torch.Tensor,
+    chosen: torch.Tensor,
     *,
-    ratio: float,
     coef: float,
-) -> tuple[torch.Tensor, torch.Tensor]:
-    """KL-Cov: β·|log ρ| on the top ``ratio`` fraction of tokens by Cov.
+) -> torch.Tensor:
+    """KL-Cov's token loss: the unclipped −A·ρ, plus β·|log ρ| on the chosen tokens.
 
-    Returns the per-token penalty and a 0/1 tensor of the penalized tokens.
+    As in the reference implementation (verl's ``compute_policy_loss_kl_cov``), the KL
+    penalty takes the place of the ratio clip: no token is clipped.
     """
-    count = max(1, math.ceil(ratio * float(mask.sum()))) if mask.any() else 0
-    chosen = torch.zeros_like(mask)
-    if count:
-        scores = covariance.masked_fill(~mask.bool(), float("-inf")).flatten()
-        top = torch.topk(scores, min(count, int(mask.sum()))).indices
-        chosen.view(-1)[top] = 1.0
-    return coef * (logprobs - old_logprobs).abs() * chosen, chosen
+    log_ratio = logprobs - old_logprobs
+    return -advantages * torch.exp(log_ratio) + coef * log_ratio.abs() * chosen

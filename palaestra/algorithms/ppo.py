@@ -15,8 +15,13 @@ from typing import Any
 
 import torch
 
-from palaestra.agents.records import Episode
-from palaestra.algorithms.base import Algorithm, LossContext, PolicyLossConfig
+from palaestra.algorithms.base import (
+    Aggregate,
+    Algorithm,
+    LossContext,
+    PolicyLossConfig,
+    TrainingSet,
+)
 from palaestra.algorithms.batch import TokenBatch
 
 
@@ -63,11 +68,11 @@ class PPO(Algorithm):
         super().__init__(config)
         self.value_head: torch.nn.Linear | None = None
         if hidden_size is not None:
-            self.build(hidden_size)
+            self.build_value_head(hidden_size)
         self._returns = torch.zeros(0)
         self._old_values = torch.zeros(0)
 
-    def build(self, hidden_size: int) -> None:
+    def build_value_head(self, hidden_size: int) -> None:
         """Create the value head for a model of width ``hidden_size`` (zero-initialized)."""
         self.value_head = torch.nn.Linear(hidden_size, 1)
         torch.nn.init.zeros_(self.value_head.weight)
@@ -75,15 +80,16 @@ class PPO(Algorithm):
 
     def values(self, hidden: torch.Tensor) -> torch.Tensor:
         """V at every position, ``[n, L-1]``."""
-        assert self.value_head is not None, "call build(hidden_size) first"
+        assert self.value_head is not None, "call build_value_head(hidden_size) first"
         values: torch.Tensor = self.value_head(hidden.float()).squeeze(-1)
         return values
 
     def token_advantages(
-        self, episodes: Sequence[Episode], batch: TokenBatch, values: torch.Tensor | None
+        self, training: TrainingSet, batch: TokenBatch, values: torch.Tensor | None
     ) -> torch.Tensor:
         """GAE over each episode's response tokens, in turn order across samples."""
         assert values is not None, "PPO needs the value pass"
+        episodes = training.episodes
         advantages = torch.zeros_like(batch.loss_mask)
         for episode_index in range(len(episodes)):
             rows = torch.nonzero(batch.episode == episode_index).flatten().tolist()
@@ -114,7 +120,7 @@ class PPO(Algorithm):
                 advantages = (advantages - selected.mean()) / (selected.std() + 1e-8)
         return advantages * batch.loss_mask
 
-    def extra_loss(self, ctx: LossContext, aggregate: Any) -> torch.Tensor:
+    def extra_loss(self, ctx: LossContext, aggregate: Aggregate) -> torch.Tensor:
         """Clipped value loss on the micro-batch."""
         assert ctx.hidden is not None
         values = self.values(ctx.hidden)

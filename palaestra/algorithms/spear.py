@@ -9,8 +9,10 @@
   iteration replays that many: recalibrated advantage Ã = R − median(D_R), only Ã > 0 kept,
   PPO-clip loss against the stored collection-time log-probs, weighted by
   γ_k = c·(1 − cos(πk/K_r))/2 for k ≤ K_r, then c.
-* **Clip-Cov** on both losses (on-policy: r = 2e-4, lb 1, ub 5; replay: r = 0.02, lb 1,
-  ub 40).
+* **Clip-Cov** on both losses, each over its own tokens (on-policy: r = 2e-4, lb 1, ub 5;
+  replay: r = 0.02, lb 1, ub 40).
+* The loss is L_on + γ_k·L_replay, each term aggregated over its own tokens; replays whose
+  recalibrated advantage is 0 enter neither term nor any denominator.
 * The base estimator (``base``: GRPO, RLOO or GiGPO) runs on the shaped rewards, Dr. GRPO
   style by default (no std, no KL, ε 0.2/0.28).
 
@@ -20,20 +22,30 @@ Buffer, reward FIFO, schedules' step and the Clip-Cov generator are checkpointed
 from __future__ import annotations
 
 import copy
+import dataclasses
 import math
 import statistics
 from collections import deque
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from typing import Any, Literal
 
 import torch
 
 from palaestra.agents.records import Episode
-from palaestra.algorithms.base import Algorithm, LossContext, broadcast_episode, group_indices
-from palaestra.algorithms.gigpo import GiGPO, GiGPOConfig
+from palaestra.algorithms.base import (
+    Algorithm,
+    LossContext,
+    Sampler,
+    TokenLoss,
+    TrainingSet,
+    broadcast_episode,
+    group_indices,
+)
+from palaestra.algorithms.batch import TokenBatch
+from palaestra.algorithms.gigpo import GiGPO, GiGPOConfig, GiGPOMode
 from palaestra.algorithms.grpo import GRPO, GRPOConfig
-from palaestra.algorithms.losses import clip_cov, clipped_surrogate, token_covariance
+from palaestra.algorithms.losses import clip_cov_tokens, token_covariance
 from palaestra.algorithms.rloo import RLOO, RLOOConfig
 from palaestra.errors import InvalidArgumentError
 
@@ -62,7 +74,7 @@ class SPEARConfig(GRPOConfig):
     base: Literal["grpo", "rloo", "gigpo"] = "grpo"
     scale_rewards: bool = False
     clip_high: float = 0.28
-    covariance_control: Literal["none", "clip_cov", "kl_cov"] = "none"  # applied here
+    covariance_control: Literal["none", "clip_cov", "kl_cov"] = "clip_cov"
     tool_reward: bool = True
     tool_warmup: int = 200
     buffer_capacity: int = 2048
@@ -119,7 +131,6 @@ class SPEAR(Algorithm):
         self.buffer: deque[BufferEntry] = deque(maxlen=self.config.buffer_capacity)
         self.group_rewards: deque[float] = deque(maxlen=self.config.reward_fifo)
         self.generator = torch.Generator().manual_seed(0)
-        self._main = 0
         self.tool_metric: str | None = None
 
     def check_env(self, env: Any) -> None:
@@ -148,41 +159,45 @@ class SPEAR(Algorithm):
             reward += tool_weight(self.iteration, self.config.tool_warmup) * min(1.0, 0.1 * calls)
         return reward
 
-    def training_episodes(
-        self, episodes: list[Episode], play: Callable[[int, float], list[Episode]]
-    ) -> list[Episode]:
-        """Drop stale buffer entries, then add ``replay_size`` of them if there are enough."""
-        self._main = len(episodes)
+    def select_episodes(self, episodes: list[Episode], sampler: Sampler) -> TrainingSet:
+        """The rollout, plus ``replay_size`` buffered trajectories once there are enough.
+
+        Stale entries are dropped first; replays are the extra term, weighted by γ_k.
+        """
         while (
             self.buffer and self.iteration - self.buffer[0].iteration > self.config.tolerate_steps
         ):
             self.buffer.popleft()
-        if len(self.buffer) < self.config.replay_size:
-            return episodes
-        picks = torch.randperm(len(self.buffer), generator=self.generator)[
-            : self.config.replay_size
-        ]
         replayed = []
-        for k, index in enumerate(sorted(picks.tolist())):
-            episode = copy.copy(self.buffer[index].episode)
-            episode.group = -1 - k  # never mixed into an on-policy group
-            replayed.append(episode)
-        return episodes + replayed
+        if len(self.buffer) >= self.config.replay_size:
+            picks = torch.randperm(len(self.buffer), generator=self.generator)
+            for k, index in enumerate(sorted(picks[: self.config.replay_size].tolist())):
+                episode = copy.copy(self.buffer[index].episode)
+                episode.group = -1 - k  # never mixed into an on-policy group
+                replayed.append(episode)
+        weight = replay_weight(self.iteration, self.config.replay_warmup, self.config.replay_coef)
+        return TrainingSet(episodes + replayed, main=len(episodes), extra_weight=weight)
 
     def turn_advantages(self, episodes: Sequence[Episode]) -> list[list[float]]:
-        """Base advantages on the rollout (shaped rewards); Ã⁺ on replayed trajectories."""
-        main, replayed = list(episodes[: self._main]), list(episodes[self._main :])
-        shaped = [replace(e, turns=[copy.copy(t) for t in e.turns]) for e in main]
-        for original, episode in zip(main, shaped, strict=True):
+        """The base estimator's advantages on tool-shaped returns (no replay, no buffer)."""
+        shaped = [replace(e, turns=[copy.copy(t) for t in e.turns]) for e in episodes]
+        for original, episode in zip(episodes, shaped, strict=True):
             extra = self.shaped_return(original) - original.total_reward
             if episode.turns:
                 episode.turns[-1].reward += extra
-        advantages = self._base().turn_advantages(shaped)
-        if replayed:
-            # The baseline is the median of the groups seen before this iteration.
-            median = statistics.median(self.group_rewards) if self.group_rewards else 0.0
-            recalibrated = [max(0.0, e.total_reward - median) for e in replayed]
-            advantages += broadcast_episode(recalibrated, replayed)
+        return self._base().turn_advantages(shaped)
+
+    def training_advantages(self, training: TrainingSet) -> list[list[float]]:
+        """Base advantages on the rollout; Ã⁺ = max(0, R − median(D_R)) on replays.
+
+        Then the rollout's groups enter D_R and its positive-advantage trajectories the
+        buffer (after the replays were scored against the groups seen before).
+        """
+        main, replayed = training.episodes[: training.main], training.extra
+        advantages = self.turn_advantages(main)
+        median = statistics.median(self.group_rewards) if self.group_rewards else 0.0
+        recalibrated = [max(0.0, e.total_reward - median) for e in replayed]
+        advantages += broadcast_episode(recalibrated, replayed)
         for members in group_indices(main).values():
             self.group_rewards.append(sum(main[i].total_reward for i in members) / len(members))
         for episode, row in zip(main, advantages[: len(main)], strict=True):
@@ -190,40 +205,47 @@ class SPEAR(Algorithm):
                 self.buffer.append(BufferEntry(episode, self.iteration))
         return advantages
 
-    def token_loss(self, ctx: LossContext) -> tuple[torch.Tensor, torch.Tensor]:
-        """Clipped loss with Clip-Cov; replay rows against their collection-time log-probs."""
-        replay = (ctx.batch.episode >= self._main).to(ctx.logprobs.device)[:, None]
-        old = torch.where(
-            replay, ctx.extras.get("sample_logprobs", ctx.old_logprobs), ctx.old_logprobs
-        )
-        loss, clipped = clipped_surrogate(
-            ctx.logprobs,
-            old,
-            ctx.advantages,
-            clip_low=self.config.clip_low,
-            clip_high=self.config.clip_high,
-        )
-        covariance = token_covariance(ctx.advantages, ctx.logprobs, ctx.mask)
-        on_policy, _ = clip_cov(
-            loss,
-            covariance,
-            ctx.mask * (~replay),
-            ratio=self.config.clip_cov_ratio,
-            lower=self.config.clip_cov_lower,
-            upper=self.config.clip_cov_upper,
-            generator=self.generator,
-        )
-        replayed, _ = clip_cov(
-            loss,
-            covariance,
-            ctx.mask * replay,
-            ratio=self.config.replay_clip_cov_ratio,
-            lower=self.config.clip_cov_lower,
-            upper=self.config.replay_clip_cov_upper,
-            generator=self.generator,
-        )
-        weight = replay_weight(self.iteration, self.config.replay_warmup, self.config.replay_coef)
-        return torch.where(replay, weight * replayed, on_policy), clipped
+    def token_advantages(
+        self, training: TrainingSet, batch: TokenBatch, values: torch.Tensor | None
+    ) -> torch.Tensor:
+        """:meth:`training_advantages` broadcast to the tokens."""
+        return batch.broadcast(self.training_advantages(training))
+
+    def covariance_tokens(
+        self,
+        advantages: torch.Tensor,
+        logprobs: torch.Tensor,
+        mask: torch.Tensor,
+        extra: torch.Tensor,
+        generator: torch.Generator,
+    ) -> torch.Tensor:
+        """Clip-Cov on each loss, over its own tokens.
+
+        On-policy rows use (r, lb, ub), replayed rows (r = 0.02, lb, ub = 40).
+        """
+        if self.config.covariance_control != "clip_cov":
+            return super().covariance_tokens(advantages, logprobs, mask, extra, generator)
+        chosen = torch.zeros_like(mask)
+        for rows, ratio, upper in (
+            (~extra, self.config.clip_cov_ratio, self.config.clip_cov_upper),
+            (extra, self.config.replay_clip_cov_ratio, self.config.replay_clip_cov_upper),
+        ):
+            part = mask * rows[:, None]
+            covariance = token_covariance(advantages, logprobs, part)
+            chosen += clip_cov_tokens(
+                covariance,
+                part,
+                ratio=ratio,
+                lower=self.config.clip_cov_lower,
+                upper=upper,
+                generator=generator,
+            )
+        return chosen
+
+    def token_loss(self, ctx: LossContext) -> TokenLoss:
+        """PPO-clip with Clip-Cov; replay rows against their collection-time log-probs."""
+        old = torch.where(ctx.extra, ctx.sample_logprobs, ctx.old_logprobs)
+        return super().token_loss(dataclasses.replace(ctx, old_logprobs=old))
 
     def end_iteration(self, metrics: dict[str, float]) -> dict[str, float]:
         """Advance the schedules; report buffer size and schedule weights."""
@@ -261,5 +283,6 @@ class SPEAR(Algorithm):
         if self.config.base == "rloo":
             return RLOO(RLOOConfig())
         if self.config.base == "gigpo":
-            return GiGPO(GiGPOConfig(scale_rewards=self.config.scale_rewards))
+            mode: GiGPOMode = "mean_std_norm" if self.config.scale_rewards else "mean_norm"
+            return GiGPO(GiGPOConfig(mode=mode))
         return GRPO(GRPOConfig(scale_rewards=self.config.scale_rewards))

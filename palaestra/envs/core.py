@@ -30,6 +30,8 @@ key                  meaning
 ``expert_action``    only for environments made with ``expert=True`` (privileged).
 ``ground_truth``     only for environments made with ``expose_ground_truth=True``
                      (privileged, for trainers such as IGPO; never in an observation).
+``answer_template``  with ``ground_truth``: how a final answer is written, ``{answer}``
+                     standing for it (``answer[{answer}]``; IGPO scores the answer so).
 ==================== ======================================================================
 """
 
@@ -70,6 +72,7 @@ class TextEnvInfo(TypedDict, total=False):
     episode_metrics: dict[str, float]
     expert_action: str
     ground_truth: str
+    answer_template: str
 
 
 class TextSpace(gym.spaces.Text):
@@ -351,6 +354,14 @@ class TextEnv(gym.Env[str, str]):
     @property
     def max_return(self) -> float | None:
         """The best achievable return of the current episode, where it is known exactly."""
+        return None
+
+    @property
+    def turn_limit(self) -> int | None:
+        """The most steps an episode can take by the task's own rules (None: no such rule).
+
+        A registered time limit (``max_episode_steps``) is separate.
+        """
         return None
 
     # ------------------------------------------------------------------ subclass hooks

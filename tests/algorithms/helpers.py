@@ -1,6 +1,10 @@
-"""Hand-built episodes for advantage tests."""
+"""Hand-built episodes and loss contexts for algorithm tests."""
+
+import torch
 
 from palaestra.agents.records import Episode, Turn
+from palaestra.algorithms.base import LossContext
+from palaestra.algorithms.batch import TokenBatch
 
 
 def episode(rewards: list[float], group: int = 0, observations: list[str] | None = None) -> Episode:
@@ -19,3 +23,29 @@ def episode(rewards: list[float], group: int = 0, observations: list[str] | None
         for obs, r in zip(observations, rewards, strict=True)
     ]
     return Episode(env_id="test", seed=group, instruction="", turns=turns, group=group)
+
+
+def loss_context(
+    batch: TokenBatch,
+    logprobs: torch.Tensor,
+    old_logprobs: torch.Tensor,
+    advantages: torch.Tensor,
+    *,
+    extra: torch.Tensor | None = None,
+    covariance: torch.Tensor | None = None,
+) -> LossContext:
+    """A loss context over the whole of ``batch`` (one micro-batch, one mini-batch)."""
+    rows = torch.arange(batch.loss_mask.size(0))
+    return LossContext(
+        batch=batch,
+        rows=rows,
+        minibatch=rows,
+        logprobs=logprobs,
+        old_logprobs=old_logprobs,
+        sample_logprobs=batch.sample_logprobs,
+        entropy=torch.zeros_like(logprobs),
+        advantages=advantages,
+        mask=batch.loss_mask,
+        extra=extra if extra is not None else torch.zeros(len(rows), 1, dtype=torch.bool),
+        covariance=covariance if covariance is not None else torch.zeros_like(batch.loss_mask),
+    )

@@ -61,8 +61,18 @@ def test_aggregation_modes_by_hand() -> None:
     assert token.item() == pytest.approx(9 / 3)  # (1 + 3 + 5) / 3
     assert seq.item() == pytest.approx((2 + 5) / 2)  # mean(2, 5)
     assert norm.item() == pytest.approx((4 / 4 + 5 / 4) / 2)
-    default = Normalizer.for_batch("seq_mean_token_sum_norm", mask)
-    assert default.norm_length == 2  # the longest response in the batch
+    # Dr. GRPO divides by a constant, never by a length measured on the batch.
+    with pytest.raises(ValueError, match="needs a constant norm_length"):
+        Normalizer.for_batch("seq_mean_token_sum_norm", mask)
+
+
+def test_rows_without_trained_tokens_count_in_no_denominator() -> None:
+    loss = torch.tensor([[1.0, 3.0], [5.0, 100.0], [7.0, 7.0]])
+    mask = torch.tensor([[1.0, 1.0], [1.0, 0.0], [0.0, 0.0]])  # row 2: excluded
+    for mode in ("token_mean", "seq_mean_token_mean", "seq_mean_token_sum_norm"):
+        with_row = Normalizer.for_batch(mode, mask, 4).aggregate(loss, mask)  # type: ignore[arg-type]
+        without = Normalizer.for_batch(mode, mask[:2], 4).aggregate(loss[:2], mask[:2])  # type: ignore[arg-type]
+        assert with_row.item() == pytest.approx(without.item())
 
 
 @pytest.mark.parametrize("mode", ["token_mean", "seq_mean_token_mean", "seq_mean_token_sum_norm"])
@@ -71,7 +81,7 @@ def test_micro_batches_add_up_to_the_batch(mode: str) -> None:
     loss = torch.rand(6, 5, generator=generator)
     mask = (torch.rand(6, 5, generator=generator) > 0.3).float()
     mask[:, 0] = 1
-    normalizer = Normalizer.for_batch(mode, mask)  # type: ignore[arg-type]
+    normalizer = Normalizer.for_batch(mode, mask, 5)  # type: ignore[arg-type]
     whole = normalizer.aggregate(loss, mask)
     parts = sum(normalizer.aggregate(loss[k : k + 2], mask[k : k + 2]) for k in range(0, 6, 2))
     assert parts.item() == pytest.approx(whole.item())

@@ -5,13 +5,25 @@ import math
 import pytest
 import torch
 
-from palaestra.algorithms import SALT, SALTConfig
-from palaestra.algorithms.aepo_agentic import AgenticAEPO, entropy_balanced_surrogate
+from palaestra.algorithms import GRPO, SALT, GRPOConfig, SALTConfig
+from palaestra.algorithms.aepo_agentic import (
+    AgenticAEPO,
+    entropy_balanced_surrogate,
+    fresh_rollouts,
+)
+from palaestra.algorithms.base import TrainingSet
 from palaestra.algorithms.batch import TokenBatch, build_samples
 from palaestra.algorithms.epo import EPO, nested_mean_weights, schedule, smoothing_penalty
-from palaestra.algorithms.losses import clip_cov, clipped_surrogate, kl_cov, token_covariance
+from palaestra.algorithms.losses import (
+    clip_cov_tokens,
+    clipped_surrogate,
+    kl_cov_loss,
+    kl_cov_tokens,
+    token_covariance,
+)
+from palaestra.algorithms.spear import replay_weight, tool_weight
 from palaestra.errors import InvalidArgumentError
-from tests.algorithms.helpers import episode
+from tests.algorithms.helpers import episode, loss_context
 
 # ---------------------------------------------------------------- Clip-Cov / KL-Cov
 
@@ -27,29 +39,66 @@ def test_token_covariance_by_hand() -> None:
     assert cov.tolist() == [0.0, 0.0, -2.0, 0.0]
 
 
-def test_clip_cov_detaches_ceil_r_n_tokens_inside_the_bounds() -> None:
+def test_clip_cov_chooses_ceil_r_n_tokens_inside_the_bounds() -> None:
     cov = torch.tensor([[0.5, 2.0, 3.0, 4.0, 7.0]])
-    mask = torch.ones(1, 5)
-    loss = torch.tensor([[1.0, 2.0, 3.0, 4.0, 5.0]], requires_grad=True)
-    # ⌈0.3 · 5⌉ = 2 of the 3 candidates (Cov 2, 3, 4 inside (1, 5)) are detached.
-    out, detached = clip_cov(
-        loss, cov, mask, ratio=0.3, lower=1.0, upper=5.0, generator=torch.Generator().manual_seed(0)
+    # ⌈0.3 · 5⌉ = 2 of the 3 candidates (Cov 2, 3, 4 inside (1, 5)).
+    chosen = clip_cov_tokens(
+        cov, torch.ones(1, 5), ratio=0.3, lower=1.0, upper=5.0, generator=torch.Generator()
     )
-    assert detached.sum() == 2 and detached[0, 0] == 0 and detached[0, 4] == 0
-    out.sum().backward()
-    assert loss.grad is not None
-    assert (loss.grad == 1 - detached).all()
-    assert torch.equal(out.detach(), loss.detach())
+    assert chosen.sum() == 2 and chosen[0, 0] == 0 and chosen[0, 4] == 0
 
 
-def test_kl_cov_penalizes_the_top_fraction() -> None:
+def test_clip_cov_token_loss_keeps_the_value_and_drops_the_gradient() -> None:
+    batch = TokenBatch.collate(build_samples([episode([1.0])], "per_turn"), 0)
+    logprobs = torch.zeros(batch.loss_mask.shape, requires_grad=True)
+    chosen = torch.zeros_like(batch.loss_mask)
+    chosen[0, -1] = 1.0
+    ctx = loss_context(batch, logprobs, logprobs.detach(), batch.loss_mask, covariance=chosen)
+    loss, _ = GRPO(GRPOConfig(covariance_control="clip_cov")).token_loss(ctx)
+    (loss * batch.loss_mask).sum().backward()
+    assert logprobs.grad is not None
+    assert logprobs.grad[0, -2:].tolist() == [-1.0, 0.0]  # the chosen last token: no gradient
+    assert loss[0, -2:].tolist() == [-1.0, -1.0]
+
+
+def test_kl_cov_chooses_the_top_fraction() -> None:
     cov = torch.tensor([[0.1, 5.0, 2.0, 9.0]])
-    logp = torch.tensor([[0.0, -1.0, 0.0, 0.5]])
-    old = torch.zeros(1, 4)
-    # ⌈0.5 · 4⌉ = 2 tokens with the largest Cov: positions 3 and 1; β|log ρ| = 0.5 and 1.
-    penalty, chosen = kl_cov(logp, old, cov, torch.ones(1, 4), ratio=0.5, coef=1.0)
-    assert chosen.tolist() == [[0.0, 1.0, 0.0, 1.0]]
-    assert penalty.tolist() == [[0.0, 1.0, 0.0, 0.5]]
+    # ⌈0.5 · 4⌉ = 2 tokens with the largest Cov: positions 3 and 1.
+    assert kl_cov_tokens(cov, torch.ones(1, 4), ratio=0.5).tolist() == [[0.0, 1.0, 0.0, 1.0]]
+
+
+def test_kl_cov_penalty_at_ratio_one_and_a_half() -> None:
+    # ρ = 1.5 (logp = log 1.5, old = 0), β = 1, token chosen: β|log ρ| = 0.4055, and its
+    # derivative in logp is +1. With A = 0 the loss is the penalty alone.
+    logp = torch.tensor([math.log(1.5)], requires_grad=True)
+    penalty = kl_cov_loss(logp, torch.zeros(1), torch.zeros(1), torch.ones(1), coef=1.0)
+    assert penalty.item() == pytest.approx(0.4055, abs=1e-4)
+    penalty.sum().backward()
+    assert logp.grad is not None and logp.grad.item() == pytest.approx(1.0)
+    # With A = 2 the penalty is added to the unclipped −A·ρ = −3 (no clip at 1 + 0.2).
+    logp.grad = None
+    loss = kl_cov_loss(logp, torch.zeros(1), torch.full((1,), 2.0), torch.ones(1), coef=1.0)
+    assert loss.item() == pytest.approx(-3.0 + 0.4055, abs=1e-4)
+    loss.sum().backward()
+    assert logp.grad.item() == pytest.approx(-3.0 + 1.0)
+
+
+def test_covariance_is_over_the_whole_batch() -> None:
+    # A = [[2, 2], [−1, −1]], logp = [[−0.1, −0.2], [−3, −3.2]]: mean A 0.5, mean logp
+    # −1.625; Cov = (A − 0.5)(logp + 1.625) = [[2.29, 2.14], [2.06, 2.36]]. With r = 0.5,
+    # lb = 1, ub = 5 all four are candidates and exactly ⌈0.5 · 4⌉ = 2 are chosen.
+    advantages = torch.tensor([[2.0, 2.0], [-1.0, -1.0]])
+    logprobs = torch.tensor([[-0.1, -0.2], [-3.0, -3.2]])
+    mask = torch.ones(2, 2)
+    cov = token_covariance(advantages, logprobs, mask)
+    assert cov.flatten().tolist() == pytest.approx([2.2875, 2.1375, 2.0625, 2.3625])
+    config = GRPOConfig(
+        covariance_control="clip_cov", clip_cov_ratio=0.5, clip_cov_lower=1.0, clip_cov_upper=5.0
+    )
+    chosen = GRPO(config).covariance_tokens(
+        advantages, logprobs, mask, torch.zeros(2, dtype=torch.bool), torch.Generator()
+    )
+    assert chosen.sum() == 2
 
 
 def test_covariance_control_is_validated() -> None:
@@ -166,7 +215,7 @@ def test_entropy_aware_advantage_by_hand() -> None:
     for ep in (win, lose):
         ep.turns[0].entropies = [1.0, 3.0]
     batch = TokenBatch.collate(build_samples([win, lose], "per_turn"), 0)
-    advantages = AgenticAEPO().token_advantages([win, lose], batch, None)
+    advantages = AgenticAEPO().token_advantages(TrainingSet.of([win, lose]), batch, None)
     a = 0.5 / (math.sqrt(0.5) + 1e-6)
     z = 1.0 / torch.tensor([1.0, 3.0, 1.0, 3.0]).std().item()
     got = advantages[batch.loss_mask.bool()].tolist()
@@ -176,6 +225,22 @@ def test_entropy_aware_advantage_by_hand() -> None:
 
 
 # ---------------------------------------------------------------- arbitrary-entropy AEPO
+
+
+class FakeSampler:
+    """Answers regularization rollouts with fixed episodes and records what was asked."""
+
+    groups, group_size = 1, 2
+
+    def __init__(self, rewards: tuple[float, ...]) -> None:
+        self.rewards = rewards
+        self.asked: list[tuple[int | None, float | None, int]] = []
+
+    def rollout(
+        self, groups: int | None = None, *, temperature: float | None = None, stream: int = 0
+    ) -> list:
+        self.asked.append((groups, temperature, stream))
+        return [episode([r], group=100_000) for r in self.rewards]
 
 
 def test_arbitrary_aepo_steers_the_temperature() -> None:
@@ -188,19 +253,30 @@ def test_arbitrary_aepo_steers_the_temperature() -> None:
     main = [episode([1.0]), episode([0.0])]
     for ep in main:
         ep.turns[0].entropies = [0.2, 0.4]
-    asked: list[tuple[int, float]] = []
-
-    def play(groups: int, temperature: float) -> list:
-        asked.append((groups, temperature))
-        return [episode([1.0], group=100_000), episode([0.0], group=100_000)]
-
-    batch = aepo.training_episodes(main, play)
-    # Measured entropy 0.3 < 0.5: one group (⌈0.25 · 1⌉) at T = 1.2.
-    assert asked == [(1, 1.2)] and aepo.last_entropy == pytest.approx(0.3) and len(batch) == 4
-    advantages = aepo.turn_advantages(batch)
+    sampler = FakeSampler((1.0, 0.0))
+    training = aepo.select_episodes(main, sampler)  # type: ignore[arg-type]
+    # Measured entropy 0.3 < 0.5: one group (⌈0.25 · 1⌉) at T = 1.2, its own stream.
+    assert sampler.asked == [(1, 1.2, 1)] and aepo.last_entropy == pytest.approx(0.3)
+    assert len(training.episodes) == 4 and training.main == 2 and training.extra_weight == 1.0
+    batch = TokenBatch.collate(build_samples(training.episodes, "per_turn"), 0)
+    advantages = aepo.token_advantages(training, batch, None)
     a = 0.5 / (math.sqrt(0.5) + 1e-6)
     # Main samples keep both signs; the regularization set keeps only the positive one.
-    assert advantages == [[pytest.approx(a)], [pytest.approx(-a)], [pytest.approx(a)], [0.0]]
+    assert advantages[:, -1].tolist() == pytest.approx([a, -a, a, 0.0])
+
+
+def test_arbitrary_aepo_released_weighting_sets_a_to_one() -> None:
+    from palaestra.algorithms import ArbitraryAEPO, ArbitraryAEPOConfig
+
+    aepo = ArbitraryAEPO(ArbitraryAEPOConfig(regularization_advantage="one"))
+    training = aepo.select_episodes([episode([1.0]), episode([0.0])], FakeSampler((1.0, 0.0)))  # type: ignore[arg-type]
+    batch = TokenBatch.collate(build_samples(training.episodes, "per_turn"), 0)
+    a = 0.5 / (math.sqrt(0.5) + 1e-6)
+    assert aepo.token_advantages(training, batch, None)[:, -1].tolist() == pytest.approx(
+        [a, -a, 1.0, 0.0]
+    )
+    with pytest.raises(InvalidArgumentError, match="regularization_advantage must be"):
+        ArbitraryAEPOConfig(regularization_advantage="two")  # type: ignore[arg-type]
 
 
 def test_arbitrary_aepo_replacement_scheme() -> None:
@@ -210,59 +286,46 @@ def test_arbitrary_aepo_replacement_scheme() -> None:
     main = [episode([r]) for r in (1.0, 0.0, 1.0, 0.0)]
     for ep in main:
         ep.turns[0].entropies = [0.1]
-
-    def play(groups: int, temperature: float) -> list:
-        rewards = (1.0, 1.0, 0.0, 0.0, 0.0, 1.0)  # three winners above a group mean of 0.5
-        return [episode([r], group=100_000) for r in rewards]
-
-    batch = aepo.training_episodes(main, play)
+    # Three winners above a regularization group mean of 0.5.
+    sampler = FakeSampler((1.0, 1.0, 0.0, 0.0, 0.0, 1.0))
+    training = aepo.select_episodes(main, sampler)  # type: ignore[arg-type]
     # Below target: up to 4 rows may go; three regularization samples have A > 0, so the
     # last three main rows are replaced and the first keeps its full-group advantage.
-    assert batch[:1] == main[:1] and len(batch) == 4
+    assert training.episodes[:1] == main[:1] and len(training.episodes) == 4
+    assert training.main == 1
     a = 0.5 / (math.sqrt(1 / 3) + 1e-6)  # main group {1, 0, 1, 0}: std √(1/3)
     b = 0.5 / (math.sqrt(0.3) + 1e-6)  # regularization group of six: std √0.3
-    assert aepo.turn_advantages(batch) == [[pytest.approx(a)]] + [[pytest.approx(b)]] * 3
+    batch = TokenBatch.collate(build_samples(training.episodes, "per_turn"), 0)
+    assert aepo.token_advantages(training, batch, None)[:, -1].tolist() == pytest.approx(
+        [a, b, b, b]
+    )
     # Above target only half as many rows (2) are replaced.
     for ep in main:
         ep.turns[0].entropies = [0.9]
-    assert len(aepo.training_episodes(main, play)) == 4 and aepo._main == 2
-    with pytest.raises(ValueError, match="replace_rows"):
+    assert aepo.select_episodes(main, sampler).main == 2  # type: ignore[arg-type]
+    with pytest.raises(InvalidArgumentError, match="replace_rows"):
         ArbitraryAEPOConfig(replace_rows=-1)
 
 
 def test_arbitrary_aepo_reinforce_term_on_regularization_rows() -> None:
     from palaestra.algorithms import ArbitraryAEPO
-    from palaestra.algorithms.base import LossContext
 
-    aepo = ArbitraryAEPO()
-    aepo._main = 1
     batch = TokenBatch.collate(build_samples([episode([1.0]), episode([1.0])], "per_turn"), 0)
     logprobs = torch.full(batch.loss_mask.shape, -0.5, requires_grad=True)
-    advantages = batch.loss_mask * 2.0
-    ctx = LossContext(
-        batch=batch,
-        rows=torch.arange(2),
-        logprobs=logprobs,
-        old_logprobs=logprobs.detach(),
-        entropy=torch.zeros_like(logprobs),
-        advantages=advantages,
-        mask=batch.loss_mask,
-    )
-    loss, _ = aepo.token_loss(ctx)
+    extra = torch.tensor([[False], [True]])
+    ctx = loss_context(batch, logprobs, logprobs.detach(), batch.loss_mask * 2.0, extra=extra)
+    loss, _ = ArbitraryAEPO().token_loss(ctx)
     (loss * batch.loss_mask).sum().backward()
     assert logprobs.grad is not None
-    # Row 1 (regularization): −α·A·logπ = −2 · (−0.5) = 1 per token, gradient −2.
+    # Row 1 (regularization): −A·logπ = −2 · (−0.5) = 1 per token, gradient −2 (α is the
+    # extra term's weight, applied by the trainer).
     assert loss[1][batch.loss_mask[1].bool()].tolist() == [1.0, 1.0]
     assert logprobs.grad[1][batch.loss_mask[1].bool()].tolist() == [-2.0, -2.0]
     # Row 0 (main): the clipped surrogate at ratio 1, −A = −2, gradient −2 as well.
     assert loss[0][batch.loss_mask[0].bool()].tolist() == [-2.0, -2.0]
 
 
-# ---------------------------------------------------------------- SPEAR
-
-
 def test_spear_schedules() -> None:
-    from palaestra.algorithms.spear import replay_weight, tool_weight
 
     # μ_k: 1 at k = 0, 1/2 at K_t/2, 0 at K_t and after.
     assert [tool_weight(k, 200) for k in (0, 100, 200, 300)] == pytest.approx([1.0, 0.5, 0.0, 0.0])
@@ -276,22 +339,50 @@ def test_spear_buffer_eviction_by_age_and_recalibrated_replay() -> None:
     from palaestra.algorithms import SPEAR, SPEARConfig
 
     spear = SPEAR(SPEARConfig(tool_reward=False, replay_size=1, tolerate_steps=2))
-    spear._main = 2
     # Iteration 0: returns 1 and 0 → the winner (positive advantage) enters the buffer,
     # D_R gets the group mean 0.5.
     win, lose = episode([1.0]), episode([0.0])
-    spear.turn_advantages([win, lose])
+    first = spear.select_episodes([win, lose], sampler=None)  # type: ignore[arg-type]
+    assert first.episodes == [win, lose]  # nothing to replay yet
+    spear.training_advantages(first)
     assert [e.episode for e in spear.buffer] == [win] and list(spear.group_rewards) == [0.5]
     spear.end_iteration({})
-    # Iteration 1: replay the winner; Ã = R − median(D_R) = 1 − 0.5.
-    replayed = spear.training_episodes([lose, lose], lambda g, t: [])[2:]
-    assert len(replayed) == 1 and replayed[0].group < 0
-    advantages = spear.turn_advantages([episode([0.0]), episode([0.0]), *replayed])
+    # Iteration 1: replay the winner as the extra term, weighted by γ_1; Ã = R − median(D_R).
+    training = spear.select_episodes([lose, lose], sampler=None)  # type: ignore[arg-type]
+    replayed = training.extra
+    assert len(replayed) == 1 and replayed[0].group < 0 and training.main == 2
+    assert training.extra_weight == pytest.approx(replay_weight(1, 100, 1.0))
+    advantages = spear.training_advantages(
+        TrainingSet([episode([0.0]), episode([0.0]), *replayed], main=2)
+    )
     assert advantages[2] == [pytest.approx(0.5)]
     # Iterations pass: entries older than tolerate_steps (2) are dropped before replay.
     spear.iteration = 3
-    assert spear.training_episodes([lose], lambda g, t: []) == [lose]
+    assert spear.select_episodes([lose], sampler=None).episodes == [lose]  # type: ignore[arg-type]
     assert len(spear.buffer) == 0
+
+
+def test_spear_clip_cov_on_each_loss_over_its_own_tokens() -> None:
+    from palaestra.algorithms import SPEAR, SPEARConfig
+
+    # Rows 0-1 on-policy, rows 2-3 replayed; every Cov inside both bounds. On-policy r = 0.5
+    # chooses ⌈0.5 · 4⌉ = 2 of its 4 tokens, replay r = 0.25 ⌈0.25 · 4⌉ = 1 of its 4.
+    spear = SPEAR(
+        SPEARConfig(
+            tool_reward=False,
+            clip_cov_ratio=0.5,
+            clip_cov_lower=-1e9,
+            replay_clip_cov_ratio=0.25,
+            replay_clip_cov_upper=1e9,
+            clip_cov_upper=1e9,
+        )
+    )
+    mask = torch.ones(4, 2)
+    extra = torch.tensor([False, False, True, True])
+    chosen = spear.covariance_tokens(
+        torch.randn(4, 2), torch.randn(4, 2), mask, extra, torch.Generator()
+    )
+    assert chosen[:2].sum() == 2 and chosen[2:].sum() == 1
 
 
 def test_spear_tool_reward_needs_tool_calls() -> None:
@@ -316,30 +407,45 @@ def test_spear_state_round_trip() -> None:
     from palaestra.algorithms import SPEAR, SPEARConfig
 
     spear = SPEAR(SPEARConfig(tool_reward=False))
-    spear._main = 2
-    spear.turn_advantages([episode([1.0]), episode([0.0])])
+    spear.training_advantages(TrainingSet.of([episode([1.0]), episode([0.0])]))
     restored = SPEAR(SPEARConfig(tool_reward=False))
     restored.load_state_dict(spear.state_dict())
     assert len(restored.buffer) == 1 and list(restored.group_rewards) == [0.5]
 
 
 def test_agentic_aepo_token_loss_uses_entropy_balanced_clipping() -> None:
-    from palaestra.algorithms.base import LossContext
-
     batch = TokenBatch.collate(build_samples([episode([1.0])], "per_turn"), 0)
     logprobs = torch.full(batch.loss_mask.shape, math.log(1.5), requires_grad=True)
-    ctx = LossContext(
-        batch=batch,
-        rows=torch.arange(1),
-        logprobs=logprobs,
-        old_logprobs=torch.zeros_like(logprobs),
-        entropy=torch.zeros_like(logprobs),
-        advantages=batch.loss_mask.clone(),
-        mask=batch.loss_mask,
-    )
+    ctx = loss_context(batch, logprobs, torch.zeros_like(logprobs), batch.loss_mask.clone())
     for algorithm, expected in ((AgenticAEPO(), -1.28), (SALT(), 0.0)):  # SALT: plain PPO clip
         logprobs.grad = None
         loss, _ = algorithm.token_loss(ctx)
         (loss * batch.loss_mask).sum().backward()
         assert logprobs.grad is not None
         assert logprobs.grad[batch.loss_mask.bool()].tolist() == pytest.approx([expected] * 2)
+
+
+def test_agentic_aepo_fresh_rollout_share() -> None:
+    # k = 12, β = 0.5, H_root = 1.0, H_tool = 0.2: σ(0.4) = 0.5987, ⌊12 · 0.5987⌋ + 1 = 8
+    # fresh rollouts and 4 branches; the share is clipped to [1, k].
+    assert fresh_rollouts(12, 0.5, 1.0, 0.2) == 8
+    assert fresh_rollouts(12, 0.5, 100.0, 0.0) == 12
+    assert fresh_rollouts(12, 0.5, 0.0, 100.0) == 1
+
+
+def test_agentic_aepo_branch_probability_falls_with_consecutive_branches() -> None:
+    from palaestra.algorithms.aepo_agentic import AgenticAEPOConfig
+
+    # One fresh rollout with 3 tool steps whose entropy rises by 2.5 over the root:
+    # 0.5 + 0.2 · 2.5 = 1.0 for the first branch, then 0.95, 0.90, ...: with a budget of 2
+    # both come from this rollout; with the penalty at 0.5 the second branch has p = 0.5.
+    parent = episode([0.0, 0.0, 0.0, 0.0])
+    for turn in parent.turns[1:]:
+        turn.entropies = [3.0, 3.0]
+    parent.turns[0].entropies = [0.5, 0.5]
+    aepo = AgenticAEPO(AgenticAEPOConfig(entropy_balanced_rollout=True))
+    points = aepo.branch_points([parent], 2, root_entropy=0.5)
+    assert [t for _, t in points] == [1, 2]
+    steep = AgenticAEPO(AgenticAEPOConfig(branch_penalty=1.0))
+    # After one branch p = 1.0 − 1.0 = 0: never a second from the same rollout.
+    assert len(steep.branch_points([parent], 3, root_entropy=0.5)) == 1

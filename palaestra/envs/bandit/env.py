@@ -154,6 +154,11 @@ class BanditEnv(TextEnv):
 
     # ------------------------------------------------------------------ TextEnv
 
+    @property
+    def turn_limit(self) -> int:
+        """``horizon``: every step, invalid ones included, uses one up."""
+        return self.horizon
+
     def _reset(self, options: dict[str, Any] | None) -> tuple[str, dict[str, Any]]:
         self._init_episode_state()
         self._means = self._draw_means()

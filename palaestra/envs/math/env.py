@@ -148,6 +148,11 @@ class MathEnv(TextEnv):
 
     # ------------------------------------------------------------------ TextEnv
 
+    @property
+    def turn_limit(self) -> int:
+        """``max_attempts``: every step, invalid ones included, uses one up."""
+        return self.max_attempts
+
     def _reset(self, options: dict[str, Any] | None) -> tuple[str, dict[str, Any]]:
         self.problem = self._draw_problem(options or {})
         self._attempts = 0
@@ -263,6 +268,7 @@ class MathEnv(TextEnv):
     def _add_ground_truth(self, info: dict[str, Any]) -> None:
         if self.expose_ground_truth:
             info["ground_truth"] = self.problem.answer
+            info["answer_template"] = "\\boxed{{answer}}"
 
 
 class MathToolEnv(MathEnv):
@@ -326,6 +332,11 @@ class MathToolEnv(MathEnv):
     def step_time_limit(self, info: dict[str, Any]) -> float:
         """A step that ran code (``tool_status`` in its info) may take the tool's time."""
         return self.max_tool_step_seconds if "tool_status" in info else self.max_step_seconds
+
+    @property
+    def turn_limit(self) -> int:
+        """``max_tool_calls`` tool steps, then the attempts of :class:`MathEnv`."""
+        return self.max_tool_calls + self.max_attempts
 
     def _reset(self, options: dict[str, Any] | None) -> tuple[str, dict[str, Any]]:
         self._tool_calls = 0

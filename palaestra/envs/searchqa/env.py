@@ -178,6 +178,7 @@ class SearchQAEnv(TextEnv):
     def _add_ground_truth(self, info: dict[str, Any]) -> None:
         if self.expose_ground_truth:
             info["ground_truth"] = self.question.answer
+            info["answer_template"] = "answer[{answer}]"
 
     def __getstate__(self) -> dict[str, Any]:
         state = dict(self.__dict__)

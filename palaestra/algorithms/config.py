@@ -1,0 +1,159 @@
+"""The settings of a training run (``palaestra train``'s flags)."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+import gymnasium as gym
+
+from palaestra.agents.prompting import EXTRACT_MODES, ExtractMode
+from palaestra.algorithms.batch import LAYOUTS, Layout
+from palaestra.errors import InvalidArgumentError, did_you_mean
+
+Schedule = Literal["constant", "linear", "cosine"]
+Precision = Literal["auto", "fp32", "bf16"]
+
+
+@dataclass(frozen=True, kw_only=True)
+class TrainConfig:
+    """A training run.
+
+    Attributes:
+        env: Environment id, e.g. palaestra/Bandit-v0.
+        env_kwargs: JSON object of environment arguments, e.g. '{"horizon": 1}'.
+        model: Model spec: tiny, smollm2, a folder, a .gguf file or a hub id.
+        steps: RL iterations (rollout + update).
+        groups: Distinct seeds per iteration.
+        group_size: Episodes per seed (G).
+        seed: Seed of the run (rollout seeds, sampling, weight init of new heads).
+        lr: Learning rate (AdamW).
+        weight_decay: AdamW weight decay.
+        warmup_steps: Linear warm-up iterations.
+        schedule: Learning-rate schedule after warm-up: constant, linear or cosine.
+        max_grad_norm: Gradient clipping norm.
+        mini_batches: Optimizer steps per rollout: the batch is split into this many
+            mini-batches, and every one after the first is trained off-policy against the
+            log-probs of the policy that sampled, so the ratio clips act. Default 4, as in
+            verl's GRPO example recipes (a rollout of 1024 prompts trained in mini-batches
+            of 256).
+        micro_batch_size: Sequences per forward pass (gradients accumulate over the
+            mini-batch; memory only, the result does not depend on it).
+        ppo_epochs: Passes over each batch.
+        layout: concat (one sequence per episode) or per_turn (one per turn).
+        history: Show the model only the last k turns (needs layout per_turn).
+        max_new_tokens: Reply length limit.
+        temperature: Sampling temperature (the policy trained is the one sampled).
+        extract: How replies become actions: whole, last_line, tag or choice.
+        max_turns: Cut episodes after this many turns.
+        device: auto, cpu, cuda or cuda:N.
+        precision: auto (bf16 on CUDA, fp32 on CPU), fp32 or bf16 (autocast).
+        gradient_checkpointing: Recompute activations in the backward pass.
+        lora_rank: LoRA rank (0: train every weight); needs peft.
+        lora_alpha: LoRA alpha.
+        sft_steps: Supervised warm-start steps before RL (0: none).
+        sft_agent: Scripted agent whose play is imitated (oracle, random, ...).
+        sft_episodes: Demonstration episodes.
+        sft_lr: Learning rate of the warm start.
+        out: Run folder.
+        checkpoint_every: Save a checkpoint every this many iterations (and at the end).
+        keep_checkpoints: How many recent checkpoints to keep.
+        resume: Continue from the last checkpoint in out.
+        tensorboard: Also write TensorBoard logs.
+        progress: Show a progress bar.
+    """
+
+    env: str = "palaestra/Bandit-v0"
+    env_kwargs: str = "{}"
+    model: str = "tiny"
+    steps: int = 50
+    groups: int = 8
+    group_size: int = 8
+    seed: int = 0
+    lr: float = 1e-3
+    weight_decay: float = 0.0
+    warmup_steps: int = 0
+    schedule: Schedule = "constant"
+    max_grad_norm: float = 1.0
+    mini_batches: int = 4
+    micro_batch_size: int = 16
+    ppo_epochs: int = 1
+    layout: Layout = "concat"
+    history: int | None = None
+    max_new_tokens: int = 16
+    temperature: float = 1.0
+    extract: ExtractMode = "whole"
+    max_turns: int | None = None
+    device: str = "auto"
+    precision: Precision = "auto"
+    gradient_checkpointing: bool = False
+    lora_rank: int = 0
+    lora_alpha: int = 16
+    sft_steps: int = 0
+    sft_agent: str = "oracle"
+    sft_episodes: int = 64
+    sft_lr: float = 1e-3
+    out: Path = Path("runs/train")
+    checkpoint_every: int = 10
+    keep_checkpoints: int = 2
+    resume: bool = False
+    tensorboard: bool = True
+    progress: bool = True
+
+    def __post_init__(self) -> None:
+        positive = (
+            "steps",
+            "groups",
+            "group_size",
+            "mini_batches",
+            "micro_batch_size",
+            "ppo_epochs",
+            "max_new_tokens",
+            "checkpoint_every",
+            "keep_checkpoints",
+        )
+        for name in positive:
+            if getattr(self, name) < 1:
+                raise InvalidArgumentError(f"{name} must be >= 1, got {getattr(self, name)}")
+        if self.lr <= 0 or self.sft_lr <= 0:
+            raise InvalidArgumentError("lr and sft_lr must be positive")
+        if self.layout not in LAYOUTS:
+            raise InvalidArgumentError(f"layout must be one of {LAYOUTS}, got {self.layout!r}")
+        if self.extract not in EXTRACT_MODES:
+            raise InvalidArgumentError(
+                f"extract must be one of {EXTRACT_MODES}, got {self.extract!r}"
+            )
+        if self.history is not None and self.layout != "per_turn":
+            raise InvalidArgumentError(
+                "history (a window of past turns) needs layout=per_turn: windowed prompts do "
+                "not extend each other, so an episode is not one sequence"
+            )
+        if self.temperature <= 0:
+            raise InvalidArgumentError(
+                f"temperature must be positive for RL, got {self.temperature}"
+            )
+        if self.schedule not in ("constant", "linear", "cosine"):
+            raise InvalidArgumentError(
+                f"schedule must be constant, linear or cosine, got {self.schedule!r}"
+            )
+        if self.precision not in ("auto", "fp32", "bf16"):
+            raise InvalidArgumentError(
+                f"precision must be auto, fp32 or bf16, got {self.precision!r}"
+            )
+        if self.env not in gym.registry:
+            raise InvalidArgumentError(
+                f"unknown environment {self.env!r}{did_you_mean(self.env, gym.registry)}"
+            )
+        self.parsed_env_kwargs()
+
+    def parsed_env_kwargs(self) -> dict[str, Any]:
+        """``env_kwargs`` as a dict."""
+        try:
+            value = json.loads(self.env_kwargs)
+        except json.JSONDecodeError as exc:
+            raise InvalidArgumentError(f"env_kwargs is not valid JSON: {exc.msg}") from exc
+        if not isinstance(value, dict):
+            raise InvalidArgumentError(f"env_kwargs must be a JSON object, got {self.env_kwargs!r}")
+        return value

@@ -1,0 +1,111 @@
+"""The trainer's :class:`~palaestra.algorithms.base.Sampler`: seeded rollouts on the policy.
+
+Seeds are a function of (run seed, iteration, process, stream, group) only, so a run is the
+same whoever plays it; ``stream`` 1 is for the extra rollouts an algorithm asks for
+(regularization sets), which get seeds and group ids of their own.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import replace
+from typing import Any
+
+from palaestra.agents.hf import HFAgent
+from palaestra.agents.records import Episode, Turn
+from palaestra.errors import PalaestraError
+
+#: Group ids of stream s start at s x this (never mixed with the main groups).
+STREAM_GROUPS = 100_000
+
+
+class RolloutError(PalaestraError):
+    """An environment raised during a rollout."""
+
+
+class TrainerSampler:
+    """Plays episodes for one iteration of a run on the current policy.
+
+    Args:
+        agent: The policy's agent (exact tokens and log-probs kept).
+        envs: One environment per episode of a rollout.
+        groups: Seeds per iteration.
+        group_size: Episodes per seed.
+        seed: The run's seed.
+        max_turns: Cut episodes after this many turns.
+        process: This process's index and the number of processes.
+    """
+
+    def __init__(
+        self,
+        agent: HFAgent,
+        envs: list[Any],
+        *,
+        groups: int,
+        group_size: int,
+        seed: int,
+        max_turns: int | None,
+        process: tuple[int, int] = (0, 1),
+    ) -> None:
+        self.agent, self.envs = agent, envs
+        self.groups, self.group_size = groups, group_size
+        self.seed, self.max_turns = seed, max_turns
+        self.process_index, self.processes = process
+        self.iteration = 0
+
+    def seeds(self, groups: int | None = None, *, stream: int = 0) -> list[int]:
+        """The seed of each group of this iteration (at most ``groups`` per iteration)."""
+        count = min(groups or self.groups, self.groups)
+        base = (
+            (self.seed * 1_000_003 + self.iteration * self.groups) * self.processes
+            + self.process_index * self.groups
+            + stream * 500_000_009
+        )
+        return [base + g for g in range(count)]
+
+    def rollout(
+        self, groups: int | None = None, *, temperature: float | None = None, stream: int = 0
+    ) -> list[Episode]:
+        """``groups`` seeds x ``group_size`` episodes (group ids ``stream x 100000 + g``)."""
+        seeds = self.seeds(groups, stream=stream)
+        return self.play(
+            [s for s in seeds for _ in range(self.group_size)],
+            [stream * STREAM_GROUPS + g for g in range(len(seeds)) for _ in range(self.group_size)],
+            temperature=temperature,
+        )
+
+    def play(
+        self,
+        seeds: Sequence[int],
+        group_ids: Sequence[int],
+        *,
+        prefixes: Sequence[Sequence[Turn]] | None = None,
+        temperature: float | None = None,
+    ) -> list[Episode]:
+        """One episode per seed, in waves of at most one rollout's size."""
+        episodes: list[Episode] = []
+        size = len(self.envs)
+        sampling = self.agent.sampling
+        if temperature is not None:
+            self.agent.sampling = replace(sampling, temperature=temperature)
+        self.agent.model.eval()
+        try:
+            for start in range(0, len(seeds), size):
+                stop = start + size
+                episodes += self.agent.play(
+                    self.envs[: len(seeds[start:stop])],
+                    seeds[start:stop],
+                    groups=group_ids[start:stop],
+                    max_turns=self.max_turns,
+                    prefixes=None if prefixes is None else prefixes[start:stop],
+                )
+        except PalaestraError:
+            raise
+        except Exception as exc:
+            raise RolloutError(
+                f"the environment raised during the rollout of iteration {self.iteration}: "
+                f"{type(exc).__name__}: {exc}"
+            ) from exc
+        finally:
+            self.agent.sampling = sampling
+        return episodes
