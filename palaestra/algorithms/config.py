@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
@@ -157,3 +158,52 @@ class TrainConfig:
         if not isinstance(value, dict):
             raise InvalidArgumentError(f"env_kwargs must be a JSON object, got {self.env_kwargs!r}")
         return value
+
+    def lr_factor(self, step: int) -> float:
+        """The learning-rate multiplier after ``step`` scheduler steps.
+
+        A linear warm-up over ``warmup_steps``, then the ``schedule``.
+        """
+        if step < self.warmup_steps:
+            return (step + 1) / (self.warmup_steps + 1)
+        if self.schedule == "constant":
+            return 1.0
+        progress = (step - self.warmup_steps) / max(self.steps - self.warmup_steps, 1)
+        if self.schedule == "linear":
+            return max(0.0, 1.0 - progress)
+        return 0.5 * (1.0 + math.cos(math.pi * min(progress, 1.0)))
+
+    def token_budget(self, loss: Any, env: Any, algorithm: str) -> float | None:
+        """Dr. GRPO's constant for ``seq_mean_token_sum_norm`` (None for other modes).
+
+        The configured ``loss_norm_length``, else a sequence's token budget:
+        ``max_new_tokens`` x the most turns a sequence holds (one in the ``per_turn``
+        layout; else ``max_turns``, the env's time limit or its own turn limit).
+
+        Args:
+            loss: The algorithm's loss config.
+            env: An instance of the run's environment.
+            algorithm: The algorithm's name, for the error message.
+
+        Raises:
+            InvalidArgumentError: No budget is known.
+        """
+        if loss.loss_aggregation != "seq_mean_token_sum_norm":
+            return None
+        if loss.loss_norm_length:
+            return float(loss.loss_norm_length)
+        if self.layout == "per_turn":
+            return float(self.max_new_tokens)
+        limits = [
+            self.max_turns,
+            env.spec.max_episode_steps if env.spec is not None else None,
+            getattr(env.unwrapped, "turn_limit", None),
+        ]
+        turns = min((t for t in limits if t), default=None)
+        if turns is None:
+            raise InvalidArgumentError(
+                f"{algorithm}'s seq_mean_token_sum_norm divides by a constant token budget, "
+                f"max_new_tokens x the most turns, and {self.env} has no turn limit: set "
+                "--max-turns or the algorithm's loss_norm_length"
+            )
+        return float(self.max_new_tokens * turns)

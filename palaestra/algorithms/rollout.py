@@ -109,3 +109,16 @@ class TrainerSampler:
         finally:
             self.agent.sampling = sampling
         return episodes
+
+
+def rollout_metrics(episodes: list[Episode]) -> dict[str, float]:
+    """Return, success rate, turns, invalid-action rate and sampled tokens of a rollout."""
+    n = max(len(episodes), 1)
+    turns = sum(len(e.turns) for e in episodes)
+    return {
+        "return": sum(e.total_reward for e in episodes) / n,
+        "success_rate": sum(e.success for e in episodes) / n,
+        "episode_turns": turns / n,
+        "invalid_rate": sum(t.invalid_action for e in episodes for t in e.turns) / max(turns, 1),
+        "response_tokens": float(sum(e.response_tokens for e in episodes)),
+    }

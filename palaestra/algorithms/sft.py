@@ -8,6 +8,8 @@ on solutions before RL.
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
 from typing import Any
 
 import gymnasium as gym
@@ -16,6 +18,7 @@ import torch
 from palaestra.agents.factory import make_agent
 from palaestra.agents.prompting import ChatSession, PromptConfig
 from palaestra.algorithms.batch import Sample, TokenBatch
+from palaestra.algorithms.config import TrainConfig
 from palaestra.algorithms.losses import token_logprobs_and_entropy
 
 
@@ -91,3 +94,35 @@ def supervised_steps(
         losses.append(loss.item())
     model.eval()
     return losses
+
+
+def warm_start(
+    config: TrainConfig, env_kwargs: dict[str, Any], *, agent: Any, policy: Any, tokenizer: Any
+) -> None:
+    """The run's supervised warm start: ``sft_steps`` on ``sft_agent``'s play.
+
+    The losses go to ``<out>/sft.jsonl``.
+    """
+    samples = demonstrations(
+        config.env,
+        env_kwargs,
+        config.sft_agent,
+        episodes=config.sft_episodes,
+        seed=config.seed + 10_000_019,  # never the RL seeds
+        tokenizer=tokenizer,
+        prompt=agent.prompt,
+    )
+    losses = supervised_steps(
+        policy,
+        samples,
+        steps=config.sft_steps,
+        lr=config.sft_lr,
+        batch_size=config.micro_batch_size,
+        pad_id=agent.pad_id,
+        generator=torch.Generator().manual_seed(config.seed),
+    )
+    out = Path(config.out)
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "sft.jsonl").write_text(
+        "".join(json.dumps({"step": k, "loss": v}) + "\n" for k, v in enumerate(losses))
+    )

@@ -28,7 +28,6 @@ checkpoint to the same numbers as an unbroken run.
 from __future__ import annotations
 
 import json
-import math
 import time
 from dataclasses import asdict
 from pathlib import Path
@@ -40,7 +39,6 @@ import torch
 from palaestra.agents.generation import SamplingConfig
 from palaestra.agents.hf import HFAgent
 from palaestra.agents.prompting import PromptConfig
-from palaestra.agents.records import Episode
 from palaestra.algorithms.base import Algorithm, LossContext, TrainingSet
 from palaestra.algorithms.batch import TokenBatch, build_samples, mini_batch_rows
 from palaestra.algorithms.checkpoints import Checkpoints
@@ -53,9 +51,9 @@ from palaestra.algorithms.model_setup import (
     resolve_device,
 )
 from palaestra.algorithms.passes import PolicyPasses
-from palaestra.algorithms.rollout import RolloutError, TrainerSampler
+from palaestra.algorithms.rollout import RolloutError, TrainerSampler, rollout_metrics
 from palaestra.algorithms.runlog import RunLog, read_metrics
-from palaestra.algorithms.sft import demonstrations, supervised_steps
+from palaestra.algorithms.sft import warm_start
 from palaestra.algorithms.update_stats import UPDATE_KEYS, UpdateStats
 from palaestra.errors import InvalidArgumentError, PalaestraError
 from palaestra.progress import track
@@ -81,7 +79,7 @@ class Trainer:
         probe = gym.make(config.env, **self.env_kwargs)
         try:
             algorithm.check_env(probe)
-            self.norm_length = self._norm_length(probe)
+            self.norm_length = config.token_budget(algorithm.config, probe, algorithm.name)
         finally:
             probe.close()
         device, self.bf16 = resolve_device(config)
@@ -101,7 +99,7 @@ class Trainer:
                 parameter.data = parameter.data.to(self.device)
         params = [p for p in model.parameters() if p.requires_grad] + algorithm.parameters()
         optimizer = torch.optim.AdamW(params, lr=config.lr, weight_decay=config.weight_decay)
-        scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, self._lr_factor)
+        scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, config.lr_factor)
         self.model, self.optimizer, self.scheduler = self.accelerator.prepare(
             model, optimizer, scheduler
         )
@@ -200,7 +198,7 @@ class Trainer:
             training = self.algorithm.select_episodes(episodes, self.sampler)
         except RolloutError as exc:
             raise TrainingError(str(exc)) from exc
-        metrics = _rollout_metrics(episodes)
+        metrics = rollout_metrics(episodes)
         metrics.update(rollout_s=rollout_s, **self.agent.timing(reset=True))
         start = time.perf_counter()
         # With nothing left to learn from (all groups flat), the iteration makes no update.
@@ -327,51 +325,13 @@ class Trainer:
     def _tokenize(self, text: str) -> list[int]:
         return list(self.tokenizer(text, add_special_tokens=False)["input_ids"])
 
-    def _norm_length(self, env: Any) -> float | None:
-        """Dr. GRPO's constant: the configured one, else a sequence's token budget."""
-        config = self.algorithm.config
-        if config.loss_aggregation != "seq_mean_token_sum_norm":
-            return None
-        if config.loss_norm_length:
-            return float(config.loss_norm_length)
-        if self.config.layout == "per_turn":
-            return float(self.config.max_new_tokens)
-        limits = [
-            self.config.max_turns,
-            env.spec.max_episode_steps if env.spec is not None else None,
-            getattr(env.unwrapped, "turn_limit", None),
-        ]
-        turns = min((t for t in limits if t), default=None)
-        if turns is None:
-            raise InvalidArgumentError(
-                f"{self.algorithm.name}'s seq_mean_token_sum_norm divides by a constant token "
-                f"budget, max_new_tokens x the most turns, and {self.config.env} has no turn "
-                "limit: set --max-turns or the algorithm's loss_norm_length"
-            )
-        return float(self.config.max_new_tokens * turns)
-
     def _warm_start(self) -> None:
-        samples = demonstrations(
-            self.config.env,
+        warm_start(
+            self.config,
             self.env_kwargs,
-            self.config.sft_agent,
-            episodes=self.config.sft_episodes,
-            seed=self.config.seed + 10_000_019,  # never the RL seeds
+            agent=self.agent,
+            policy=self.policy,
             tokenizer=self.tokenizer,
-            prompt=self.agent.prompt,
-        )
-        losses = supervised_steps(
-            self.policy,
-            samples,
-            steps=self.config.sft_steps,
-            lr=self.config.sft_lr,
-            batch_size=self.config.micro_batch_size,
-            pad_id=self.agent.pad_id,
-            generator=torch.Generator().manual_seed(self.config.seed),
-        )
-        self.out.mkdir(parents=True, exist_ok=True)
-        (self.out / "sft.jsonl").write_text(
-            "".join(json.dumps({"step": k, "loss": v}) + "\n" for k, v in enumerate(losses))
         )
 
     def _save_checkpoint(self, iteration: int) -> None:
@@ -411,17 +371,6 @@ class Trainer:
         self.log.truncate(iteration)
         return iteration
 
-    def _lr_factor(self, step: int) -> float:
-        config = self.config
-        if step < config.warmup_steps:
-            return (step + 1) / (config.warmup_steps + 1)
-        if config.schedule == "constant":
-            return 1.0
-        progress = (step - config.warmup_steps) / max(config.steps - config.warmup_steps, 1)
-        if config.schedule == "linear":
-            return max(0.0, 1.0 - progress)
-        return 0.5 * (1.0 + math.cos(math.pi * min(progress, 1.0)))
-
     def _description(self) -> dict[str, Any]:
         return {
             "train": asdict(self.config),
@@ -431,18 +380,6 @@ class Trainer:
             "precision": "bf16" if self.bf16 else "fp32",
             "processes": self.accelerator.num_processes,
         }
-
-
-def _rollout_metrics(episodes: list[Episode]) -> dict[str, float]:
-    n = max(len(episodes), 1)
-    turns = sum(len(e.turns) for e in episodes)
-    return {
-        "return": sum(e.total_reward for e in episodes) / n,
-        "success_rate": sum(e.success for e in episodes) / n,
-        "episode_turns": turns / n,
-        "invalid_rate": sum(t.invalid_action for e in episodes for t in e.turns) / max(turns, 1),
-        "response_tokens": float(sum(e.response_tokens for e in episodes)),
-    }
 
 
 __all__ = ["TrainConfig", "Trainer", "TrainingError", "read_metrics"]
