@@ -4,9 +4,10 @@ Run: ``python benchmarks/algorithm_overhead.py``. Every algorithm updates the ti
 the same SearchQA rollout (same seeds and initial weights; ground truth exposed for IGPO;
 4 groups x 4 episodes of at most 3 turns, 8 new tokens, the default 4 mini-batches), in
 this one process: the median time of its own work (filters, extra rollouts, advantages)
-plus the update is compared with GRPO's, alone and as a share of a whole iteration. IGPO's extra cost is its
-teacher-forced scoring (batched over every turn of every episode), SALT's its trajectory
-graph, SPEAR's its replay, and arbitrary-entropy AEPO's its regularization rollout.
+plus the update is compared with GRPO's, alone and as a share of a whole iteration. IGPO's
+extra cost is its teacher-forced scoring (batched over every turn of every episode), SALT's
+its trajectory graph, SPEAR's its replay, and arbitrary-entropy AEPO's its regularization
+rollout.
 """
 
 from __future__ import annotations

@@ -72,3 +72,29 @@ def load_weights(model: Any, folder: Path, *, lora: bool) -> None:
     tied = {"lm_head.weight"} if getattr(model.config, "tie_word_embeddings", False) else set()
     if set(missing) - tied or unexpected:
         raise ValueError(f"checkpoint {folder} does not match the model: {missing or unexpected}")
+
+
+def fp32_accelerator(cpu: bool) -> Any:
+    """An ``Accelerator`` without accelerate's mixed precision: ``precision`` is palaestra's.
+
+    accelerate's state is one per process: a library that ran first (TRL's trainer sets
+    ``mixed_precision="bf16"``, its CPU default) or ``ACCELERATE_MIXED_PRECISION`` would
+    otherwise make every later ``Accelerator()`` wrap the model in bf16 autocast, silently.
+    In a single process that state is reset; under a multi-process launch it cannot be,
+    and the run stops with what to change.
+
+    Raises:
+        InvalidArgumentError: A multi-process launch set accelerate's mixed precision.
+    """
+    from accelerate import Accelerator
+    from accelerate.state import AcceleratorState, PartialState
+
+    inherited = AcceleratorState._shared_state.get("_mixed_precision", "no")
+    if inherited != "no":
+        if PartialState().num_processes > 1:
+            raise InvalidArgumentError(
+                f"accelerate's mixed precision is set to {inherited}; palaestra runs its own "
+                "autocast: launch with --mixed_precision no and pass --precision bf16"
+            )
+        AcceleratorState._reset_state()
+    return Accelerator(cpu=cpu, mixed_precision="no")

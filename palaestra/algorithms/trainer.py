@@ -45,6 +45,7 @@ from palaestra.algorithms.checkpoints import Checkpoints
 from palaestra.algorithms.config import TrainConfig
 from palaestra.algorithms.losses import Normalizer, kl_k3
 from palaestra.algorithms.model_setup import (
+    fp32_accelerator,
     frozen_copy,
     load_policy,
     load_weights,
@@ -72,8 +73,6 @@ class Trainer:
     """
 
     def __init__(self, config: TrainConfig, algorithm: Algorithm) -> None:
-        from accelerate import Accelerator
-
         self.config, self.algorithm = config, algorithm
         self.env_kwargs = config.parsed_env_kwargs()
         probe = gym.make(config.env, **self.env_kwargs)
@@ -85,7 +84,7 @@ class Trainer:
         device, self.bf16 = resolve_device(config)
         # Mixed precision is palaestra's own autocast (``precision``), not accelerate's:
         # accelerate's state is one per process and could not change between runs.
-        self.accelerator = Accelerator(cpu=device == "cpu")
+        self.accelerator = fp32_accelerator(cpu=device == "cpu")
         self.device = self.accelerator.device
         model, self.tokenizer = load_policy(config, str(self.device))
         self.reference = None

@@ -361,3 +361,17 @@ def test_algorithm_config_is_validated() -> None:
         GRPOConfig(loss_aggregation="sum")  # type: ignore[arg-type]
     with pytest.raises(InvalidArgumentError, match="dual_clip must be > 1"):
         GRPOConfig(dual_clip=0.5)
+
+
+def test_accelerates_mixed_precision_left_behind_is_not_inherited(tmp_path: Path) -> None:
+    # TRL's trainer leaves accelerate's process-wide state at bf16 on the CPU; a later
+    # Accelerator() would wrap palaestra's model in bf16 autocast without a word.
+    from accelerate import Accelerator
+    from accelerate.state import AcceleratorState
+
+    AcceleratorState._reset_state()
+    Accelerator(cpu=True, mixed_precision="bf16")
+    trainer = Trainer(config(tmp_path), Alternating())
+    assert trainer.accelerator.mixed_precision == "no" and not trainer.bf16
+    ids = torch.tensor([[1, 2, 3]])
+    assert trainer.model(input_ids=ids).logits.dtype == torch.float32
