@@ -247,7 +247,10 @@ class HFAgent:
                     )
                 )
                 sessions[k].reply(turn.response_ids, turn.response)
-                if not record(k, batch.step({k: turn.action})[k]):
+                start = time.perf_counter()
+                result = batch.step({k: turn.action})[k]
+                self._seconds["env_s"] += time.perf_counter() - start
+                if not record(k, result):
                     active.remove(k)
                     break
         while active:

@@ -36,6 +36,8 @@ from palaestra.agents.records import Episode, Turn
 from palaestra.algorithms.base import Sampler, TrainingSet
 from palaestra.algorithms.batch import TokenBatch
 from palaestra.algorithms.grpo import GRPO, GRPOConfig
+from palaestra.algorithms.losses import LossAggregation
+from palaestra.errors import InvalidArgumentError
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -57,7 +59,7 @@ class AgenticAEPOConfig(GRPOConfig):
 
     clip_high: float = 0.28
     dual_clip: float | None = 3.0
-    loss_aggregation: str = "token_mean"  # type: ignore[assignment]
+    loss_aggregation: LossAggregation = "token_mean"
     entropy_advantage_weight: float = 0.2
     entropy_balanced_rollout: bool = False
     rollout_beta: float = 0.5
@@ -65,6 +67,14 @@ class AgenticAEPOConfig(GRPOConfig):
     branch_entropy_weight: float = 0.2
     branch_penalty: float = 0.05
     monitor_tokens: int = 20
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        if self.covariance_control == "kl_cov":
+            raise InvalidArgumentError(
+                "agentic AEPO's entropy-balanced clipping is its ratio clip, which KL-Cov "
+                "replaces: use covariance_control clip_cov or none"
+            )
 
 
 def fresh_rollouts(k: int, beta: float, root_entropy: float, tool_entropy: float) -> int:
@@ -157,9 +167,11 @@ class AgenticAEPO(GRPO):
         """Up to ``budget`` (rollout, step) pairs to branch at, drawn by entropy.
 
         Candidates are the steps t ≥ 1 (after a tool or environment response) of the fresh
-        rollouts; each sweep over them branches a step with probability
-        clip(p + w·(H_t − H_root) − c·l, 0, 1), l counting earlier branches of the same
-        rollout. Three sweeps at most; the rest of the budget is left to fresh rollouts.
+        rollouts, in order; each sweep over them branches a step with probability
+        clip(p + w·(H_t − H_root) − c·l, 0, 1), where l counts the branches already taken
+        along that rollout (branches are made from fresh rollouts only, so a rollout's
+        chain of branching steps is its own). Three sweeps at most; the rest of the budget
+        is left to fresh rollouts.
         """
         config = self.config
         candidates = [(e, t) for e in fresh for t in range(1, len(e.turns))]
@@ -179,6 +191,10 @@ class AgenticAEPO(GRPO):
                     chosen.append((episode, t))
                     taken[id(episode)] += 1
         return chosen
+
+    def start(self, total_iterations: int, seed: int) -> None:
+        """Seed the branching draws from the run."""
+        self.generator.manual_seed(seed)
 
     def end_iteration(self, metrics: dict[str, float]) -> dict[str, float]:
         """Report the rollout's fresh and branched episodes when balancing is on."""

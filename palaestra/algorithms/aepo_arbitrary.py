@@ -26,7 +26,6 @@ import torch
 
 from palaestra.agents.records import Episode
 from palaestra.algorithms.base import LossContext, Sampler, TokenLoss, TrainingSet, group_indices
-from palaestra.algorithms.batch import TokenBatch
 from palaestra.algorithms.grpo import GRPO, GRPOConfig
 from palaestra.errors import InvalidArgumentError
 
@@ -82,7 +81,6 @@ class ArbitraryAEPO(GRPO):
         super().__init__(config)
         self.last_entropy: float | None = None
         self.temperature = 0.0
-        self._advantages: list[list[float]] = []
 
     def choose_temperature(self, entropy: float | None) -> float:
         """T_high below the target (or with no measurement yet), else T_low."""
@@ -115,9 +113,11 @@ class ArbitraryAEPO(GRPO):
             regular = [regular[i] for i in chosen]
             advantages = [advantages[i] for i in chosen]
             episodes = episodes[: len(episodes) - len(chosen)]
-        self._advantages = main_advantages[: len(episodes)] + advantages
         return TrainingSet(
-            episodes + regular, main=len(episodes), extra_weight=self.config.regularization_weight
+            episodes + regular,
+            main=len(episodes),
+            extra_weight=self.config.regularization_weight,
+            advantages=main_advantages[: len(episodes)] + advantages,
         )
 
     def _regularization_advantage(self, advantage: float) -> float:
@@ -125,21 +125,12 @@ class ArbitraryAEPO(GRPO):
             return 0.0
         return 1.0 if self.config.regularization_advantage == "one" else advantage
 
-    def token_advantages(
-        self, training: TrainingSet, batch: TokenBatch, values: torch.Tensor | None
-    ) -> torch.Tensor:
-        """GRPO advantages (from full groups); regularization samples keep positive ones."""
-        if len(training.episodes) != len(self._advantages):
-            # A set select_episodes did not make (a plain batch): GRPO's advantages.
-            return super().token_advantages(training, batch, values)
-        return batch.broadcast(self._advantages)
-
     def token_loss(self, ctx: LossContext) -> TokenLoss:
         """Clipped loss on main rows; REINFORCE −A·log π on regularization rows.
 
         α, the REINFORCE term's weight, is the training set's ``extra_weight``.
         """
-        loss, clipped = super().token_loss(ctx)
+        loss, clipped, _ = super().token_loss(ctx)
         reinforce = -ctx.advantages * ctx.logprobs
         return TokenLoss(torch.where(ctx.extra, reinforce, loss), clipped * (~ctx.extra))
 

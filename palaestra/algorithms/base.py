@@ -23,11 +23,13 @@ from palaestra.agents.records import Episode, Turn
 from palaestra.algorithms.batch import TokenBatch
 from palaestra.algorithms.losses import (
     LOSS_AGGREGATIONS,
+    Gather,
     LossAggregation,
     clip_cov_tokens,
     clipped_surrogate,
     kl_cov_loss,
     kl_cov_tokens,
+    local_gather,
     token_covariance,
 )
 from palaestra.errors import InvalidArgumentError
@@ -143,11 +145,14 @@ class TrainingSet:
         episodes: Main episodes, then extra ones.
         main: How many are main.
         extra_weight: Weight of the extra term.
+        advantages: Turn advantages already computed while selecting (for instance over
+            full groups before rows were dropped); None: the algorithm computes them.
     """
 
     episodes: list[Episode]
     main: int
     extra_weight: float = 1.0
+    advantages: list[list[float]] | None = None
 
     @classmethod
     def of(cls, episodes: Sequence[Episode]) -> TrainingSet:
@@ -161,10 +166,18 @@ class TrainingSet:
 
 
 class TokenLoss(NamedTuple):
-    """A per-token loss and a 0/1 indicator of the tokens whose ratio was clipped."""
+    """What a token loss returns.
+
+    Attributes:
+        loss: The per-token loss.
+        clipped: 0/1: the tokens whose ratio the loss clipped.
+        log_ratio: log π_θ − log π_old as the loss used it (None: against
+            ``ctx.old_logprobs``); the update's ratio statistics follow it.
+    """
 
     loss: torch.Tensor
     clipped: torch.Tensor
+    log_ratio: torch.Tensor | None = None
 
 
 @dataclass
@@ -242,8 +255,13 @@ class Algorithm:
     def check_env(self, env: Any) -> None:
         """Fail at config time if the environment cannot support this algorithm."""
 
-    def start(self, total_iterations: int) -> None:
-        """Called once before training with the run's number of iterations (schedules)."""
+    def start(self, total_iterations: int, seed: int) -> None:
+        """Called once before training.
+
+        Args:
+            total_iterations: The run's iterations (for schedules).
+            seed: Seed of the algorithm's own randomness (different on each process).
+        """
 
     def build_value_head(self, hidden_size: int) -> None:
         """Create the value head for a model of width ``hidden_size`` (``needs_values``)."""
@@ -278,6 +296,8 @@ class Algorithm:
         self, training: TrainingSet, batch: TokenBatch, values: torch.Tensor | None
     ) -> torch.Tensor:
         """Token advantages ``[n, L-1]``; default: turn advantages broadcast to tokens."""
+        if training.advantages is not None:
+            return batch.broadcast(training.advantages)
         return batch.broadcast(self.turn_advantages(training.episodes))
 
     def covariance_tokens(
@@ -287,24 +307,27 @@ class Algorithm:
         mask: torch.Tensor,
         extra: torch.Tensor,
         generator: torch.Generator,
+        gather: Gather = local_gather,
     ) -> torch.Tensor:
         """Tokens Clip-Cov or KL-Cov act on, chosen once over the whole batch.
 
-        Cov is computed over all the batch's action tokens, whatever the micro-batch size.
+        Cov is computed over all the batch's action tokens, whatever the micro-batch size,
+        and over every training process's (``gather``).
 
         Args:
             advantages: Token advantages of the whole batch.
             logprobs: Log-probs of the policy that sampled (the pre-pass).
             mask: The loss mask.
             extra: ``[n]`` rows of the extra term.
-            generator: Seeded randomness of Clip-Cov's choice.
+            generator: Seeded randomness of Clip-Cov's choice (the same on every process).
+            gather: Gathers a tensor from every training process.
         """
         config = self.config
         if config.covariance_control == "none":
             return torch.zeros_like(mask)
-        covariance = token_covariance(advantages, logprobs, mask)
+        covariance = token_covariance(advantages, logprobs, mask, gather)
         if config.covariance_control == "kl_cov":
-            return kl_cov_tokens(covariance, mask, ratio=config.kl_cov_ratio)
+            return kl_cov_tokens(covariance, mask, ratio=config.kl_cov_ratio, gather=gather)
         return clip_cov_tokens(
             covariance,
             mask,
@@ -312,6 +335,7 @@ class Algorithm:
             lower=config.clip_cov_lower,
             upper=config.clip_cov_upper,
             generator=generator,
+            gather=gather,
         )
 
     def token_loss(self, ctx: LossContext) -> TokenLoss:

@@ -171,15 +171,19 @@ class TokenBatch:
         return torch.nonzero(self.loss_mask.any(0)).flatten()
 
 
-def mini_batch_rows(extra: torch.Tensor, count: int) -> list[torch.Tensor]:
+def mini_batch_rows(
+    extra: torch.Tensor, count: int, *, keep: torch.Tensor | None = None
+) -> list[torch.Tensor]:
     """The rows of each of ``count`` mini-batches (one optimizer step each).
 
     Main rows and extra rows (``extra``, ``[n]`` bool) are each cut into ``count``
     contiguous, nearly equal parts, and mini-batch k takes part k of both, so every
     optimizer step sees both loss terms in proportion. Rows stay in rollout order (groups
-    together), as verl splits its batches; empty mini-batches are left out.
+    together), as verl splits its batches. Only rows in ``keep`` (default: all) are used;
+    empty mini-batches are left out.
     """
-    main = torch.nonzero(~extra).flatten()
-    rest = torch.nonzero(extra).flatten()
+    keep = torch.ones_like(extra) if keep is None else keep
+    main = torch.nonzero(~extra & keep).flatten()
+    rest = torch.nonzero(extra & keep).flatten()
     parts = zip(torch.tensor_split(main, count), torch.tensor_split(rest, count), strict=True)
     return [torch.cat([a, b]) for a, b in parts if len(a) + len(b)]

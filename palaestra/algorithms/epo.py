@@ -90,7 +90,7 @@ class EPO(GRPO):
         self.total_iterations = 1
         self._weights = torch.zeros(0)
 
-    def start(self, total_iterations: int) -> None:
+    def start(self, total_iterations: int, seed: int) -> None:
         """K of the schedule."""
         self.total_iterations = total_iterations
 

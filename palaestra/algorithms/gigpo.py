@@ -8,7 +8,9 @@ its step group's; a step seen only once gets 0.
 
 Both terms use the same normalization, as in the paper and verl-agent: ``mean_norm``
 subtracts the group's mean (verl-agent's default), ``mean_std_norm`` also divides by the
-group's standard deviation (the sample one, + 1e-6).
+group's standard deviation (the sample one, + 1e-6). A step group of one gets 0, as the
+algorithm description says; verl-agent's code keeps such a step's raw discounted return
+instead (its mean and std of one member are set to 0 and 1).
 """
 
 from __future__ import annotations

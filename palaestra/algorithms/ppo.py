@@ -23,6 +23,7 @@ from palaestra.algorithms.base import (
     TrainingSet,
 )
 from palaestra.algorithms.batch import TokenBatch
+from palaestra.algorithms.losses import LossAggregation
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -37,7 +38,7 @@ class PPOConfig(PolicyLossConfig):
         whiten_advantages: Normalize advantages over the batch.
     """
 
-    loss_aggregation: str = "token_mean"  # type: ignore[assignment]
+    loss_aggregation: LossAggregation = "token_mean"
     gamma: float = 1.0
     lam: float = 0.95
     value_coef: float = 0.5

@@ -17,13 +17,14 @@ from palaestra.algorithms.base import (
     episode_returns,
     group_indices,
 )
+from palaestra.algorithms.losses import LossAggregation
 
 
 @dataclass(frozen=True, kw_only=True)
 class RLOOConfig(PolicyLossConfig):
     """RLOO settings: the shared policy-loss fields, token-mean aggregation."""
 
-    loss_aggregation: str = "token_mean"  # type: ignore[assignment]
+    loss_aggregation: LossAggregation = "token_mean"
 
 
 class RLOO(Algorithm):

@@ -42,10 +42,9 @@ from palaestra.algorithms.base import (
     broadcast_episode,
     group_indices,
 )
-from palaestra.algorithms.batch import TokenBatch
 from palaestra.algorithms.gigpo import GiGPO, GiGPOConfig, GiGPOMode
 from palaestra.algorithms.grpo import GRPO, GRPOConfig
-from palaestra.algorithms.losses import clip_cov_tokens, token_covariance
+from palaestra.algorithms.losses import Gather, clip_cov_tokens, local_gather, token_covariance
 from palaestra.algorithms.rloo import RLOO, RLOOConfig
 from palaestra.errors import InvalidArgumentError
 
@@ -88,6 +87,11 @@ class SPEARConfig(GRPOConfig):
 
     def __post_init__(self) -> None:
         super().__post_init__()
+        if self.covariance_control == "kl_cov":
+            raise InvalidArgumentError(
+                "SPEAR uses Clip-Cov (or none): KL-Cov drops the ratio clip, and replays of "
+                "trajectories up to tolerate_steps iterations old need it"
+            )
         if self.base not in ("grpo", "rloo", "gigpo"):
             raise InvalidArgumentError(f"SPEAR base must be grpo, rloo or gigpo, got {self.base!r}")
         for name in (
@@ -176,7 +180,9 @@ class SPEAR(Algorithm):
                 episode.group = -1 - k  # never mixed into an on-policy group
                 replayed.append(episode)
         weight = replay_weight(self.iteration, self.config.replay_warmup, self.config.replay_coef)
-        return TrainingSet(episodes + replayed, main=len(episodes), extra_weight=weight)
+        training = TrainingSet(episodes + replayed, main=len(episodes), extra_weight=weight)
+        training.advantages = self.training_advantages(training)
+        return training
 
     def turn_advantages(self, episodes: Sequence[Episode]) -> list[list[float]]:
         """The base estimator's advantages on tool-shaped returns (no replay, no buffer)."""
@@ -191,7 +197,8 @@ class SPEAR(Algorithm):
         """Base advantages on the rollout; Ã⁺ = max(0, R − median(D_R)) on replays.
 
         Then the rollout's groups enter D_R and its positive-advantage trajectories the
-        buffer (after the replays were scored against the groups seen before).
+        buffer (after the replays were scored against the groups seen before): call it
+        once per iteration (:meth:`select_episodes` does).
         """
         main, replayed = training.episodes[: training.main], training.extra
         advantages = self.turn_advantages(main)
@@ -205,12 +212,6 @@ class SPEAR(Algorithm):
                 self.buffer.append(BufferEntry(episode, self.iteration))
         return advantages
 
-    def token_advantages(
-        self, training: TrainingSet, batch: TokenBatch, values: torch.Tensor | None
-    ) -> torch.Tensor:
-        """:meth:`training_advantages` broadcast to the tokens."""
-        return batch.broadcast(self.training_advantages(training))
-
     def covariance_tokens(
         self,
         advantages: torch.Tensor,
@@ -218,20 +219,21 @@ class SPEAR(Algorithm):
         mask: torch.Tensor,
         extra: torch.Tensor,
         generator: torch.Generator,
+        gather: Gather = local_gather,
     ) -> torch.Tensor:
         """Clip-Cov on each loss, over its own tokens.
 
         On-policy rows use (r, lb, ub), replayed rows (r = 0.02, lb, ub = 40).
         """
         if self.config.covariance_control != "clip_cov":
-            return super().covariance_tokens(advantages, logprobs, mask, extra, generator)
+            return super().covariance_tokens(advantages, logprobs, mask, extra, generator, gather)
         chosen = torch.zeros_like(mask)
         for rows, ratio, upper in (
             (~extra, self.config.clip_cov_ratio, self.config.clip_cov_upper),
             (extra, self.config.replay_clip_cov_ratio, self.config.replay_clip_cov_upper),
         ):
             part = mask * rows[:, None]
-            covariance = token_covariance(advantages, logprobs, part)
+            covariance = token_covariance(advantages, logprobs, part, gather)
             chosen += clip_cov_tokens(
                 covariance,
                 part,
@@ -239,13 +241,19 @@ class SPEAR(Algorithm):
                 lower=self.config.clip_cov_lower,
                 upper=upper,
                 generator=generator,
+                gather=gather,
             )
         return chosen
 
     def token_loss(self, ctx: LossContext) -> TokenLoss:
         """PPO-clip with Clip-Cov; replay rows against their collection-time log-probs."""
         old = torch.where(ctx.extra, ctx.sample_logprobs, ctx.old_logprobs)
-        return super().token_loss(dataclasses.replace(ctx, old_logprobs=old))
+        loss, clipped, _ = super().token_loss(dataclasses.replace(ctx, old_logprobs=old))
+        return TokenLoss(loss, clipped, ctx.logprobs - old)
+
+    def start(self, total_iterations: int, seed: int) -> None:
+        """Seed the replay choice from the run."""
+        self.generator.manual_seed(seed)
 
     def end_iteration(self, metrics: dict[str, float]) -> dict[str, float]:
         """Advance the schedules; report buffer size and schedule weights."""

@@ -137,7 +137,7 @@ class Trainer:
         )
         # Randomness of loss terms (Clip-Cov's token choice): seeded, checkpointed.
         self.loss_generator = torch.Generator().manual_seed(config.seed)
-        algorithm.start(config.steps)
+        algorithm.start(config.steps, config.seed + 7919 * self.accelerator.process_index)
         if algorithm.needs_scorer:  # IGPO scores the answer with the policy
             algorithm.attach_scorer(self.passes.answer_logprobs, self._tokenize)
         self.out = Path(config.out)
@@ -224,18 +224,25 @@ class Trainer:
             values=algorithm.values if algorithm.needs_values else None,
         )
         advantages = algorithm.token_advantages(training, batch, pre.get("values"))
-        # Extra rows with no advantage anywhere train nothing: out of every denominator.
+        # Extra rows with no advantage anywhere train nothing: out of every denominator,
+        # and out of the mini-batches (a step on them alone would move AdamW's momentum).
         idle = extra & ~(advantages != 0).any(-1)
         mask = batch.loss_mask * (~idle)[:, None]
+        trained = mask.any(-1)
         covariance = algorithm.covariance_tokens(
-            advantages, pre.get("old", batch.sample_logprobs), mask, extra, self.loss_generator
+            advantages,
+            pre.get("old", batch.sample_logprobs),
+            mask,
+            extra,
+            self.loss_generator,
+            self._gather,
         )
         # (mask of the term, its weight): the main loss, then the extra term.
         terms = [(mask * (~extra)[:, None], 1.0), (mask * extra[:, None], training.extra_weight)]
         stats = UpdateStats()
         self.policy.train()
         for _ in range(config.ppo_epochs):
-            for minibatch in mini_batch_rows(extra, config.mini_batches):
+            for minibatch in mini_batch_rows(extra, config.mini_batches, keep=trained):
                 normalizers = [
                     Normalizer.for_batch(
                         algorithm.config.loss_aggregation, term[minibatch], self.norm_length
@@ -249,7 +256,8 @@ class Trainer:
                     def crop(
                         tensor: torch.Tensor, rows: torch.Tensor = rows, part: TokenBatch = part
                     ) -> torch.Tensor:
-                        return tensor[rows][:, -part.targets.size(1) :].to(self.device)
+                        start = tensor.size(1) - part.targets.size(1)
+                        return tensor[rows][:, start:].to(self.device)
 
                     logprobs, entropy, hidden = self.passes.forward(
                         part, hidden=algorithm.needs_values
@@ -299,7 +307,7 @@ class Trainer:
         tokens and weighted; the algorithm's extra loss is added.
         """
         config = self.algorithm.config
-        token_loss, clipped = self.algorithm.token_loss(ctx)
+        token_loss, clipped, log_ratio = self.algorithm.token_loss(ctx)
         kl = torch.zeros_like(ctx.logprobs)
         if ctx.ref_logprobs is not None:
             kl = kl_k3(ctx.logprobs, ctx.ref_logprobs)
@@ -316,10 +324,18 @@ class Trainer:
         extra = self.algorithm.extra_loss(ctx, main_mean)
         if extra is not None:
             loss = loss + extra
-        stats.add(ctx, loss=loss, kl=kl, clipped=clipped)
+        stats.add(ctx, loss=loss, kl=kl, clipped=clipped, log_ratio=log_ratio)
         return loss
 
     # ------------------------------------------------------------------ set-up, state
+
+    def _gather(self, tensor: torch.Tensor) -> tuple[list[torch.Tensor], int]:
+        """``tensor`` from every process, in rank order, and this process's rank."""
+        if self.accelerator.num_processes == 1:
+            return [tensor], 0
+        from accelerate.utils import gather_object
+
+        return list(gather_object([tensor])), self.accelerator.process_index
 
     def _tokenize(self, text: str) -> list[int]:
         return list(self.tokenizer(text, add_special_tokens=False)["input_ids"])

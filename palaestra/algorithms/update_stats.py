@@ -42,11 +42,23 @@ class UpdateStats:
 
     @torch.no_grad()
     def add(
-        self, ctx: LossContext, *, loss: torch.Tensor, kl: torch.Tensor, clipped: torch.Tensor
+        self,
+        ctx: LossContext,
+        *,
+        loss: torch.Tensor,
+        kl: torch.Tensor,
+        clipped: torch.Tensor,
+        log_ratio: torch.Tensor | None = None,
     ) -> None:
-        """Add one micro-batch (``loss``: its share of the mini-batch loss)."""
+        """Add one micro-batch.
+
+        ``loss`` is its share of the mini-batch loss; ``log_ratio`` the one the loss used,
+        where that is not against ``ctx.old_logprobs``.
+        """
         mask = ctx.mask
-        log_ratio = (ctx.logprobs - ctx.old_logprobs).detach()
+        if log_ratio is None:
+            log_ratio = ctx.logprobs - ctx.old_logprobs
+        log_ratio = log_ratio.detach()
         ratio = torch.exp(log_ratio)
         sums = self.sums
         sums["loss"] += float(loss)

@@ -1,11 +1,16 @@
 """Mechanism checks: AEPO holds entropy at its target and EPO inside its band, where GRPO's falls.
 
-The setting is a 5-armed letter bandit with one best arm (0.9) and runners-up (0.8, 0.7, 0.6):
-GRPO sharpens onto the best arm and its token entropy falls from about 0.9 to 0.3 in 60
-iterations. Both checks tighten the paper's controls to act within that budget on a 1-token
-decision: the paper's defaults (T 1.2 / 0.8, α 1, a quarter of the prompts for AEPO; λ 0.001
-and a [0, 2]·H̄ band for EPO) were tuned for 7B models on long replies and move the tiny
-model's entropy too little to tell apart from GRPO here.
+The setting is a 5-armed letter bandit with one best arm (0.9) and runners-up (0.8, 0.7, 0.6),
+trained with the trainer's defaults (4 mini-batches per rollout): GRPO sharpens onto the best
+arm and its token entropy falls from about 0.95 to under 0.1 in 60 iterations.
+
+The papers' own defaults cannot show either mechanism at this scale. AEPO at T 1.2 / 0.8
+with α = 1 on a quarter of the prompts, and EPO at λ = 0.001 with a [0, 2]·H̄ band, end
+where GRPO ends: mean token entropy over the last 10 of 60 iterations 0.066 (AEPO) and
+0.039 (EPO) against GRPO's 0.057. Those values were tuned for 7B models on long replies,
+where a hot sample that succeeds carries many diverse tokens; on a 1-token decision the
+positive regularization samples are the best arm itself. Both checks therefore tighten the
+controls until they act within the budget.
 """
 
 import json

@@ -77,24 +77,42 @@ def test_one_mini_batch_is_on_policy(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize(
-    "changed",
+    ("base", "changed"),
     [
-        {"covariance_control": "kl_cov", "kl_cov_ratio": 0.5},
-        {"clip_high": 0.28},  # DAPO's clip-higher
-        {"dual_clip": 1.05},  # dual-clip: caps the loss of A < 0 tokens with ρ > c
+        # KL-Cov's penalty itself (KL-Cov also drops the clip, so it is compared with a
+        # zero penalty, not with plain GRPO).
+        (
+            {"covariance_control": "kl_cov", "kl_cov_ratio": 0.5, "kl_cov_coef": 0.0},
+            {"covariance_control": "kl_cov", "kl_cov_ratio": 0.5, "kl_cov_coef": 1.0},
+        ),
+        ({}, {"clip_high": 0.28}),  # DAPO's clip-higher
+        ({}, {"dual_clip": 1.05}),  # dual-clip: caps the loss of A < 0 tokens with ρ > c
     ],
     ids=["kl_cov", "clip_higher", "dual_clip"],
 )
 def test_a_mechanism_changes_the_gradient_only_off_policy(
-    tmp_path: Path, changed: dict[str, Any]
+    tmp_path: Path, base: dict[str, Any], changed: dict[str, Any]
 ) -> None:
-    plain = off_policy_gradients(tmp_path, Alternating(), "plain")
+    plain = off_policy_gradients(tmp_path, Alternating(replace(GRPOConfig(), **base)), "plain")
     other = off_policy_gradients(tmp_path, Alternating(replace(GRPOConfig(), **changed)), "changed")
     assert len(plain) == len(other) == 4
     assert close(plain[0], other[0])  # first mini-batch: ρ = 1, no mechanism acts
     # Later ones are off-policy: the mechanism acts (the first change may shift later
     # gradients too, so the first differing step is what counts).
     assert [close(a, b) for a, b in zip(plain, other, strict=True)].index(False) >= 1
+
+
+def test_clip_cov_detaches_tokens_from_the_first_step(tmp_path: Path) -> None:
+    # Clip-Cov does not need ρ ≠ 1: its chosen tokens pass no gradient on any mini-batch.
+    clip_cov = {
+        "covariance_control": "clip_cov",
+        "clip_cov_ratio": 0.2,
+        "clip_cov_lower": -1e9,
+        "clip_cov_upper": 1e9,
+    }
+    plain = off_policy_gradients(tmp_path, Alternating(), "plain")
+    other = off_policy_gradients(tmp_path, Alternating(replace(GRPOConfig(), **clip_cov)), "cov")
+    assert not close(plain[0], other[0])
 
 
 class AlternatingAgentic(AgenticAEPO):
@@ -139,7 +157,7 @@ class WithExtra(Alternating):
         self.advantages, self.weight = list(advantages), weight
 
     def select_episodes(self, episodes: list[Episode], sampler: Sampler) -> TrainingSet:
-        copies = [copy.copy(e) for e in episodes[: len(self.advantages)]]
+        copies = [copy.copy(episodes[k % len(episodes)]) for k in range(len(self.advantages))]
         return TrainingSet(episodes + copies, main=len(episodes), extra_weight=self.weight)
 
     def token_advantages(self, training: TrainingSet, batch: Any, values: Any) -> torch.Tensor:
@@ -161,6 +179,14 @@ def test_idle_extra_rows_do_not_dilute_the_loss(tmp_path: Path) -> None:
     one = first_gradient(tmp_path, WithExtra([1.0]), "one")
     padded = first_gradient(tmp_path, WithExtra([1.0, 0.0, 0.0, 0.0]), "padded")
     assert close(one, padded)
+
+
+def test_mini_batches_of_idle_rows_take_no_step(tmp_path: Path) -> None:
+    # 2 rollout rows and 6 idle extra rows in 4 mini-batches: only the 2 with something to
+    # train are stepped (a step on zero gradients would still move AdamW's momentum).
+    run = config(tmp_path, groups=1, group_size=2)
+    metrics = Trainer(run, WithExtra([0.0] * 6)).iteration(0)
+    assert metrics["optimizer_steps"] == 2
 
 
 def test_the_extra_term_is_weighted_exactly(tmp_path: Path) -> None:

@@ -1,6 +1,7 @@
 """Hand-computed checks of EPO, SALT, agentic AEPO and Clip-Cov / KL-Cov."""
 
 import math
+import threading
 
 import pytest
 import torch
@@ -54,7 +55,7 @@ def test_clip_cov_token_loss_keeps_the_value_and_drops_the_gradient() -> None:
     chosen = torch.zeros_like(batch.loss_mask)
     chosen[0, -1] = 1.0
     ctx = loss_context(batch, logprobs, logprobs.detach(), batch.loss_mask, covariance=chosen)
-    loss, _ = GRPO(GRPOConfig(covariance_control="clip_cov")).token_loss(ctx)
+    loss = GRPO(GRPOConfig(covariance_control="clip_cov")).token_loss(ctx).loss
     (loss * batch.loss_mask).sum().backward()
     assert logprobs.grad is not None
     assert logprobs.grad[0, -2:].tolist() == [-1.0, 0.0]  # the chosen last token: no gradient
@@ -314,7 +315,7 @@ def test_arbitrary_aepo_reinforce_term_on_regularization_rows() -> None:
     logprobs = torch.full(batch.loss_mask.shape, -0.5, requires_grad=True)
     extra = torch.tensor([[False], [True]])
     ctx = loss_context(batch, logprobs, logprobs.detach(), batch.loss_mask * 2.0, extra=extra)
-    loss, _ = ArbitraryAEPO().token_loss(ctx)
+    loss = ArbitraryAEPO().token_loss(ctx).loss
     (loss * batch.loss_mask).sum().backward()
     assert logprobs.grad is not None
     # Row 1 (regularization): −A·logπ = −2 · (−0.5) = 1 per token, gradient −2 (α is the
@@ -344,7 +345,6 @@ def test_spear_buffer_eviction_by_age_and_recalibrated_replay() -> None:
     win, lose = episode([1.0]), episode([0.0])
     first = spear.select_episodes([win, lose], sampler=None)  # type: ignore[arg-type]
     assert first.episodes == [win, lose]  # nothing to replay yet
-    spear.training_advantages(first)
     assert [e.episode for e in spear.buffer] == [win] and list(spear.group_rewards) == [0.5]
     spear.end_iteration({})
     # Iteration 1: replay the winner as the extra term, weighted by γ_1; Ã = R − median(D_R).
@@ -352,10 +352,9 @@ def test_spear_buffer_eviction_by_age_and_recalibrated_replay() -> None:
     replayed = training.extra
     assert len(replayed) == 1 and replayed[0].group < 0 and training.main == 2
     assert training.extra_weight == pytest.approx(replay_weight(1, 100, 1.0))
-    advantages = spear.training_advantages(
-        TrainingSet([episode([0.0]), episode([0.0]), *replayed], main=2)
-    )
-    assert advantages[2] == [pytest.approx(0.5)]
+    assert training.advantages is not None
+    assert training.advantages[2] == [pytest.approx(0.5)]
+    assert list(spear.group_rewards) == [0.5, 0.0]  # scored once per iteration
     # Iterations pass: entries older than tolerate_steps (2) are dropped before replay.
     spear.iteration = 3
     assert spear.select_episodes([lose], sampler=None).episodes == [lose]  # type: ignore[arg-type]
@@ -419,7 +418,7 @@ def test_agentic_aepo_token_loss_uses_entropy_balanced_clipping() -> None:
     ctx = loss_context(batch, logprobs, torch.zeros_like(logprobs), batch.loss_mask.clone())
     for algorithm, expected in ((AgenticAEPO(), -1.28), (SALT(), 0.0)):  # SALT: plain PPO clip
         logprobs.grad = None
-        loss, _ = algorithm.token_loss(ctx)
+        loss = algorithm.token_loss(ctx).loss
         (loss * batch.loss_mask).sum().backward()
         assert logprobs.grad is not None
         assert logprobs.grad[batch.loss_mask.bool()].tolist() == pytest.approx([expected] * 2)
@@ -449,3 +448,129 @@ def test_agentic_aepo_branch_probability_falls_with_consecutive_branches() -> No
     steep = AgenticAEPO(AgenticAEPOConfig(branch_penalty=1.0))
     # After one branch p = 1.0 − 1.0 = 0: never a second from the same rollout.
     assert len(steep.branch_points([parent], 3, root_entropy=0.5)) == 1
+
+
+def test_kl_cov_is_refused_where_it_would_remove_the_algorithms_clip() -> None:
+    from palaestra.algorithms import SPEARConfig
+    from palaestra.algorithms.aepo_agentic import AgenticAEPOConfig
+
+    with pytest.raises(InvalidArgumentError, match="SPEAR uses Clip-Cov"):
+        SPEARConfig(covariance_control="kl_cov")
+    with pytest.raises(InvalidArgumentError, match="entropy-balanced clipping"):
+        AgenticAEPOConfig(covariance_control="kl_cov")
+
+
+def test_spear_replay_ratio_is_against_the_collection_time_logprobs() -> None:
+    from palaestra.algorithms import SPEAR
+
+    batch = TokenBatch.collate(build_samples([episode([1.0]), episode([1.0])], "per_turn"), 0)
+    logprobs = torch.full(batch.loss_mask.shape, -0.5)
+    extra = torch.tensor([[False], [True]])
+    ctx = loss_context(
+        batch, logprobs, torch.full_like(logprobs, -0.2), batch.loss_mask, extra=extra
+    )
+    # Row 0 against the pre-pass (−0.2), row 1 (a replay) against the stored −1.0.
+    log_ratio = SPEAR().token_loss(ctx).log_ratio
+    assert log_ratio is not None
+    mask = batch.loss_mask.bool()
+    assert log_ratio[0][mask[0]].tolist() == pytest.approx([-0.3, -0.3])
+    assert log_ratio[1][mask[1]].tolist() == pytest.approx([0.5, 0.5])
+
+
+def test_branching_draws_follow_the_run_seed_and_survive_a_checkpoint() -> None:
+    from palaestra.algorithms.aepo_agentic import AgenticAEPOConfig
+
+    parent = episode([0.0] * 8)
+    config = AgenticAEPOConfig(entropy_balanced_rollout=True)
+
+    def draws(seed: int, state: dict | None = None) -> list[int]:
+        aepo = AgenticAEPO(config)
+        aepo.start(10, seed)
+        if state is not None:
+            aepo.load_state_dict(state)
+        return [t for _, t in aepo.branch_points([parent], 3, root_entropy=1.0)]
+
+    assert draws(1) == draws(1) and draws(1) != draws(2)
+    saved = AgenticAEPO(config)
+    saved.start(10, 1)
+    saved.branch_points([parent], 3, root_entropy=1.0)
+    state = saved.state_dict()
+    assert draws(5, state) == [t for _, t in saved.branch_points([parent], 3, root_entropy=1.0)]
+
+
+def test_epo_terms_are_renormalized_over_each_mini_batch() -> None:
+    # Two episodes in two mini-batches of one row each: with entropy 1 everywhere each
+    # mini-batch's bonus is the whole nested mean, 1, so its loss is −λ (no smoothing at k=0).
+    episodes = [episode([1.0]), episode([0.0])]
+    batch = TokenBatch.collate(build_samples(episodes, "per_turn"), 0)
+    epo = EPO()
+    epo.token_advantages(TrainingSet.of(episodes), batch, None)
+    for row in (0, 1):
+        rows = torch.tensor([row])
+        part = batch.select(rows)
+        ones = torch.ones(part.loss_mask.shape)
+        ctx = loss_context(part, ones, ones, part.loss_mask)
+        ctx.rows = ctx.minibatch = rows
+        ctx.entropy = ones
+        assert epo.extra_loss(ctx, lambda v, m: v.sum()).item() == pytest.approx(-0.001)
+
+
+class ThreadGather:
+    """A :data:`Gather` across threads that stand in for training processes."""
+
+    def __init__(self, processes: int) -> None:
+        self.barrier = threading.Barrier(processes)
+        self.slots: list[torch.Tensor | None] = [None] * processes
+        self.rank = threading.local()
+
+    def __call__(self, tensor: torch.Tensor) -> tuple[list[torch.Tensor], int]:
+        self.slots[self.rank.value] = tensor
+        self.barrier.wait()
+        parts = [t for t in self.slots if t is not None]
+        self.barrier.wait()
+        return parts, self.rank.value
+
+
+@pytest.mark.parametrize("mode", ["clip_cov", "kl_cov"])
+def test_covariance_control_spans_every_process(mode: str) -> None:
+    # Two processes holding rows 0-2 and 3-5 of one batch choose, together, exactly the
+    # tokens one process holding all six rows would: Cov's means, N and the choice are
+    # over every process's tokens.
+    generator = torch.Generator().manual_seed(3)
+    advantages, logprobs = (
+        torch.randn(6, 5, generator=generator),
+        -torch.rand(6, 5, generator=generator),
+    )
+    mask = (torch.rand(6, 5, generator=generator) > 0.3).float()
+    config = GRPOConfig(
+        covariance_control=mode,
+        clip_cov_ratio=0.3,
+        kl_cov_ratio=0.3,
+        clip_cov_lower=-1e9,
+        clip_cov_upper=1e9,
+    )
+    extra = torch.zeros(6, dtype=torch.bool)
+    whole = GRPO(config).covariance_tokens(
+        advantages, logprobs, mask, extra, torch.Generator().manual_seed(0)
+    )
+    gather = ThreadGather(2)
+    chosen: list[torch.Tensor] = [torch.zeros(0), torch.zeros(0)]
+
+    def process(rank: int) -> None:
+        gather.rank.value = rank
+        rows = slice(3 * rank, 3 * rank + 3)
+        chosen[rank] = GRPO(config).covariance_tokens(
+            advantages[rows],
+            logprobs[rows],
+            mask[rows],
+            extra[:3],
+            torch.Generator().manual_seed(0),
+            gather,
+        )
+
+    threads = [threading.Thread(target=process, args=(k,)) for k in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert torch.equal(torch.cat(chosen), whole) and whole.sum() == math.ceil(0.3 * mask.sum())

@@ -268,7 +268,9 @@ class MathEnv(TextEnv):
     def _add_ground_truth(self, info: dict[str, Any]) -> None:
         if self.expose_ground_truth:
             info["ground_truth"] = self.problem.answer
-            info["answer_template"] = "\\boxed{{answer}}"
+            # How this env reads answers: "Answer: ..." lines where that is its extraction.
+            boxed = self.extraction != "answer_line"
+            info["answer_template"] = "\\boxed{{answer}}" if boxed else "Answer: {answer}"
 
 
 class MathToolEnv(MathEnv):
