@@ -264,6 +264,14 @@ def replay(episode: EpisodeResult, task: Task) -> None:
             ended = terminated or truncated
         if len(episode.rewards) != len(episode.actions):
             raise Mismatch(task.name, episode.seed, "as many rewards as actions are needed")
+        if not ended:
+            # A scored episode is a whole one: a cut-off prefix would pick its own ending.
+            raise Mismatch(
+                task.name,
+                episode.seed,
+                f"the episode does not end: after its {len(episode.actions)} actions the env "
+                "has neither terminated nor truncated",
+            )
         if bool(info.get("success", False)) != episode.success:
             raise Mismatch(task.name, episode.seed, f"success is {info.get('success', False)}")
     finally:

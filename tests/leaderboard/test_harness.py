@@ -84,6 +84,12 @@ def forged(results: Results, **episode_changes: object) -> Results:
         (lambda r: forged(r, seed=r.episodes[0].seed + 500), "not an episode of the suite"),
         (lambda r: forged(r, success=not r.episodes[0].success), "success is"),
         (lambda r: forged(r, actions=r.episodes[0].actions[:-1]), "rewards as actions"),
+        (
+            lambda r: forged(
+                r, actions=r.episodes[0].actions[:2], rewards=r.episodes[0].rewards[:2]
+            ),
+            "the episode does not end: after its 2 actions",
+        ),
         (lambda r: r.model_copy(update={"episodes": r.episodes[1:]}), "episode missing"),
         (lambda r: r.model_copy(update={"episodes": [*r.episodes, r.episodes[0]]}), "twice"),
         (lambda r: r.model_copy(update={"suite_hash": "0" * 64}), "results are for suite"),
