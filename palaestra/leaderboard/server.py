@@ -58,6 +58,8 @@ class ServerConfig:
         secret: Secret of the hidden seeds (default: ``$PALAESTRA_LEADERBOARD_SECRET``, or a
             ``<db>.secret`` file next to a SQLite database, created on first use).
         max_body_bytes: Largest results file accepted.
+        max_request_bytes: Largest body of every other request (checked, like the
+            results file's, before the body is parsed or the token looked at).
         rate_limit: Requests (submissions and challenges) per token per minute.
         auth_failures_per_minute: Failed authentications per client address per minute.
         challenge_lifetime: How long hidden seeds stay valid for a submission.
@@ -69,6 +71,7 @@ class ServerConfig:
     suites: list[Suite] = field(default_factory=list)
     secret: bytes | None = None
     max_body_bytes: int = 32 * 1024 * 1024
+    max_request_bytes: int = 64 * 1024
     rate_limit: int = 30
     auth_failures_per_minute: int = 30
     challenge_lifetime: dt.timedelta = dt.timedelta(days=7)
@@ -189,6 +192,7 @@ def _refuse(status: int, detail: str, **headers: str) -> HTTPException:
 
 def create_app(config: ServerConfig) -> FastAPI:
     """The leaderboard app for ``config`` (database migrated, verifier started on startup)."""
+    from palaestra.leaderboard.body_limit import BodyLimit
     from palaestra.leaderboard.web import add_pages
 
     suites = {s.id: s for s in (config.suites or [load_suite(i) for i in shipped_suites()])}
@@ -218,6 +222,11 @@ def create_app(config: ServerConfig) -> FastAPI:
         description="Verified results of LLM agents on palaestra's benchmark suites.",
         version="1",
         lifespan=lifespan,
+    )
+    app.add_middleware(
+        BodyLimit,
+        default=config.max_request_bytes,
+        routes={"/api/submissions": config.max_body_bytes},
     )
     app.state.sessions, app.state.suites, app.state.verifier = sessions, suites, verifier
     app.state.config, app.state.per_token, app.state.per_address = config, per_token, per_address

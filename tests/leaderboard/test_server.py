@@ -324,3 +324,22 @@ def test_rate_limiter_window_and_memory() -> None:
     time.sleep(0.06)
     limiter.allow("b")
     assert len(limiter._events) == 1
+
+
+def test_every_route_limits_its_body_before_parsing_or_authentication(
+    make_board: Callable[..., Board],
+) -> None:
+    # 1 MB to the challenge route with no token at all: refused for its size (413), not
+    # read, parsed or authenticated (which would say 401).
+    board = make_board(max_request_bytes=1024)
+    big = b'{"suite": "' + b"x" * 1_000_000 + b'"}'
+    assert board.client.post("/api/challenges", content=big).status_code == 413
+
+    def chunks() -> object:  # no Content-Length: counted as it streams
+        for _ in range(100):
+            yield b"x" * 10_000
+
+    response = board.client.post("/api/challenges", content=chunks())  # type: ignore[arg-type]
+    assert response.status_code == 413 and "larger than 1024 bytes" in response.json()["detail"]
+    # Under the limit the route answers as before.
+    assert board.client.post("/api/challenges", json={"suite": "x"}).status_code == 401
