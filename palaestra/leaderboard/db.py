@@ -25,7 +25,7 @@ from sqlalchemy import (
     event,
 )
 from sqlalchemy.engine import make_url
-from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, sessionmaker
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship, sessionmaker
 
 from palaestra.errors import InvalidArgumentError
 
@@ -95,6 +95,8 @@ class Submission(Base):
     created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
     claimed_at: Mapped[dt.datetime | None] = mapped_column(DateTime, nullable=True)
     finished_at: Mapped[dt.datetime | None] = mapped_column(DateTime, nullable=True)
+    #: The submitter (loaded with the row: every view shows who submitted).
+    token: Mapped[Token] = relationship(lazy="joined")
 
 
 def database_url(db: str) -> str:

@@ -8,7 +8,9 @@ from pathlib import Path
 from typing import Annotated, Literal
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from palaestra.leaderboard.names import clean_name
 
 #: Bumped on any incompatible change to the results file.
 SCHEMA_VERSION: Literal[1] = 1
@@ -61,13 +63,18 @@ class TaskSummary(BaseModel):
 
 
 class AgentInfo(BaseModel):
-    """Who produced the results."""
+    """Who produced the results (the name is NFKC-normalized; see :mod:`.names`)."""
 
     model_config = ConfigDict(extra="forbid")
 
     name: str = Field(min_length=1, max_length=200)
     spec: str = Field(max_length=1000)
     description: str = Field(default="", max_length=5000)
+
+    @field_validator("name")
+    @classmethod
+    def _visible_name(cls, name: str) -> str:
+        return clean_name(name)
 
 
 class CurvePoint(BaseModel):

@@ -147,6 +147,7 @@ class SubmissionStatus(BaseModel):
     status: str
     reason: str
     agent: str
+    submitter: str
     suite: str
     hidden_seeds: bool
     privileged: list[str]
@@ -289,6 +290,16 @@ def create_app(config: ServerConfig) -> FastAPI:
             where = ".".join(str(p) for p in first.get("loc", ()))
             raise _refuse(422, f"not a results file: {where}: {first['msg']}"[:500]) from None
         suite = suite_or_404(results.suite)
+        # A resubmitted file is answered as the duplicate it is (below), not by its name.
+        lookalike = None
+        if not store.submitted_before(sessions, body):
+            lookalike = store.confusable_name(sessions, token, results.agent.name)
+        if lookalike is not None:
+            raise _refuse(
+                409,
+                f"the agent name {results.agent.name!r} looks like {lookalike!r}, which another "
+                "submitter uses: choose a name of your own",
+            )
         if results.challenge is not None:
             challenge = store.find_challenge(sessions, results.challenge)
             if challenge is None or challenge.token_id != token.id:
@@ -341,6 +352,7 @@ def status_of(row: Submission) -> SubmissionStatus:
         status=row.status,
         reason=row.reason,
         agent=row.agent_name,
+        submitter=row.token.name,
         suite=row.suite,
         hidden_seeds=row.challenge_id is not None,
         privileged=(summary or {}).get("privileged", []),

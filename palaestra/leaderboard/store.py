@@ -31,6 +31,7 @@ from palaestra.leaderboard.db import (
     Token,
     utcnow,
 )
+from palaestra.leaderboard.names import skeleton
 from palaestra.leaderboard.schema import Results
 from palaestra.leaderboard.suites import Suite, hidden_seeds
 
@@ -166,6 +167,31 @@ def add_submission(sessions: Sessions, token: Token, results: Results, body: byt
             what = "this results file" if clash.content_sha256 == digest else "this challenge"
             raise Duplicate(clash.id, what) from None
     return row
+
+
+def submitted_before(sessions: Sessions, body: bytes) -> bool:
+    """Whether these exact bytes were submitted already."""
+    digest = hashlib.sha256(body).hexdigest()
+    with sessions() as session:
+        return (
+            session.scalar(select(Submission.id).where(Submission.content_sha256 == digest))
+            is not None
+        )
+
+
+def confusable_name(sessions: Sessions, token: Token, name: str) -> str | None:
+    """A name another submitter uses that looks like ``name`` (same skeleton), or ``None``.
+
+    Rejected submissions do not hold a name: they are not shown.
+    """
+    target = skeleton(name)
+    with sessions() as session:
+        names = session.scalars(
+            select(Submission.agent_name)
+            .where(Submission.token_id != token.id, Submission.status != REJECTED)
+            .distinct()
+        )
+        return next((other for other in names if skeleton(other) == target), None)
 
 
 def get_submission(

@@ -64,6 +64,7 @@ def test_refused_submissions_exit_non_zero_with_the_reason(
     token = _token(server.db, "forger", capsys)
     data = json.loads(results_bytes)
     data["episodes"][2]["rewards"][-1] += 5
+    data["agent"]["name"] = "forger's agent"  # names are one submitter's each
     forged = tmp_path / "forged.json"
     forged.write_text(json.dumps(data))
     monkeypatch.setenv("PALAESTRA_TOKEN", token)
