@@ -63,6 +63,11 @@ class ServerConfig:
         rate_limit: Requests (submissions and challenges) per token per minute.
         auth_failures_per_minute: Failed authentications per client address per minute.
         challenge_lifetime: How long hidden seeds stay valid for a submission.
+        open_challenges: Open challenges a token may hold per suite; asking for more hands
+            out the newest open one again.
+        body_seconds: Time a client has to send a whole request body.
+        keep_alive_seconds: How long an idle connection is kept open (``serve``).
+        limit_concurrency: Connections and requests served at once; more get 503 (``serve``).
         verify: Replay submissions in a background thread (off only in tests that drive
             the verifier by hand).
     """
@@ -75,6 +80,10 @@ class ServerConfig:
     rate_limit: int = 30
     auth_failures_per_minute: int = 30
     challenge_lifetime: dt.timedelta = dt.timedelta(days=7)
+    open_challenges: int = 1
+    body_seconds: float = 60.0
+    keep_alive_seconds: float = 5.0
+    limit_concurrency: int = 256
     verify: bool = True
 
 
@@ -148,6 +157,7 @@ class SubmissionStatus(BaseModel):
     reason: str
     agent: str
     submitter: str
+    challenges: int | None = None
     suite: str
     hidden_seeds: bool
     privileged: list[str]
@@ -228,6 +238,7 @@ def create_app(config: ServerConfig) -> FastAPI:
         BodyLimit,
         default=config.max_request_bytes,
         routes={"/api/submissions": config.max_body_bytes},
+        seconds=config.body_seconds,
     )
     app.state.sessions, app.state.suites, app.state.verifier = sessions, suites, verifier
     app.state.config, app.state.per_token, app.state.per_address = config, per_token, per_address
@@ -264,7 +275,7 @@ def create_app(config: ServerConfig) -> FastAPI:
         """Fresh hidden seeds for one submission on a suite."""
         suite = suite_or_404(body.suite)
         challenge, seeds = store.create_challenge(
-            sessions, token, suite, secret, config.challenge_lifetime
+            sessions, token, suite, secret, config.challenge_lifetime, config.open_challenges
         )
         return ChallengeResponse(
             id=challenge.id,
@@ -329,23 +340,33 @@ def create_app(config: ServerConfig) -> FastAPI:
         """A submission's state, its reason when rejected, its aggregates when verified."""
         return _status(submission_id)
 
+    def rows_of(suite_id: str) -> list[SubmissionStatus]:
+        issued = store.challenges_issued(sessions, suite_id)
+        rows = [
+            status_of(row, issued.get(row.token_id, 0))
+            for row in store.verified(sessions, suite_id)
+        ]
+        return sorted(rows, key=_overall, reverse=True)
+
     @app.get("/api/leaderboard/{suite_id}")
     def table(suite_id: str) -> list[SubmissionStatus]:
         """The verified submissions on a suite, best overall success first."""
         suite_or_404(suite_id)
-        rows = [status_of(row) for row in store.verified(sessions, suite_id)]
-        return sorted(rows, key=_overall, reverse=True)
+        return rows_of(suite_id)
 
     @app.exception_handler(InvalidArgumentError)
     async def _invalid(_: Request, exc: InvalidArgumentError) -> JSONResponse:
         return JSONResponse(status_code=422, content={"detail": str(exc)})
 
-    add_pages(app, status=_status, status_of=status_of, overall=_overall)
+    add_pages(app, status=_status, table=rows_of)
     return app
 
 
-def status_of(row: Submission) -> SubmissionStatus:
-    """The API view of a submission row."""
+def status_of(row: Submission, challenges: int | None = None) -> SubmissionStatus:
+    """The API view of a submission row.
+
+    ``challenges`` is how many challenges its token was given on the suite, where counted.
+    """
     summary = json.loads(row.summary) if row.summary else None
     return SubmissionStatus(
         id=row.id,
@@ -353,6 +374,7 @@ def status_of(row: Submission) -> SubmissionStatus:
         reason=row.reason,
         agent=row.agent_name,
         submitter=row.token.name,
+        challenges=challenges,
         suite=row.suite,
         hidden_seeds=row.challenge_id is not None,
         privileged=(summary or {}).get("privileged", []),
@@ -387,4 +409,11 @@ def serve(config: ServerConfig, host: str = "127.0.0.1", port: int = 8000) -> No
     import uvicorn
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
-    uvicorn.run(create_app(config), host=host, port=port, log_level="info")
+    uvicorn.run(
+        create_app(config),
+        host=host,
+        port=port,
+        log_level="info",
+        timeout_keep_alive=int(config.keep_alive_seconds),
+        limit_concurrency=config.limit_concurrency,
+    )

@@ -97,20 +97,60 @@ def find_token(sessions: Sessions, token: str) -> Token | None:
 
 
 def create_challenge(
-    sessions: Sessions, token: Token, suite: Suite, secret: bytes, lifetime: dt.timedelta
+    sessions: Sessions,
+    token: Token,
+    suite: Suite,
+    secret: bytes,
+    lifetime: dt.timedelta,
+    open_limit: int = 1,
 ) -> tuple[Challenge, dict[str, list[int]]]:
-    """A fresh challenge for ``token`` on ``suite`` and its hidden seeds."""
-    challenge = Challenge(
-        id=secrets.token_hex(16),
-        token_id=token.id,
-        suite=suite.id,
-        suite_hash=suite.hash,
-        expires_at=utcnow() + lifetime,
-    )
+    """A challenge for ``token`` on ``suite`` and its hidden seeds.
+
+    A token holds at most ``open_limit`` open challenges per suite (unexpired, with no
+    submission yet): past that, the newest open one is handed out again, with the same
+    seeds, so asking again neither draws fresh seeds nor loses a started evaluation.
+    """
+    now = utcnow()
     with writing(sessions), sessions() as session:
-        session.add(challenge)
-        session.commit()
+        used = select(Submission.challenge_id).where(Submission.challenge_id.is_not(None))
+        open_ones = list(
+            session.scalars(
+                select(Challenge)
+                .where(
+                    Challenge.token_id == token.id,
+                    Challenge.suite == suite.id,
+                    Challenge.expires_at > now,
+                    Challenge.id.not_in(used),
+                )
+                .order_by(Challenge.created_at.desc())
+            )
+        )
+        if len(open_ones) >= open_limit:
+            challenge = open_ones[0]
+        else:
+            challenge = Challenge(
+                id=secrets.token_hex(16),
+                token_id=token.id,
+                suite=suite.id,
+                suite_hash=suite.hash,
+                expires_at=now + lifetime,
+            )
+            session.add(challenge)
+            session.commit()
+            session.refresh(challenge)
+        session.expunge(challenge)
     return challenge, challenge_seeds(suite, challenge.id, secret)
+
+
+def challenges_issued(sessions: Sessions, suite: str) -> dict[int, int]:
+    """How many challenges each token was given on ``suite`` (shown on its rows)."""
+    with sessions() as session:
+        rows = session.execute(
+            select(Challenge.token_id, func.count())
+            .where(Challenge.suite == suite)
+            .group_by(Challenge.token_id)
+        )
+        return {token_id: int(count) for token_id, count in rows}
 
 
 def challenge_seeds(suite: Suite, challenge_id: str, secret: bytes) -> dict[str, list[int]]:

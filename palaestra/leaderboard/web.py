@@ -32,8 +32,7 @@ def add_pages(
     app: FastAPI,
     *,
     status: Callable[[int], Any],
-    status_of: Callable[[Any], Any],
-    overall: Callable[[Any], float],
+    table: Callable[[str], list[Any]],
 ) -> None:
     """Add ``/``, ``/submissions/{id}`` and the plots to ``app``."""
     package = resources.files("palaestra.leaderboard")
@@ -50,9 +49,7 @@ def add_pages(
         suite_id = suite or next(iter(suites))
         if suite_id not in suites:
             raise HTTPException(404, f"no suite {suite_id!r}")
-        rows = sorted(
-            (status_of(r) for r in store.verified(sessions, suite_id)), key=overall, reverse=True
-        )
+        rows = table(suite_id)
         families = list(dict.fromkeys(t.family for t in suites[suite_id].tasks))
         return templates.TemplateResponse(
             request,

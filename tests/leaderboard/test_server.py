@@ -250,12 +250,40 @@ def test_hidden_seed_submissions_get_the_badge(board: Board, tmp_path: object) -
 
 def test_challenges_are_fresh_and_single_use(board: Board, tmp_path: object) -> None:
     results = _play_challenge(board, tmp_path)
-    other = _play_challenge(board, tmp_path)
-    assert {e.seed for e in results.episodes} != {e.seed for e in other.episodes}
     assert board.post(results).status_code == 202
+    other = _play_challenge(board, tmp_path)  # the first one is used: fresh seeds
+    assert {e.seed for e in results.episodes} != {e.seed for e in other.episodes}
     results.agent.name = "same seeds, new name"
     response = board.post(results)
     assert response.status_code == 409 and "challenge" in response.json()["detail"]
+
+
+def test_one_open_challenge_per_token_and_suite(
+    make_board: Callable[..., Board], tmp_path: object
+) -> None:
+    # Asking again while a challenge is open hands the same one out: no fresh seeds to
+    # pick the best of. Every challenge a token was given is counted on its rows.
+    board = make_board()
+
+    def ask(on: Board, token: str | None = None) -> dict[str, object]:
+        response = on.client.post(
+            "/api/challenges", json={"suite": SMALL.id}, headers=on.headers(token)
+        )
+        assert response.status_code == 201
+        return dict(response.json())
+
+    first = ask(board)
+    assert ask(board) == first
+    assert ask(board, board.new_token("bob"))["id"] != first["id"]  # per token
+    results = _play_challenge(board, tmp_path)
+    assert results.challenge == first["id"]
+    assert board.post(results).status_code == 202
+    board.verify_all()
+    assert ask(board)["id"] != first["id"]  # submitted: a new one
+    (row,) = board.client.get(f"/api/leaderboard/{SMALL.id}").json()
+    assert row["challenges"] == 2 and "2 challenges issued" in board.client.get("/").text
+    several = make_board(open_challenges=2)
+    assert len({ask(several)["id"] for _ in range(3)}) == 2
 
 
 def test_challenge_seeds_must_be_the_ones_played(
