@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import math
 from typing import Any
 
 from palaestra.leaderboard.schema import LearningCurve
@@ -35,14 +36,26 @@ def task_chart(tasks: dict[str, dict[str, Any]]) -> bytes:
     return _svg(figure)
 
 
+#: Points drawn of a learning curve at most (a curve holds up to 10,000).
+CURVE_POINTS = 500
+
+
 def curve_chart(curve: LearningCurve) -> bytes:
-    """The learning curve a submission carries."""
+    """The learning curve a submission carries, downsampled to :data:`CURVE_POINTS`.
+
+    The metric's name is drawn as plain text: matplotlib would otherwise parse ``$...$``
+    in it as mathtext, and a submitter's label is not markup.
+    """
     from matplotlib.figure import Figure
 
+    stride = max(1, math.ceil(len(curve.points) / CURVE_POINTS))
+    points = curve.points[::stride]
+    if points[-1] is not curve.points[-1]:
+        points = [*points, curve.points[-1]]
     figure = Figure(figsize=(7, 3.5))
     axis = figure.subplots()
-    axis.plot([p.step for p in curve.points], [p.value for p in curve.points], color="#0969da")
+    axis.plot([p.step for p in points], [p.value for p in points], color="#0969da")
     axis.set_xlabel("training step")
-    axis.set_ylabel(curve.metric)
+    axis.set_ylabel(curve.metric, parse_math=False)
     axis.grid(alpha=0.3)
     return _svg(figure)

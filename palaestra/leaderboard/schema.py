@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 import math
 from pathlib import Path
@@ -82,7 +83,7 @@ class CurvePoint(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    step: int = Field(ge=0)
+    step: int = Field(ge=0, le=10**12)
     value: Finite
 
 
@@ -93,6 +94,16 @@ class LearningCurve(BaseModel):
 
     metric: str = Field(min_length=1, max_length=100)
     points: list[CurvePoint] = Field(min_length=1, max_length=10_000)
+
+    @field_validator("points")
+    @classmethod
+    def _increasing(cls, points: list[CurvePoint]) -> list[CurvePoint]:
+        for earlier, later in itertools.pairwise(points):
+            if later.step <= earlier.step:
+                raise ValueError(
+                    f"learning-curve steps must increase: {later.step} after {earlier.step}"
+                )
+        return points
 
 
 class Results(BaseModel):

@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from functools import lru_cache
 from importlib import resources
+from types import SimpleNamespace
 from typing import Any
 
 from fastapi import FastAPI, HTTPException, Request
@@ -63,15 +64,27 @@ def add_pages(
         return templates.TemplateResponse(
             request,
             "submission.html",
-            context(row.suite, row=row, results=_results(submission_id)),
+            context(row.suite, row=row, results=_facts(submission_id)),
         )
 
-    @lru_cache(maxsize=32)
     def _results(submission_id: int) -> Results:
         found = store.get_submission(sessions, submission_id, with_body=True)
         if found is None:
             raise HTTPException(404, f"no submission {submission_id}")
         return Results.model_validate_json(found.body)
+
+    @lru_cache(maxsize=256)  # the page's facts only: a results file can be 32 MiB
+    def _facts(submission_id: int) -> SimpleNamespace:
+        results = _results(submission_id)
+        curve = results.learning_curve
+        return SimpleNamespace(
+            agent=results.agent,
+            suite_hash=results.suite_hash,
+            palaestra_version=results.palaestra_version,
+            privileged=results.privileged,
+            episodes=[None] * len(results.episodes),
+            learning_curve=None if curve is None else SimpleNamespace(metric=curve.metric),
+        )
 
     @app.get("/submissions/{submission_id}/tasks.svg", include_in_schema=False)
     def tasks_svg(submission_id: int) -> Response:
@@ -86,7 +99,11 @@ def add_pages(
 
     @app.get("/submissions/{submission_id}/curve.svg", include_in_schema=False)
     def curve_svg(submission_id: int) -> Response:
+        return Response(_curve_svg(submission_id), media_type="image/svg+xml")
+
+    @lru_cache(maxsize=256)  # a submission's curve never changes: draw it once
+    def _curve_svg(submission_id: int) -> bytes:
         curve = _results(submission_id).learning_curve
         if curve is None:
             raise HTTPException(404, "the submission has no learning curve")
-        return Response(curve_chart(curve), media_type="image/svg+xml")
+        return curve_chart(curve)
