@@ -66,6 +66,8 @@ class ServerConfig:
         open_challenges: Open challenges a token may hold per suite; asking for more hands
             out the newest open one again.
         body_seconds: Time a client has to send a whole request body.
+        storage_per_token_bytes: Results files a token may keep stored (rejected ones
+            keep only their verdict and hash, and do not count).
         keep_alive_seconds: How long an idle connection is kept open (``serve``).
         limit_concurrency: Connections and requests served at once; more get 503 (``serve``).
         verify: Replay submissions in a background thread (off only in tests that drive
@@ -82,6 +84,7 @@ class ServerConfig:
     challenge_lifetime: dt.timedelta = dt.timedelta(days=7)
     open_challenges: int = 1
     body_seconds: float = 60.0
+    storage_per_token_bytes: int = 512 * 1024 * 1024
     keep_alive_seconds: float = 5.0
     limit_concurrency: int = 256
     verify: bool = True
@@ -157,6 +160,7 @@ class SubmissionStatus(BaseModel):
     reason: str
     agent: str
     submitter: str
+    sha256: str
     challenges: int | None = None
     suite: str
     hidden_seeds: bool
@@ -323,6 +327,15 @@ def create_app(config: ServerConfig) -> FastAPI:
             check_claims(results, suite, seeds_for(results, suite))
         except Mismatch as exc:
             raise _refuse(422, str(exc)) from None
+        stored = store.stored_bytes(sessions, token)
+        if stored + len(body) > config.storage_per_token_bytes and not store.submitted_before(
+            sessions, body
+        ):
+            raise _refuse(
+                413,
+                f"this token's storage quota ({config.storage_per_token_bytes} bytes) is used: "
+                f"{stored} stored",
+            )
         try:
             row = store.add_submission(sessions, token, results, body)
         except store.Duplicate as exc:
@@ -374,6 +387,7 @@ def status_of(row: Submission, challenges: int | None = None) -> SubmissionStatu
         reason=row.reason,
         agent=row.agent_name,
         submitter=row.token.name,
+        sha256=row.content_sha256,
         challenges=challenges,
         suite=row.suite,
         hidden_seeds=row.challenge_id is not None,

@@ -293,19 +293,32 @@ def release_claims(sessions: Sessions) -> int:
 def finish(
     sessions: Sessions, submission_id: int, *, reason: str = "", summary: dict[str, Any] | None
 ) -> None:
-    """Record a verdict: verified with its ``summary``, or rejected (``summary=None``)."""
+    """Record a verdict: verified with its ``summary``, or rejected (``summary=None``).
+
+    A rejected submission keeps its verdict and its file's hash, not the file.
+    """
+    verdict: dict[str, Any] = {
+        "status": VERIFIED if summary is not None else REJECTED,
+        "reason": reason,
+        "summary": json.dumps(summary) if summary is not None else "",
+        "finished_at": utcnow(),
+    }
+    if summary is None:
+        verdict["body"] = ""
     with writing(sessions), sessions() as session:
-        session.execute(
-            update(Submission)
-            .where(Submission.id == submission_id)
-            .values(
-                status=VERIFIED if summary is not None else REJECTED,
-                reason=reason,
-                summary=json.dumps(summary) if summary is not None else "",
-                finished_at=utcnow(),
+        session.execute(update(Submission).where(Submission.id == submission_id).values(**verdict))
+        session.commit()
+
+
+def stored_bytes(sessions: Sessions, token: Token) -> int:
+    """Characters of results files ``token`` has stored (pending and verified ones)."""
+    with sessions() as session:
+        total = session.scalar(
+            select(func.coalesce(func.sum(func.length(Submission.body)), 0)).where(
+                Submission.token_id == token.id
             )
         )
-        session.commit()
+        return int(total or 0)
 
 
 def verified(sessions: Sessions, suite: str) -> list[Submission]:

@@ -71,10 +71,15 @@ def add_pages(
         found = store.get_submission(sessions, submission_id, with_body=True)
         if found is None:
             raise HTTPException(404, f"no submission {submission_id}")
+        if not found.body:
+            raise HTTPException(404, f"submission {submission_id} was rejected; its file is gone")
         return Results.model_validate_json(found.body)
 
     @lru_cache(maxsize=256)  # the page's facts only: a results file can be 32 MiB
-    def _facts(submission_id: int) -> SimpleNamespace:
+    def _facts(submission_id: int) -> SimpleNamespace | None:
+        found = store.get_submission(sessions, submission_id, with_body=True)
+        if found is not None and not found.body:
+            return None  # rejected: only the verdict and the file's hash are kept
         results = _results(submission_id)
         curve = results.learning_curve
         return SimpleNamespace(

@@ -11,7 +11,7 @@ from sqlalchemy import inspect, text
 
 from palaestra.leaderboard import Results, evaluate
 from palaestra.leaderboard.harness import Challenge
-from palaestra.leaderboard.store import challenge_seeds
+from palaestra.leaderboard.store import challenge_seeds, get_submission
 
 from .conftest import SMALL, Board
 
@@ -372,3 +372,30 @@ def test_every_route_limits_its_body_before_parsing_or_authentication(
     assert response.status_code == 413 and "larger than 1024 bytes" in response.json()["detail"]
     # Under the limit the route answers as before.
     assert board.client.post("/api/challenges", json={"suite": "x"}).status_code == 401
+
+
+def test_rejected_submissions_keep_their_verdict_and_hash_not_their_file(
+    board: Board, results: Results
+) -> None:
+    results.episodes[0].rewards[0] += 1.0
+    row = board.post(results).json()
+    board.verify_all()
+    stored = get_submission(board.app.state.sessions, row["id"], with_body=True)
+    assert stored is not None and stored.status == "rejected" and stored.body == ""
+    assert stored.content_sha256 == row["sha256"] and stored.reason
+    page = board.client.get(f"/submissions/{row['id']}")
+    assert page.status_code == 200 and row["sha256"] in page.text and "not kept" in page.text
+    assert board.client.get(f"/submissions/{row['id']}/curve.svg").status_code == 404
+
+
+def test_each_token_has_a_storage_quota(
+    make_board: Callable[..., Board], results_bytes: bytes
+) -> None:
+    board = make_board(storage_per_token_bytes=len(results_bytes) + 100)
+    assert board.post(results_bytes).status_code == 202
+    data = json.loads(results_bytes)
+    data["agent"]["description"] = "a second file"
+    response = board.post(json.dumps(data))
+    assert response.status_code == 413 and "storage quota" in response.json()["detail"]
+    data["agent"]["name"] = "bob's"
+    assert board.post(json.dumps(data), token=board.new_token("bob")).status_code == 202
