@@ -66,6 +66,8 @@ class ServerConfig:
         open_challenges: Open challenges a token may hold per suite; asking for more hands
             out the newest open one again.
         body_seconds: Time a client has to send a whole request body.
+        replay_cpu_seconds: CPU time one submission's replay may use, in its own process;
+            a replay past it is rejected.
         storage_per_token_bytes: Results files a token may keep stored (rejected ones
             keep only their verdict and hash, and do not count).
         keep_alive_seconds: How long an idle connection is kept open (``serve``).
@@ -85,6 +87,7 @@ class ServerConfig:
     open_challenges: int = 1
     body_seconds: float = 60.0
     storage_per_token_bytes: int = 512 * 1024 * 1024
+    replay_cpu_seconds: float = 900.0
     keep_alive_seconds: float = 5.0
     limit_concurrency: int = 256
     verify: bool = True
@@ -222,7 +225,7 @@ def create_app(config: ServerConfig) -> FastAPI:
             return None
         return store.challenge_seeds(suite, results.challenge, secret)
 
-    verifier = Verifier(sessions, suites, seeds_for)
+    verifier = Verifier(sessions, suites, seeds_for, cpu_seconds=config.replay_cpu_seconds)
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:

@@ -1,5 +1,9 @@
 """Replaying submissions on the server: a background thread that works through the queue.
 
+Each replay runs in a child process under a CPU-time budget
+(:mod:`~palaestra.leaderboard.replay_process`); the thread only waits for its verdict, so
+requests are served at full speed while a pathological file is replayed.
+
 A submission is stored as pending before the server answers, and verified afterwards, so a
 slow replay never holds a request open and a server killed mid-replay picks the submission
 up again when it restarts (its claim expires after ``lease``).
@@ -13,7 +17,7 @@ import threading
 from collections.abc import Callable
 from typing import Any
 
-from palaestra.leaderboard.harness import Mismatch, verify
+from palaestra.leaderboard.replay_process import ReplayVerdict, run_limited
 from palaestra.leaderboard.schema import Results, family_aggregates, summarize
 from palaestra.leaderboard.store import Sessions, claim_next, finish, release_claims
 from palaestra.leaderboard.suites import Suite
@@ -51,6 +55,7 @@ class Verifier:
             challenge, the development ones otherwise).
         lease: How long a claim holds before another verifier may take the submission.
         poll: Seconds between looks at the queue when nobody wakes the thread.
+        cpu_seconds: CPU time one submission's replay may use (in its own process).
     """
 
     def __init__(
@@ -61,9 +66,10 @@ class Verifier:
         *,
         lease: dt.timedelta = dt.timedelta(minutes=10),
         poll: float = 2.0,
+        cpu_seconds: float = 900.0,
     ) -> None:
         self.sessions, self.suites, self.seeds_for = sessions, suites, seeds_for
-        self.lease, self.poll = lease, poll
+        self.lease, self.poll, self.cpu_seconds = lease, poll, cpu_seconds
         self._wake = threading.Event()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -101,16 +107,25 @@ class Verifier:
         try:
             results = Results.model_validate_json(row.body)
             suite = self.suites[results.suite]
-            verify(results, suite, self.seeds_for(results, suite))
-        except Mismatch as exc:
-            finish(self.sessions, row.id, reason=str(exc), summary=None)
-            log.info("submission %d rejected: %s", row.id, exc)
+            payload = (row.body, suite, self.seeds_for(results, suite))
+            verdict = run_limited(
+                "palaestra.leaderboard.harness:verify_payload",
+                payload,
+                cpu_seconds=self.cpu_seconds,
+            )
         except Exception as exc:  # a verdict for the submitter, not a crash
-            finish(self.sessions, row.id, reason=f"replay failed: {exc}", summary=None)
-            log.warning("submission %d: replay failed: %s", row.id, exc)
-        else:
+            verdict = ReplayVerdict("error", str(exc))
+        if verdict.kind == "ok":
             finish(self.sessions, row.id, summary=leaderboard_summary(results, suite))
             log.info("submission %d verified (%d episodes)", row.id, len(results.episodes))
+        else:
+            reason = (
+                verdict.message
+                if verdict.kind == "mismatch"
+                else f"replay failed: {verdict.message}"
+            )
+            finish(self.sessions, row.id, reason=reason, summary=None)
+            log.info("submission %d rejected: %s", row.id, reason)
         return True
 
     def _loop(self) -> None:

@@ -1,0 +1,84 @@
+"""Replays in a child process with a CPU-time budget, so the web process stays responsive.
+
+The verifier thread only waits on a pipe: the replay's Python runs in a process of its own
+(forked from a clean fork server, never from the threaded web process), under
+``RLIMIT_CPU``; a replay that would use more CPU than its budget is killed by the kernel
+and its submission rejected, naming the budget.
+"""
+
+from __future__ import annotations
+
+import importlib
+import multiprocessing
+import resource
+import traceback
+from dataclasses import dataclass
+from typing import Any
+
+#: What a child reports: ``ok``, ``mismatch`` (a verdict) or ``error`` (the replay failed).
+Outcome = tuple[str, str]
+
+
+@dataclass(frozen=True)
+class ReplayVerdict:
+    """How a replay in a child process ended.
+
+    Attributes:
+        kind: ``ok``, ``mismatch``, ``error``, ``cpu`` (out of budget) or ``timeout``.
+        message: The mismatch, the error or the budget, in words.
+    """
+
+    kind: str
+    message: str = ""
+
+
+def _context() -> Any:
+    context = multiprocessing.get_context("forkserver")
+    # Loaded once in the fork server: every replay forks with the envs' imports done.
+    context.set_forkserver_preload(["palaestra.leaderboard.harness"])
+    return context
+
+
+def _child(target: str, payload: Any, cpu_seconds: int, pipe: Any) -> None:
+    resource.setrlimit(resource.RLIMIT_CPU, (cpu_seconds, cpu_seconds + 1))
+    module, name = target.split(":")
+    try:
+        pipe.send(getattr(importlib.import_module(module), name)(payload))
+    except BaseException as exc:  # every failure is the submitter's verdict, not a crash
+        pipe.send(("error", f"{type(exc).__name__}: {exc}"[:2000]))
+        traceback.print_exc()
+    finally:
+        pipe.close()
+
+
+def run_limited(target: str, payload: Any, *, cpu_seconds: float) -> ReplayVerdict:
+    """Run ``module:function(payload)`` (returning an :data:`Outcome`) in a child process.
+
+    Args:
+        target: The function, by import path (the child imports it).
+        payload: Its argument (pickled).
+        cpu_seconds: CPU time the child may use (whole seconds, at least 1); wall time is
+            bounded at four times that, for a child that sleeps or blocks.
+    """
+    budget = max(1, round(cpu_seconds))
+    context = _context()
+    receiver, sender = context.Pipe(duplex=False)
+    child = context.Process(target=_child, args=(target, payload, budget, sender), daemon=True)
+    child.start()
+    sender.close()
+    try:
+        if receiver.poll(4 * budget + 5):
+            kind, message = receiver.recv()
+            return ReplayVerdict(kind, message)
+        if child.is_alive():
+            return ReplayVerdict("timeout", f"the replay took longer than {4 * budget + 5} s")
+    except EOFError:  # the child died without a word
+        pass
+    finally:
+        receiver.close()
+        if child.is_alive():
+            child.kill()
+        child.join(5)
+    if child.exitcode in (-24, -9):  # SIGXCPU at the soft limit, SIGKILL at the hard one
+        return ReplayVerdict("cpu", f"the replay used more than {budget} s of CPU time")
+    return ReplayVerdict("error", f"the replay process ended with code {child.exitcode}")

@@ -1,0 +1,45 @@
+"""Replays in their own process, under a CPU budget, with the web process responsive."""
+
+import statistics
+import time
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+
+from palaestra.leaderboard import verifier as verifier_module
+from palaestra.leaderboard.replay_process import run_limited
+from tests.leaderboard.conftest import Board
+
+
+def test_a_replay_past_its_cpu_budget_is_stopped() -> None:
+    assert run_limited("tests.leaderboard.spin:answer", [1, 2], cpu_seconds=5).message == (
+        "got [1, 2]"
+    )
+    verdict = run_limited("tests.leaderboard.spin:spin", None, cpu_seconds=1)
+    assert verdict.kind == "cpu" and "more than 1 s of CPU time" in verdict.message
+
+
+def test_the_server_answers_while_a_pathological_file_replays(
+    make_board: Callable[..., Board], results_bytes: bytes, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The replay burns its whole CPU budget in its own process; meanwhile /api/health
+    # answers at full speed, and the submission ends rejected for its CPU time.
+    def spinning(target: str, payload: Any, *, cpu_seconds: float) -> Any:
+        return run_limited("tests.leaderboard.spin:spin", payload, cpu_seconds=2)
+
+    monkeypatch.setattr(verifier_module, "run_limited", spinning)
+    board = make_board(verify=True)
+    row = board.post(results_bytes).json()
+    latencies, status = [], row
+    deadline = time.monotonic() + 60
+    while status["status"] in ("pending", "verifying") and time.monotonic() < deadline:
+        start = time.perf_counter()
+        assert board.client.get("/api/health").status_code == 200
+        latencies.append(time.perf_counter() - start)
+        status = board.client.get(f"/api/submissions/{row['id']}").json()
+        time.sleep(0.01)
+    assert status["status"] == "rejected" and "more than 2 s of CPU time" in status["reason"]
+    assert len(latencies) >= 50
+    p99 = statistics.quantiles(latencies, n=100)[98]
+    assert p99 < 0.1, f"/api/health p99 {p99:.3f} s while a replay ran"
