@@ -30,16 +30,24 @@ def test_the_server_answers_while_a_pathological_file_replays(
 
     monkeypatch.setattr(verifier_module, "run_limited", spinning)
     board = make_board(verify=True)
+
+    def health_seconds() -> float:
+        start = time.perf_counter()
+        assert board.client.get("/api/health").status_code == 200
+        return time.perf_counter() - start
+
+    # What this machine gives without a replay (the test suite itself may load it).
+    baseline = statistics.quantiles([health_seconds() for _ in range(100)], n=100)[98]
     row = board.post(results_bytes).json()
     latencies, status = [], row
     deadline = time.monotonic() + 60
     while status["status"] in ("pending", "verifying") and time.monotonic() < deadline:
-        start = time.perf_counter()
-        assert board.client.get("/api/health").status_code == 200
-        latencies.append(time.perf_counter() - start)
+        latencies.append(health_seconds())
         status = board.client.get(f"/api/submissions/{row['id']}").json()
         time.sleep(0.01)
     assert status["status"] == "rejected" and "more than 2 s of CPU time" in status["reason"]
     assert len(latencies) >= 50
     p99 = statistics.quantiles(latencies, n=100)[98]
-    assert p99 < 0.1, f"/api/health p99 {p99:.3f} s while a replay ran"
+    # 100 ms, or three times what the machine gave without a replay when it is that busy
+    # (a replay in the web process's thread held requests for 9-30 s).
+    assert p99 < max(0.1, 3 * baseline), f"/api/health p99 {p99:.3f} s (baseline {baseline:.3f})"
