@@ -25,8 +25,11 @@ class ReplayVerdict:
     """How a replay in a child process ended.
 
     Attributes:
-        kind: ``ok``, ``mismatch``, ``error``, ``cpu`` (out of budget) or ``timeout``.
-        message: The mismatch, the error or the budget, in words.
+        kind: ``ok``, ``mismatch``, ``error``, ``cpu`` (out of budget), ``timeout``, or
+            ``interrupted``: the replay was stopped from outside (a signal, the server
+            shutting down) and says nothing about the submission.
+        message: The mismatch, the error or the budget, in words (at most 2,000
+            characters).
     """
 
     kind: str
@@ -46,7 +49,9 @@ def _child(target: str, payload: Any, cpu_seconds: int, pipe: Any) -> None:
     module, name = target.split(":")
     try:
         pipe.send(getattr(importlib.import_module(module), name)(payload))
-    except BaseException as exc:  # every failure is the submitter's verdict, not a crash
+    except (KeyboardInterrupt, SystemExit):  # stopped from outside: no verdict
+        pipe.send(("interrupted", "the replay was stopped"))
+    except BaseException as exc:  # a failure of the replay itself: the submitter's verdict
         pipe.send(("error", f"{type(exc).__name__}: {exc}"[:2000]))
         traceback.print_exc()
     finally:
@@ -71,7 +76,7 @@ def run_limited(target: str, payload: Any, *, cpu_seconds: float) -> ReplayVerdi
     try:
         if receiver.poll(4 * budget + 5):
             kind, message = receiver.recv()
-            return ReplayVerdict(kind, message)
+            return ReplayVerdict(str(kind), str(message)[:2000])
         if child.is_alive():
             return ReplayVerdict("timeout", f"the replay took longer than {4 * budget + 5} s")
     except EOFError:  # the child died without a word
@@ -83,4 +88,6 @@ def run_limited(target: str, payload: Any, *, cpu_seconds: float) -> ReplayVerdi
         child.join(5)
     if child.exitcode in (-24, -9):  # SIGXCPU at the soft limit, SIGKILL at the hard one
         return ReplayVerdict("cpu", f"the replay used more than {budget} s of CPU time")
+    if child.exitcode is not None and child.exitcode < 0:  # another signal: from outside
+        return ReplayVerdict("interrupted", f"the replay was stopped by signal {-child.exitcode}")
     return ReplayVerdict("error", f"the replay process ended with code {child.exitcode}")

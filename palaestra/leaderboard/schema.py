@@ -84,7 +84,7 @@ class CurvePoint(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     step: int = Field(ge=0, le=10**12)
-    value: Finite
+    value: Finite = Field(ge=-1e15, le=1e15)  # plotted: a range matplotlib can draw
 
 
 class LearningCurve(BaseModel):

@@ -36,11 +36,13 @@ from starlette.concurrency import run_in_threadpool
 
 from palaestra.errors import InvalidArgumentError
 from palaestra.leaderboard import store
+from palaestra.leaderboard.body_limit import BodyLimit
 from palaestra.leaderboard.db import Submission, Token, database_url, open_database, utcnow
 from palaestra.leaderboard.harness import Mismatch, check_claims
 from palaestra.leaderboard.schema import Results
 from palaestra.leaderboard.suites import Suite, load_suite, shipped_suites
 from palaestra.leaderboard.verifier import Verifier
+from palaestra.leaderboard.web import SubmissionId
 
 log = logging.getLogger("palaestra.leaderboard")
 
@@ -210,7 +212,6 @@ def _refuse(status: int, detail: str, **headers: str) -> HTTPException:
 
 def create_app(config: ServerConfig) -> FastAPI:
     """The leaderboard app for ``config`` (database migrated, verifier started on startup)."""
-    from palaestra.leaderboard.body_limit import BodyLimit
     from palaestra.leaderboard.web import add_pages
 
     suites = {s.id: s for s in (config.suites or [load_suite(i) for i in shipped_suites()])}
@@ -308,16 +309,6 @@ def create_app(config: ServerConfig) -> FastAPI:
             where = ".".join(str(p) for p in first.get("loc", ()))
             raise _refuse(422, f"not a results file: {where}: {first['msg']}"[:500]) from None
         suite = suite_or_404(results.suite)
-        # A resubmitted file is answered as the duplicate it is (below), not by its name.
-        lookalike = None
-        if not store.submitted_before(sessions, body):
-            lookalike = store.confusable_name(sessions, token, results.agent.name)
-        if lookalike is not None:
-            raise _refuse(
-                409,
-                f"the agent name {results.agent.name!r} looks like {lookalike!r}, which another "
-                "submitter uses: choose a name of your own",
-            )
         if results.challenge is not None:
             challenge = store.find_challenge(sessions, results.challenge)
             if challenge is None or challenge.token_id != token.id:
@@ -330,19 +321,16 @@ def create_app(config: ServerConfig) -> FastAPI:
             check_claims(results, suite, seeds_for(results, suite))
         except Mismatch as exc:
             raise _refuse(422, str(exc)) from None
-        stored = store.stored_bytes(sessions, token)
-        if stored + len(body) > config.storage_per_token_bytes and not store.submitted_before(
-            sessions, body
-        ):
-            raise _refuse(
-                413,
-                f"this token's storage quota ({config.storage_per_token_bytes} bytes) is used: "
-                f"{stored} stored",
-            )
         try:
-            row = store.add_submission(sessions, token, results, body)
+            row = store.add_submission(
+                sessions, token, results, body, quota=config.storage_per_token_bytes
+            )
         except store.Duplicate as exc:
             raise _refuse(409, str(exc)) from None
+        except store.NameTaken as exc:
+            raise _refuse(409, str(exc)) from None
+        except store.QuotaExceeded as exc:
+            raise _refuse(413, str(exc)) from None
         return _status(row.id)
 
     def _status(submission_id: int) -> SubmissionStatus:
@@ -352,7 +340,7 @@ def create_app(config: ServerConfig) -> FastAPI:
         return status_of(row)
 
     @app.get("/api/submissions/{submission_id}")
-    def submission(submission_id: int) -> SubmissionStatus:
+    def submission(submission_id: SubmissionId) -> SubmissionStatus:
         """A submission's state, its reason when rejected, its aggregates when verified."""
         return _status(submission_id)
 

@@ -16,7 +16,7 @@ import threading
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import func, or_, select, update
+from sqlalchemy import LargeBinary, cast, func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker, undefer
 
@@ -173,11 +173,40 @@ class Duplicate(Exception):  # noqa: N818 - a verdict, not a failure
         self.existing = existing
 
 
-def add_submission(sessions: Sessions, token: Token, results: Results, body: bytes) -> Submission:
+class NameTaken(Exception):  # noqa: N818 - a verdict, not a failure
+    """The agent name looks like one another submitter uses (``.other``)."""
+
+    def __init__(self, name: str, other: str) -> None:
+        super().__init__(
+            f"the agent name {name!r} looks like {other!r}, which another submitter uses: "
+            "choose a name of your own"
+        )
+        self.other = other
+
+
+class QuotaExceeded(Exception):  # noqa: N818 - a verdict, not a failure
+    """The token's stored results files would pass its quota."""
+
+
+def add_submission(
+    sessions: Sessions,
+    token: Token,
+    results: Results,
+    body: bytes,
+    *,
+    quota: int | None = None,
+) -> Submission:
     """Store an accepted submission as pending replay.
+
+    The checks that depend on what is stored run under the write lock, so concurrent
+    submissions cannot all pass them: the same file (or challenge) twice, a name that
+    looks like another submitter's, the token's storage ``quota`` (bytes of the files it
+    keeps).
 
     Raises:
         Duplicate: The same bytes, or the same challenge, were submitted before.
+        NameTaken: Another token uses a lookalike name.
+        QuotaExceeded: The token's files would pass ``quota`` bytes.
     """
     digest = hashlib.sha256(body).hexdigest()
     row = Submission(
@@ -193,45 +222,49 @@ def add_submission(sessions: Sessions, token: Token, results: Results, body: byt
         summary="",
     )
     with writing(sessions), sessions() as session:
+        same = [Submission.content_sha256 == digest]
+        if results.challenge:
+            same.append(Submission.challenge_id == results.challenge)
+        clash = session.scalar(select(Submission).where(or_(*same)))
+        if clash is not None:
+            what = "this results file" if clash.content_sha256 == digest else "this challenge"
+            raise Duplicate(clash.id, what)
+        other = _lookalike(session, token, results.agent.name)
+        if other is not None:
+            raise NameTaken(results.agent.name, other)
+        if quota is not None:
+            stored = _stored_bytes(session, token)
+            if stored + len(body) > quota:
+                raise QuotaExceeded(
+                    f"this token's storage quota ({quota} bytes) is used: {stored} stored"
+                )
         session.add(row)
         try:
             session.commit()
-        except IntegrityError:
+        except IntegrityError:  # another server process stored the same file first
             session.rollback()
-            same = [Submission.content_sha256 == digest]
-            if results.challenge:
-                same.append(Submission.challenge_id == results.challenge)
-            clash = session.scalar(select(Submission).where(or_(*same)))
-            if clash is None:  # another constraint; nothing was stored
-                raise
-            what = "this results file" if clash.content_sha256 == digest else "this challenge"
-            raise Duplicate(clash.id, what) from None
+            raise Duplicate(-1, "this results file or challenge") from None
     return row
 
 
-def submitted_before(sessions: Sessions, body: bytes) -> bool:
-    """Whether these exact bytes were submitted already."""
-    digest = hashlib.sha256(body).hexdigest()
-    with sessions() as session:
-        return (
-            session.scalar(select(Submission.id).where(Submission.content_sha256 == digest))
-            is not None
-        )
-
-
-def confusable_name(sessions: Sessions, token: Token, name: str) -> str | None:
-    """A name another submitter uses that looks like ``name`` (same skeleton), or ``None``.
-
-    Rejected submissions do not hold a name: they are not shown.
-    """
+def _lookalike(session: Session, token: Token, name: str) -> str | None:
+    """A name another token uses (rejected submissions aside) with ``name``'s skeleton."""
     target = skeleton(name)
-    with sessions() as session:
-        names = session.scalars(
-            select(Submission.agent_name)
-            .where(Submission.token_id != token.id, Submission.status != REJECTED)
-            .distinct()
-        )
-        return next((other for other in names if skeleton(other) == target), None)
+    names = session.scalars(
+        select(Submission.agent_name)
+        .where(Submission.token_id != token.id, Submission.status != REJECTED)
+        .distinct()
+    )
+    return next((other for other in names if skeleton(other) == target), None)
+
+
+def _stored_bytes(session: Session, token: Token) -> int:
+    """Bytes of the results files ``token`` keeps (rejected ones keep none)."""
+    size = func.length(cast(Submission.body, LargeBinary))  # bytes, not characters
+    total = session.scalar(
+        select(func.coalesce(func.sum(size), 0)).where(Submission.token_id == token.id)
+    )
+    return int(total or 0)
 
 
 def get_submission(
@@ -290,6 +323,17 @@ def release_claims(sessions: Sessions) -> int:
     return int(done.rowcount)  # type: ignore[attr-defined]
 
 
+def release_claim(sessions: Sessions, submission_id: int) -> None:
+    """Put one submission back in the queue (its replay was stopped from outside)."""
+    with writing(sessions), sessions() as session:
+        session.execute(
+            update(Submission)
+            .where(Submission.id == submission_id, Submission.status == VERIFYING)
+            .values(status=PENDING)
+        )
+        session.commit()
+
+
 def finish(
     sessions: Sessions, submission_id: int, *, reason: str = "", summary: dict[str, Any] | None
 ) -> None:
@@ -308,17 +352,6 @@ def finish(
     with writing(sessions), sessions() as session:
         session.execute(update(Submission).where(Submission.id == submission_id).values(**verdict))
         session.commit()
-
-
-def stored_bytes(sessions: Sessions, token: Token) -> int:
-    """Characters of results files ``token`` has stored (pending and verified ones)."""
-    with sessions() as session:
-        total = session.scalar(
-            select(func.coalesce(func.sum(func.length(Submission.body)), 0)).where(
-                Submission.token_id == token.id
-            )
-        )
-        return int(total or 0)
 
 
 def verified(sessions: Sessions, suite: str) -> list[Submission]:

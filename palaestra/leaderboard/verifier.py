@@ -19,7 +19,13 @@ from typing import Any
 
 from palaestra.leaderboard.replay_process import ReplayVerdict, run_limited
 from palaestra.leaderboard.schema import Results, family_aggregates, summarize
-from palaestra.leaderboard.store import Sessions, claim_next, finish, release_claims
+from palaestra.leaderboard.store import (
+    Sessions,
+    claim_next,
+    finish,
+    release_claim,
+    release_claims,
+)
 from palaestra.leaderboard.suites import Suite
 
 log = logging.getLogger("palaestra.leaderboard")
@@ -100,7 +106,11 @@ class Verifier:
         self._wake.set()
 
     def run_once(self) -> bool:
-        """Verify the oldest pending submission; ``False`` when there is none."""
+        """Verify the oldest pending submission.
+
+        ``False`` when there is none, or when its replay was stopped from outside (a signal,
+        a server shutting down): it goes back in the queue with its file, never rejected.
+        """
         row = claim_next(self.sessions, self.lease)
         if row is None:
             return False
@@ -108,24 +118,31 @@ class Verifier:
             results = Results.model_validate_json(row.body)
             suite = self.suites[results.suite]
             payload = (row.body, suite, self.seeds_for(results, suite))
+        except Exception as exc:  # the file itself: a verdict for the submitter
+            finish(self.sessions, row.id, reason=f"replay failed: {exc}", summary=None)
+            return True
+        try:
             verdict = run_limited(
                 "palaestra.leaderboard.harness:verify_payload",
                 payload,
                 cpu_seconds=self.cpu_seconds,
             )
-        except Exception as exc:  # a verdict for the submitter, not a crash
-            verdict = ReplayVerdict("error", str(exc))
+        except Exception:  # the server could not start a replay: not the file's fault
+            log.exception("submission %d: no replay process; it stays queued", row.id)
+            verdict = ReplayVerdict("interrupted", "no replay process")
+        if verdict.kind == "interrupted":
+            release_claim(self.sessions, row.id)
+            log.info("submission %d: replay stopped (%s); queued again", row.id, verdict.message)
+            return False  # look again after a pause, not in a tight loop
         if verdict.kind == "ok":
             finish(self.sessions, row.id, summary=leaderboard_summary(results, suite))
             log.info("submission %d verified (%d episodes)", row.id, len(results.episodes))
-        else:
-            reason = (
-                verdict.message
-                if verdict.kind == "mismatch"
-                else f"replay failed: {verdict.message}"
-            )
-            finish(self.sessions, row.id, reason=reason, summary=None)
-            log.info("submission %d rejected: %s", row.id, reason)
+            return True
+        reason = verdict.message
+        if verdict.kind != "mismatch":
+            reason = f"replay failed: {reason}"
+        finish(self.sessions, row.id, reason=reason, summary=None)
+        log.info("submission %d rejected: %s", row.id, reason)
         return True
 
     def _loop(self) -> None:

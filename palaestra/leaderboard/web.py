@@ -10,9 +10,9 @@ from collections.abc import Callable
 from functools import lru_cache
 from importlib import resources
 from types import SimpleNamespace
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import FastAPI, HTTPException, Request
+from fastapi import FastAPI, HTTPException, Path, Request
 from fastapi.responses import HTMLResponse, Response
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
@@ -27,6 +27,10 @@ def interval(aggregate: dict[str, Any] | None) -> str:
     if not aggregate:
         return "–"
     return f"{aggregate['mean']:.2f} [{aggregate['low']:.2f}, {aggregate['high']:.2f}]"
+
+
+#: A submission id as a path parameter: a database integer (larger ones are a 422).
+SubmissionId = Annotated[int, Path(ge=0, le=2**63 - 1)]
 
 
 def add_pages(
@@ -59,12 +63,11 @@ def add_pages(
         )
 
     @app.get("/submissions/{submission_id}", response_class=HTMLResponse, include_in_schema=False)
-    def submission_page(request: Request, submission_id: int) -> Response:
+    def submission_page(request: Request, submission_id: SubmissionId) -> Response:
         row = status(submission_id)
+        facts = None if row.status == "rejected" else _facts(submission_id)
         return templates.TemplateResponse(
-            request,
-            "submission.html",
-            context(row.suite, row=row, results=_facts(submission_id)),
+            request, "submission.html", context(row.suite, row=row, results=facts)
         )
 
     def _results(submission_id: int) -> Results:
@@ -92,7 +95,7 @@ def add_pages(
         )
 
     @app.get("/submissions/{submission_id}/tasks.svg", include_in_schema=False)
-    def tasks_svg(submission_id: int) -> Response:
+    def tasks_svg(submission_id: SubmissionId) -> Response:
         return Response(_task_svg(submission_id), media_type="image/svg+xml")
 
     @lru_cache(maxsize=256)  # a verified summary never changes: draw it once
@@ -103,12 +106,14 @@ def add_pages(
         return task_chart(row.summary["tasks"])
 
     @app.get("/submissions/{submission_id}/curve.svg", include_in_schema=False)
-    def curve_svg(submission_id: int) -> Response:
-        return Response(_curve_svg(submission_id), media_type="image/svg+xml")
+    def curve_svg(submission_id: SubmissionId) -> Response:
+        drawn = None if status(submission_id).status == "rejected" else _curve_svg(submission_id)
+        if drawn is None:
+            raise HTTPException(404, "the submission has no learning curve to show")
+        return Response(drawn, media_type="image/svg+xml")
 
     @lru_cache(maxsize=256)  # a submission's curve never changes: draw it once
-    def _curve_svg(submission_id: int) -> bytes:
+    def _curve_svg(submission_id: int) -> bytes | None:
+        # "No curve" is cached too: asking again never re-reads a large file.
         curve = _results(submission_id).learning_curve
-        if curve is None:
-            raise HTTPException(404, "the submission has no learning curve")
-        return curve_chart(curve)
+        return None if curve is None else curve_chart(curve)

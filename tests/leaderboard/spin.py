@@ -10,3 +10,19 @@ def spin(payload: object) -> tuple[str, str]:
 def answer(payload: object) -> tuple[str, str]:
     """Report the payload back as a mismatch (the pipe works both ways)."""
     return "mismatch", f"got {payload!r}"
+
+
+def terminated(payload: object) -> tuple[str, str]:
+    """Killed from outside mid-replay (a server stopped with SIGTERM)."""
+    import os
+    import signal
+    import time
+
+    os.kill(os.getpid(), signal.SIGTERM)
+    time.sleep(10)
+    return "ok", ""
+
+
+def interrupted(payload: object) -> tuple[str, str]:
+    """Ctrl-C reaches the replay process."""
+    raise KeyboardInterrupt

@@ -22,6 +22,7 @@ def with_curve(results_bytes: bytes, metric: str, points: list[dict[str, object]
         [{"step": 10**400, "value": 1.0}],  # a step no float holds
         [{"step": 2, "value": 1.0}, {"step": 1, "value": 2.0}],  # going back
         [{"step": 1, "value": 1.0}, {"step": 1, "value": 2.0}],  # repeated
+        [{"step": 1, "value": 1.7e308}, {"step": 2, "value": -1.7e308}],  # no axis holds it
     ],
 )
 def test_bad_curves_are_refused_at_submission(
@@ -53,3 +54,22 @@ def test_curves_are_downsampled_and_drawn_once(
     for _ in range(3):
         assert board.client.get(f"/submissions/{row['id']}/curve.svg").status_code == 200
     assert drawn == [1]
+
+
+def test_ids_beyond_the_database_are_refused_not_a_500(board: Board) -> None:
+    for path in ("/api/submissions/{}", "/submissions/{}", "/submissions/{}/curve.svg"):
+        assert board.client.get(path.format(2**70)).status_code == 422
+
+
+def test_a_page_seen_while_pending_shows_nothing_once_rejected(
+    board: Board, results_bytes: bytes
+) -> None:
+    data = json.loads(results_bytes)
+    data["episodes"][0]["rewards"][0] += 1.0
+    body = with_curve(json.dumps(data).encode(), "return", [{"step": 1, "value": 0.5}])
+    row = board.post(body).json()
+    assert "Agent spec" in board.client.get(f"/submissions/{row['id']}").text  # pending
+    assert board.client.get(f"/submissions/{row['id']}/curve.svg").status_code == 200
+    board.verify_all()
+    assert "Agent spec" not in board.client.get(f"/submissions/{row['id']}").text
+    assert board.client.get(f"/submissions/{row['id']}/curve.svg").status_code == 404

@@ -16,7 +16,9 @@ from tests.leaderboard.conftest import SMALL, Board
     [
         ("GPT-4 agent \u202egnp.exe", "U+202E"),  # right-to-left override
         ("a\u200bb", "U+200B"),  # zero-width space
-        ("line\nbreak", "U+000A"),
+        ("alice\u3164", "U+1160"),  # a Hangul filler: draws nothing
+        ("alice\u2800", "U+2800"),  # a blank braille pattern
+        ("a\u034fb", "U+034F"),  # combining grapheme joiner
         ("bell\x07", "U+0007"),
         ("iso\u2066late", "U+2066"),  # left-to-right isolate
         ("private\ue000", "U+E000"),
@@ -32,13 +34,23 @@ def test_hidden_characters_are_refused(name: str, code: str) -> None:
 def test_names_are_nfkc_normalized_and_trimmed() -> None:
     assert clean_name("  ｒａｎｄｏｍ\u00a0") == "random"  # full-width letters, no-break space
     assert AgentInfo(name="ﬁne-tuned", spec="x").name == "fine-tuned"  # the fi ligature
-    with pytest.raises(ValueError, match="empty"):
+    assert clean_name("alice \n\t bot") == "alice bot"  # whitespace runs: one space
+    with pytest.raises(ValueError, match="no letter or digit"):
         clean_name(" \u3000 ")
+    with pytest.raises(ValueError, match="no letter or digit"):
+        clean_name("\u0301")  # a lone combining mark
+    with pytest.raises(ValueError, match="more than 2 marks"):
+        clean_name("q" + "\u0301\u0302\u0303\u0304\u0305")  # stacked marks ("Zalgo")
+    assert clean_name("Vi\u1ec7t") == "Việt"  # two marks on a letter are language
+    with pytest.raises(ValueError, match="3600 characters once normalized"):
+        clean_name("\ufdfa" * 200)  # one character expands to eighteen
 
 
 def test_homoglyphs_share_a_skeleton() -> None:
     # Cyrillic а, a non-breaking hyphen and capitals look like the plain Latin name.
     assert skeleton("GPT\u20114 \u0430gent") == skeleton("gpt-4 agent")
+    assert skeleton("aIice") == skeleton("alice") == skeleton("a1ice")  # I, l and 1
+    assert skeleton("alice  bot") == skeleton("alice bot") == skeleton("alicebot")
     assert skeleton("random") != skeleton("randoms")
 
 
@@ -69,3 +81,28 @@ def test_each_row_shows_who_submitted_it(board: Board, results_bytes: bytes) -> 
     assert board.client.get(f"/api/leaderboard/{SMALL.id}").json()[0]["submitter"] == "alice"
     page = board.client.get("/").text
     assert "by alice" in page
+
+
+def test_lookalike_names_sent_at_once_get_one_owner(board: Board, results_bytes: bytes) -> None:
+    # The check runs under the write lock: six tokens racing with lookalikes of one name
+    # leave exactly one owner.
+    import threading
+
+    data = json.loads(results_bytes)
+    bodies = []
+    for k, name in enumerate(
+        ["Bob", "bob", "B\u043eb", "\U0001d41b\U0001d428\U0001d41b", "BOB", "b0b"]
+    ):
+        data["agent"]["name"], data["agent"]["description"] = name, str(k)
+        bodies.append((json.dumps(data), board.new_token(f"racer {k}")))
+    codes: list[int] = []
+
+    def send(body: str, token: str) -> None:
+        codes.append(board.post(body, token=token).status_code)
+
+    threads = [threading.Thread(target=send, args=pair) for pair in bodies]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert sorted(codes) == [202, 409, 409, 409, 409, 409]

@@ -9,6 +9,7 @@ import pytest
 
 from palaestra.leaderboard import verifier as verifier_module
 from palaestra.leaderboard.replay_process import run_limited
+from palaestra.leaderboard.store import get_submission
 from tests.leaderboard.conftest import Board
 
 
@@ -51,3 +52,23 @@ def test_the_server_answers_while_a_pathological_file_replays(
     # 100 ms, or three times what the machine gave without a replay when it is that busy
     # (a replay in the web process's thread held requests for 9-30 s).
     assert p99 < max(0.1, 3 * baseline), f"/api/health p99 {p99:.3f} s (baseline {baseline:.3f})"
+
+
+@pytest.mark.parametrize("target", ["terminated", "interrupted"])
+def test_a_replay_stopped_from_outside_goes_back_in_the_queue(
+    board: Board, results_bytes: bytes, monkeypatch: pytest.MonkeyPatch, target: str
+) -> None:
+    # A signal or Ctrl-C says nothing about the file: the submission is queued again with
+    # its file, never rejected.
+    assert run_limited(f"tests.leaderboard.spin:{target}", None, cpu_seconds=5).kind == (
+        "interrupted"
+    )
+
+    def stopped(name: str, payload: Any, *, cpu_seconds: float) -> Any:
+        return run_limited(f"tests.leaderboard.spin:{target}", payload, cpu_seconds=5)
+
+    monkeypatch.setattr(verifier_module, "run_limited", stopped)
+    row = board.post(results_bytes).json()
+    board.verify_all()
+    stored = get_submission(board.app.state.sessions, row["id"], with_body=True)
+    assert stored is not None and stored.status == "pending" and stored.body

@@ -399,3 +399,18 @@ def test_each_token_has_a_storage_quota(
     assert response.status_code == 413 and "storage quota" in response.json()["detail"]
     data["agent"]["name"] = "bob's"
     assert board.post(json.dumps(data), token=board.new_token("bob")).status_code == 202
+
+
+def test_the_storage_quota_counts_bytes_not_characters(
+    make_board: Callable[..., Board], results_bytes: bytes
+) -> None:
+    data = json.loads(results_bytes)
+    data["agent"]["description"] = "\U0001f600" * 400  # 400 characters, 1,600 bytes
+    first = json.dumps(data, ensure_ascii=False).encode()
+    data["agent"]["description"] = "second"
+    second = json.dumps(data).encode()
+    # Counted in characters the two would fit, with 1,100 to spare; in bytes they do not.
+    board = make_board(storage_per_token_bytes=len(first) + len(second) - 100)
+    assert board.post(first).status_code == 202
+    response = board.post(second)
+    assert response.status_code == 413 and "storage quota" in response.json()["detail"]
