@@ -103,16 +103,6 @@ class Trainer:
             model, optimizer, scheduler
         )
         self.policy = self.accelerator.unwrap_model(self.model)
-        self.passes = PolicyPasses(
-            self.model,
-            self.policy,
-            self.reference,
-            device=self.device,
-            bf16=self.bf16,
-            temperature=config.temperature,
-            micro_batch_size=config.micro_batch_size,
-            pad_id=0,
-        )
         batch_size = config.groups * config.group_size
         self.agent = HFAgent(
             self.policy,
@@ -124,7 +114,16 @@ class Trainer:
             seed=config.seed + 7919 * self.accelerator.process_index,
             max_batch_size=batch_size,
         )
-        self.passes.pad_id = self.agent.pad_id
+        self.passes = PolicyPasses(
+            self.model,
+            self.policy,
+            self.reference,
+            device=self.device,
+            bf16=self.bf16,
+            temperature=config.temperature,
+            micro_batch_size=config.micro_batch_size,
+            pad_id=self.agent.pad_id,
+        )
         self.envs = [gym.make(config.env, **self.env_kwargs) for _ in range(batch_size)]
         self.sampler = TrainerSampler(
             self.agent,

@@ -327,19 +327,6 @@ def verify(results: Results, suite: Suite, seeds: dict[str, list[int]] | None = 
         replay(episode, suite.task(episode.task))
 
 
-def verify_payload(payload: tuple[str, Suite, dict[str, list[int]] | None]) -> tuple[str, str]:
-    """:func:`verify` on ``(results JSON, suite, seeds)``, for a replay process.
-
-    Returns ``("ok", "")`` or ``("mismatch", what)``.
-    """
-    body, suite, seeds = payload
-    try:
-        verify(Results.model_validate_json(body), suite, seeds)
-    except Mismatch as exc:
-        return "mismatch", str(exc)
-    return "ok", ""
-
-
 def load_results(path: Path) -> Results:
     """Read and validate a results file; a clear error naming it when it is not one."""
     try:

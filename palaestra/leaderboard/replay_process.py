@@ -29,7 +29,7 @@ class ReplayVerdict:
             ``interrupted``: the replay was stopped from outside (a signal, the server
             shutting down) and says nothing about the submission.
         message: The mismatch, the error or the budget, in words (at most 2,000
-            characters).
+            characters); for ``ok``, what the function returned with it.
     """
 
     kind: str
@@ -39,7 +39,7 @@ class ReplayVerdict:
 def _context() -> Any:
     context = multiprocessing.get_context("forkserver")
     # Loaded once in the fork server: every replay forks with the envs' imports done.
-    context.set_forkserver_preload(["palaestra.leaderboard.harness"])
+    context.set_forkserver_preload(["palaestra.leaderboard.verifier"])
     return context
 
 
@@ -76,7 +76,8 @@ def run_limited(target: str, payload: Any, *, cpu_seconds: float) -> ReplayVerdi
     try:
         if receiver.poll(4 * budget + 5):
             kind, message = receiver.recv()
-            return ReplayVerdict(str(kind), str(message)[:2000])
+            # A verdict's words are bounded; an ``ok`` carries the child's summary whole.
+            return ReplayVerdict(str(kind), str(message) if kind == "ok" else str(message)[:2000])
         if child.is_alive():
             return ReplayVerdict("timeout", f"the replay took longer than {4 * budget + 5} s")
     except EOFError:  # the child died without a word

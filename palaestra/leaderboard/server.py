@@ -220,11 +220,11 @@ def create_app(config: ServerConfig) -> FastAPI:
     per_token = RateLimiter(config.rate_limit)
     per_address = RateLimiter(config.auth_failures_per_minute)
 
-    def seeds_for(results: Results, suite: Suite) -> dict[str, list[int]] | None:
+    def seeds_for(challenge: str | None, suite: Suite) -> dict[str, list[int]] | None:
         """A challenge's hidden seeds; ``None`` (the development seeds) without one."""
-        if results.challenge is None:
+        if challenge is None:
             return None
-        return store.challenge_seeds(suite, results.challenge, secret)
+        return store.challenge_seeds(suite, challenge, secret)
 
     verifier = Verifier(sessions, suites, seeds_for, cpu_seconds=config.replay_cpu_seconds)
 
@@ -318,7 +318,7 @@ def create_app(config: ServerConfig) -> FastAPI:
             if challenge.suite != suite.id:
                 raise _refuse(422, f"the challenge is for suite {challenge.suite}")
         try:
-            check_claims(results, suite, seeds_for(results, suite))
+            check_claims(results, suite, seeds_for(results.challenge, suite))
         except Mismatch as exc:
             raise _refuse(422, str(exc)) from None
         try:

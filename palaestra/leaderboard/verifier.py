@@ -12,11 +12,13 @@ up again when it restarts (its claim expires after ``lease``).
 from __future__ import annotations
 
 import datetime as dt
+import json
 import logging
 import threading
 from collections.abc import Callable
 from typing import Any
 
+from palaestra.leaderboard.harness import Mismatch, verify
 from palaestra.leaderboard.replay_process import ReplayVerdict, run_limited
 from palaestra.leaderboard.schema import Results, family_aggregates, summarize
 from palaestra.leaderboard.store import (
@@ -51,14 +53,29 @@ def leaderboard_summary(results: Results, suite: Suite) -> dict[str, Any]:
     }
 
 
+def replay_file(payload: tuple[str, Suite, dict[str, list[int]] | None]) -> tuple[str, str]:
+    """Parse, replay and summarize ``(results JSON, suite, seeds)`` in a replay process.
+
+    All of a file's work happens here, out of the web process: ``("ok", summary JSON)`` or
+    ``("mismatch", what)``.
+    """
+    body, suite, seeds = payload
+    results = Results.model_validate_json(body)
+    try:
+        verify(results, suite, seeds)
+    except Mismatch as exc:
+        return "mismatch", str(exc)
+    return "ok", json.dumps(leaderboard_summary(results, suite))
+
+
 class Verifier:
     """Replays pending submissions one at a time in a daemon thread.
 
     Args:
         sessions: The database.
         suites: The suites the server accepts, by id.
-        seeds_for: The seeds a submission must have been played on (hidden ones for a
-            challenge, the development ones otherwise).
+        seeds_for: The seeds a submission must have been played on, from its challenge id
+            (hidden ones for a challenge, the development ones, ``None``, otherwise).
         lease: How long a claim holds before another verifier may take the submission.
         poll: Seconds between looks at the queue when nobody wakes the thread.
         cpu_seconds: CPU time one submission's replay may use (in its own process).
@@ -68,7 +85,7 @@ class Verifier:
         self,
         sessions: Sessions,
         suites: dict[str, Suite],
-        seeds_for: Callable[[Results, Suite], dict[str, list[int]] | None],
+        seeds_for: Callable[[str | None, Suite], dict[str, list[int]] | None],
         *,
         lease: dt.timedelta = dt.timedelta(minutes=10),
         poll: float = 2.0,
@@ -114,18 +131,14 @@ class Verifier:
         row = claim_next(self.sessions, self.lease)
         if row is None:
             return False
-        try:
-            results = Results.model_validate_json(row.body)
-            suite = self.suites[results.suite]
-            payload = (row.body, suite, self.seeds_for(results, suite))
-        except Exception as exc:  # the file itself: a verdict for the submitter
-            finish(self.sessions, row.id, reason=f"replay failed: {exc}", summary=None)
+        suite = self.suites.get(row.suite)
+        if suite is None:
+            finish(self.sessions, row.id, reason=f"no suite {row.suite} here", summary=None)
             return True
+        payload = (row.body, suite, self.seeds_for(row.challenge_id, suite))
         try:
             verdict = run_limited(
-                "palaestra.leaderboard.harness:verify_payload",
-                payload,
-                cpu_seconds=self.cpu_seconds,
+                "palaestra.leaderboard.verifier:replay_file", payload, cpu_seconds=self.cpu_seconds
             )
         except Exception:  # the server could not start a replay: not the file's fault
             log.exception("submission %d: no replay process; it stays queued", row.id)
@@ -135,8 +148,8 @@ class Verifier:
             log.info("submission %d: replay stopped (%s); queued again", row.id, verdict.message)
             return False  # look again after a pause, not in a tight loop
         if verdict.kind == "ok":
-            finish(self.sessions, row.id, summary=leaderboard_summary(results, suite))
-            log.info("submission %d verified (%d episodes)", row.id, len(results.episodes))
+            finish(self.sessions, row.id, summary=json.loads(verdict.message))
+            log.info("submission %d verified", row.id)
             return True
         reason = verdict.message
         if verdict.kind != "mismatch":

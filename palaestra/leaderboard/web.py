@@ -79,10 +79,7 @@ def add_pages(
         return Results.model_validate_json(found.body)
 
     @lru_cache(maxsize=256)  # the page's facts only: a results file can be 32 MiB
-    def _facts(submission_id: int) -> SimpleNamespace | None:
-        found = store.get_submission(sessions, submission_id, with_body=True)
-        if found is not None and not found.body:
-            return None  # rejected: only the verdict and the file's hash are kept
+    def _facts(submission_id: int) -> SimpleNamespace:
         results = _results(submission_id)
         curve = results.learning_curve
         return SimpleNamespace(
