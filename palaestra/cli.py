@@ -1,8 +1,9 @@
 """The ``palaestra`` command line.
 
 ``palaestra envs`` lists the environments, ``palaestra play ENV_ID`` lets a person play one,
-``palaestra run ENV_ID --agent NAME`` runs an agent and prints a summary table, and
-``palaestra demo`` runs the demo that ``make demo`` shows.
+``palaestra run ENV_ID --agent NAME`` runs an agent and prints a summary table,
+``palaestra serve-env ENV_ID`` serves one to OpenEnv clients, and ``palaestra demo`` runs the
+demo that ``make demo`` shows.
 
 ``palaestra --unsafe-sandbox COMMAND ...`` lets the command run untrusted code (tool calls,
 synthesized policies) without the OS sandbox on a machine that cannot build it (no
@@ -339,6 +340,42 @@ def synthesize(
     console.print(table)
     for path in result.save(out):
         console.print(f"written: {path}")
+
+
+@app.command
+def serve_env(
+    env_id: EnvId,
+    host: str = "127.0.0.1",
+    port: int = 8000,
+    max_sessions: int = 8,
+    env_kwargs: str = "{}",
+    session_idle_seconds: float = 600.0,
+) -> None:
+    """Serve an environment to OpenEnv clients (openenv-core's HTTP and WebSocket server).
+
+    Args:
+        env_id: The environment, e.g. palaestra/Bandit-v0.
+        host: Interface to listen on (0.0.0.0 for every interface).
+        port: TCP port.
+        max_sessions: WebSocket sessions served at once, each with its own environment.
+        env_kwargs: JSON object of gym.make keyword arguments.
+        session_idle_seconds: A session with no message for this long is closed.
+    """
+    from palaestra.errors import InvalidArgumentError
+    from palaestra.optional import require
+
+    try:
+        kwargs = json.loads(env_kwargs)
+    except json.JSONDecodeError as exc:
+        raise InvalidArgumentError(f"env_kwargs is not JSON: {exc}") from exc
+    if not isinstance(kwargs, dict):
+        raise InvalidArgumentError(f"env_kwargs must be a JSON object, got {env_kwargs!r}")
+    gym.spec(env_id)  # an unknown id fails here, before openenv's import of several seconds
+    require("openenv", "openenv", "palaestra serve-env")
+    from palaestra.integrations.openenv_server import serve_env as serve
+
+    serve(env_id, host=host, port=port, max_sessions=max_sessions, env_kwargs=kwargs,
+          idle_seconds=session_idle_seconds)  # fmt: skip
 
 
 def _token(token: str | None) -> str:

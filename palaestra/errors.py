@@ -38,6 +38,10 @@ class SandboxUnavailableError(PalaestraError, RuntimeError):
     """Untrusted code would run, and this machine cannot build the OS sandbox around it."""
 
 
+class RemoteEnvError(PalaestraError, RuntimeError):
+    """A remote environment server did not answer, dropped the connection, or sent an error."""
+
+
 def did_you_mean(name: str, choices: Iterable[str]) -> str:
     """Return ``"; did you mean 'x'?"`` for the closest of ``choices`` to ``name``, or ``""``.
 

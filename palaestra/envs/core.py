@@ -205,6 +205,11 @@ class TextEnv(gym.Env[str, str]):
     free_text_actions: ClassVar[bool] = False
     #: Whether episodes depend on the seed (checked by :mod:`palaestra.testing`).
     seeded: bool = True
+    #: Keyword arguments under which every episode plays a game made for it from its seed,
+    #: for envs whose default draws games from a public pool (TextWorld, ALFWorld). An
+    #: agent could recognise a pool game from its first observation and look its solution
+    #: up; the live leaderboard plays these envs with them.
+    unseen_game_kwargs: ClassVar[dict[str, Any]] = {}
 
     def step_time_limit(self, info: dict[str, Any]) -> float:
         """The longest the step that returned ``info`` may have taken, in seconds.

@@ -233,6 +233,15 @@ ENTRIES += tuple(
 )
 
 
+ENTRIES += (
+    EnvEntry(
+        "palaestra/OpenEnv-v0",
+        "palaestra.integrations.openenv_env:OpenEnvEnv",
+        "any OpenEnv server as a text env (url= its address; `palaestra serve-env` makes one)",
+    ),
+)
+
+
 def register_pettingzoo() -> None:
     """Register the multi-agent games in PettingZoo's parallel registry (idempotent)."""
     import pettingzoo

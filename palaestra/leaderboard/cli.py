@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Annotated, Literal
 
 import tyro
@@ -73,6 +74,74 @@ def token(
             console.print(f"token of {name} revoked")
     finally:
         engine.dispose()
+
+
+@app.command
+def evaluate(
+    agent: str,
+    server: str,
+    live: bool = False,
+    token: str | None = None,
+    suite: str = "palaestra-v1",
+    tasks: str | None = None,
+    name: str | None = None,
+    out: Path = Path("results.json"),
+    progress: bool = True,
+) -> None:
+    """Evaluate an agent for a leaderboard server: live, or on hidden seeds and submitted.
+
+    With --live the episodes are played through the server (the live tier): it draws the
+    seeds and holds the envs, and every action is committed as it arrives. Running the same
+    command again after a cut-off resumes the session. Without --live, the agent plays a
+    challenge's hidden seeds here and the results file is submitted and replayed (the
+    replayed tier).
+
+    Args:
+        agent: Agent spec (as for `palaestra run`); the oracle cannot play live.
+        server: The leaderboard server's URL.
+        live: Play through the server instead of submitting a results file.
+        token: Submitter token (default: $PALAESTRA_TOKEN).
+        suite: Suite id, or a suite file (.json).
+        tasks: Comma-separated env families to play (all by default).
+        name: Display name of the agent (default: the spec).
+        out: Results file (without --live).
+        progress: Show a progress bar.
+    """
+    import os
+
+    from palaestra.errors import InvalidArgumentError
+
+    token = token or os.environ.get("PALAESTRA_TOKEN")
+    if not token:
+        raise InvalidArgumentError("give a submitter token: --token T or $PALAESTRA_TOKEN")
+    families = [f.strip() for f in tasks.split(",") if f.strip()] if tasks else None
+    if not live:
+        from palaestra import cli
+
+        cli.evaluate(agent=agent, suite=suite, out=out, tasks=tasks, name=name,
+                     server=server, token=token, progress=progress)  # fmt: skip
+        cli.submit(out, server=server, token=token)
+        return
+    from palaestra.leaderboard.live_client import evaluate_live
+    from palaestra.leaderboard.suites import load_suite
+    from palaestra.runner import summarize
+
+    suite_id = load_suite(suite).id if Path(suite).is_file() else suite
+    run = evaluate_live(
+        agent, server, token, suite_id, name=name, families=families, progress=progress
+    )
+    figures = summarize(run.records)
+    console.print(
+        f"live session {run.session} {run.status}"
+        f"{' (resumed)' if run.resumed else ''}: {len(run.records)} episodes played here, "
+        f"success {figures.get('success_rate', 0.0):.2f}, return {figures.get('return', 0.0):.2f}"
+    )
+    if run.diverged:
+        console.print(
+            f"note: {run.diverged} re-run actions differed from the committed ones; "
+            "the committed actions stand"
+        )
+    console.print(f"the live table: {server.rstrip('/')}/?suite={suite_id}")
 
 
 def main(argv: Sequence[str]) -> None:

@@ -15,7 +15,8 @@ class SubmissionRefused(PalaestraError):  # noqa: N818 - the server's verdict
     """The server refused a request or rejected a submission; the message is its reason."""
 
 
-def _client(server: str, token: str | None, timeout: float) -> Any:
+def http_client(server: str, token: str | None, timeout: float) -> Any:
+    """An ``httpx.Client`` for ``server``, sending ``token`` as the bearer token."""
     httpx = require("httpx", "leaderboard", "talking to a leaderboard server")
 
     headers = {"Authorization": f"Bearer {token}"} if token else {}
@@ -27,12 +28,13 @@ def _send(call: Any, *args: Any, **kwargs: Any) -> dict[str, Any]:
     import httpx
 
     try:
-        return _checked(call(*args, **kwargs))
+        return checked(call(*args, **kwargs))
     except httpx.TransportError as exc:
         raise SubmissionRefused(f"cannot reach the leaderboard server: {exc}") from exc
 
 
-def _checked(response: Any) -> dict[str, Any]:
+def checked(response: Any) -> dict[str, Any]:
+    """A response's JSON object, or :class:`SubmissionRefused` with the server's reason."""
     if response.is_success:
         try:
             return dict(response.json())
@@ -49,7 +51,7 @@ def _checked(response: Any) -> dict[str, Any]:
 
 def request_challenge(server: str, token: str, suite: str, *, timeout: float = 30.0) -> Challenge:
     """Ask ``server`` for hidden seeds to play ``suite`` on (one submission's worth)."""
-    with _client(server, token, timeout) as client:
+    with http_client(server, token, timeout) as client:
         data = _send(client.post, "/api/challenges", json={"suite": suite})
     return Challenge(id=data["id"], seeds={k: list(v) for k, v in data["seeds"].items()})
 
@@ -77,7 +79,7 @@ def submit(
         body = results.read_bytes()
     except OSError as exc:
         raise InvalidArgumentError(f"cannot read results file {results}: {exc}") from exc
-    with _client(server, token, timeout) as client:
+    with http_client(server, token, timeout) as client:
         status = _send(
             client.post,
             "/api/submissions",

@@ -17,12 +17,16 @@ from sqlalchemy import (
     Boolean,
     DateTime,
     Engine,
+    Float,
     ForeignKey,
+    Index,
     Integer,
     String,
     Text,
+    UniqueConstraint,
     create_engine,
     event,
+    text,
 )
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship, sessionmaker
@@ -31,11 +35,22 @@ from palaestra.errors import InvalidArgumentError
 
 #: Submission states: accepted and waiting for replay, replayed as claimed, or refused.
 PENDING, VERIFYING, VERIFIED, REJECTED = "pending", "verifying", "verified", "rejected"
+#: Live-session states: being played, every episode ended, or given up (or left idle).
+OPEN, FINISHED, ABANDONED = "open", "finished", "abandoned"
 
 
 def utcnow() -> dt.datetime:
     """Now, in UTC, without tzinfo (SQLite stores naive datetimes)."""
     return dt.datetime.now(dt.timezone.utc).replace(tzinfo=None)
+
+
+def as_utc(stored: dt.datetime) -> dt.datetime:
+    """A stored datetime (naive, in UTC: see :func:`utcnow`) with its timezone again.
+
+    The API shows datetimes so: an RFC 3339 ``date-time`` (what its OpenAPI document
+    promises) carries its offset.
+    """
+    return stored.replace(tzinfo=dt.timezone.utc) if stored.tzinfo is None else stored
 
 
 class Base(DeclarativeBase):
@@ -90,6 +105,8 @@ class Submission(Base):
     reason: Mapped[str] = mapped_column(Text, default="")
     #: The results file as submitted (JSON).
     body: Mapped[str] = mapped_column(Text, deferred=True)  # loaded only when replayed or shown
+    #: Its size in bytes (0 once dropped): the storage quota sums these, not the files.
+    body_bytes: Mapped[int] = mapped_column(Integer, default=0)
     #: Per-task and per-family aggregates recomputed by the server after the replay (JSON).
     summary: Mapped[str] = mapped_column(Text, default="")
     created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
@@ -97,6 +114,78 @@ class Submission(Base):
     finished_at: Mapped[dt.datetime | None] = mapped_column(DateTime, nullable=True)
     #: The submitter (loaded with the row: every view shows who submitted).
     token: Mapped[Token] = relationship(lazy="joined")
+
+
+class LiveSession(Base):
+    """A live evaluation: a token plays a suite's episodes through the server.
+
+    The seeds derive from the server secret and the session id and never leave the
+    server; the env state lives on the server, and each action is committed as it arrives.
+    """
+
+    __tablename__ = "live_sessions"
+    # One open session per token and suite, whatever the number of server processes.
+    __table_args__ = (
+        Index(
+            "ix_live_sessions_open",
+            "token_id",
+            "suite",
+            unique=True,
+            sqlite_where=text("status = 'open'"),
+            postgresql_where=text("status = 'open'"),
+        ),
+    )
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    token_id: Mapped[int] = mapped_column(ForeignKey("tokens.id"), index=True)
+    suite: Mapped[str] = mapped_column(String(100), index=True)
+    suite_hash: Mapped[str] = mapped_column(String(64))
+    agent_name: Mapped[str] = mapped_column(String(200))
+    status: Mapped[str] = mapped_column(String(16), default=OPEN)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
+    active_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
+    finished_at: Mapped[dt.datetime | None] = mapped_column(DateTime, nullable=True)
+    #: Bytes its committed steps keep (actions, observations, infos): counted in the
+    #: token's storage quota.
+    stored_bytes: Mapped[int] = mapped_column(Integer, default=0)
+    token: Mapped[Token] = relationship(lazy="joined")
+
+
+class LiveEpisode(Base):
+    """One episode of a live session: its task, its start, and running totals."""
+
+    __tablename__ = "live_episodes"
+    __table_args__ = (UniqueConstraint("session_id", "position"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    session_id: Mapped[str] = mapped_column(ForeignKey("live_sessions.id"), index=True)
+    #: Its place in the session (the client names episodes by it).
+    position: Mapped[int] = mapped_column(Integer)
+    task: Mapped[str] = mapped_column(String(100))
+    #: The first observation and its info (JSON), once the episode is started.
+    observation: Mapped[str | None] = mapped_column(Text, nullable=True)
+    info: Mapped[str] = mapped_column(Text, default="{}")
+    steps: Mapped[int] = mapped_column(Integer, default=0)
+    total_reward: Mapped[float] = mapped_column(Float, default=0.0)
+    ended: Mapped[bool] = mapped_column(Boolean, default=False)
+    success: Mapped[bool] = mapped_column(Boolean, default=False)
+
+
+class LiveStep(Base):
+    """One committed action of a live episode and what the env answered."""
+
+    __tablename__ = "live_steps"
+    __table_args__ = (UniqueConstraint("episode_id", "step"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    episode_id: Mapped[int] = mapped_column(ForeignKey("live_episodes.id"), index=True)
+    step: Mapped[int] = mapped_column(Integer)
+    action: Mapped[str] = mapped_column(Text)
+    reward: Mapped[float] = mapped_column(Float)
+    observation: Mapped[str] = mapped_column(Text)
+    info: Mapped[str] = mapped_column(Text)
+    terminated: Mapped[bool] = mapped_column(Boolean)
+    truncated: Mapped[bool] = mapped_column(Boolean)
 
 
 def database_url(db: str) -> str:

@@ -2,7 +2,8 @@
 
 A leaderboard server runs in this process on a SQLite file; the reference agents trained by
 the demo play hidden seeds the server hands out, the scripted baselines play the public
-development seeds, and every submission is replayed by the server before it is listed.
+development seeds, and every submission is replayed by the server before it is listed. One
+baseline also plays a live session through the server (the live tier).
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from rich.table import Table
 
 from palaestra.leaderboard.client import request_challenge, submit
 from palaestra.leaderboard.harness import evaluate
+from palaestra.leaderboard.live_client import evaluate_live
 from palaestra.leaderboard.suites import load_suite
 from palaestra.leaderboard.web import interval
 
@@ -33,6 +35,8 @@ class Entry:
         families: The suite families it plays.
         hidden: Play hidden seeds from the server (else the development seeds).
         curve: A training run's ``metrics.jsonl`` to show as its learning curve.
+        live: Play a live session through the server (with a token of its own: a live
+            entry is a token's) instead of submitting a results file.
     """
 
     name: str
@@ -40,6 +44,7 @@ class Entry:
     families: tuple[str, ...]
     hidden: bool = False
     curve: Path | None = None
+    live: bool = False
 
 
 #: The scripted baselines: every family they can play without an LLM.
@@ -47,6 +52,7 @@ BASELINES = (
     Entry("random", "random", ("bandits", "math", "social", "search")),
     Entry("UCB1", "ucb", ("bandits",)),
     Entry("Thompson sampling", "thompson", ("bandits",)),
+    Entry("Thompson sampling, live", "thompson", ("bandits",), live=True),
 )
 
 
@@ -110,6 +116,12 @@ def leaderboard_demo(
     with LocalServer(db) as server:
         token = create_token(server.app.state.sessions, "palaestra demo")
         for entry in entries:
+            if entry.live:
+                own = create_token(server.app.state.sessions, f"palaestra demo: {entry.name}")
+                run = evaluate_live(entry.spec, server.url, own, suite.id, name=entry.name,
+                                    families=list(entry.families), progress=progress)  # fmt: skip
+                console.print(f"{entry.name}: live session {run.session} {run.status}")
+                continue
             challenge = request_challenge(server.url, token, suite.id) if entry.hidden else None
             path = out / "results" / f"{entry.spec.replace('/', '_').replace(':', '_')}.json"
             path.unlink(missing_ok=True)
@@ -127,7 +139,8 @@ def leaderboard_demo(
             status = submit(path, server.url, token)
             console.print(f"{entry.name}: submission {status['id']} {status['status']}")
         rows: list[dict[str, Any]] = httpx.get(f"{server.url}/api/leaderboard/{suite.id}").json()
-    print_table(rows, suite.id, console)
+        live = httpx.get(f"{server.url}/api/leaderboard/{suite.id}/live").json()
+    print_table([*live, *rows], suite.id, console)
     console.print(
         f"leaderboard database: {db}\n"
         f"see it in a browser: palaestra leaderboard serve --db {db}  "
@@ -137,17 +150,20 @@ def leaderboard_demo(
 
 
 def print_table(rows: list[dict[str, Any]], suite_id: str, console: Console) -> None:
-    """The leaderboard as a terminal table: success per family with 95 % intervals."""
+    """The leaderboard as a terminal table, tier by tier: success with 95 % intervals.
+
+    ``rows`` are the server's rows: live entries, then results files (replayed, dev seeds).
+    """
     families = sorted({f for row in rows for f in row["summary"]["families"]})
     table = Table(title=f"leaderboard: {suite_id} (success rate, 95% interval)")
-    for column in ("#", "agent", "seeds", "tasks", "overall", *families):
+    for column in ("tier", "#", "agent", "tasks", "overall", *families):
         table.add_column(column)
-    for rank, row in enumerate(rows, 1):
+    for row in rows:
         summary = row["summary"]
         table.add_row(
-            str(rank),
-            row["agent"],
-            "hidden" if row["hidden_seeds"] else "dev",
+            row["tier"],
+            str(row["rank"]),
+            row.get("agent") or f"{', '.join(row['agents'])} ({row['submitter']})",
             f"{summary['tasks_played']}/{summary['tasks_total']}",
             interval(summary["overall"]),
             *(interval(summary["families"].get(f)) for f in families),

@@ -145,8 +145,8 @@ def evaluate(
         suite_hash=suite.hash,
         agent=AgentInfo(name=name or agent_spec, spec=agent_spec),
         privileged=sorted(
-            {k for t in tasks for k in t.kwargs if k in _PRIVILEGED}
-            | ({"env state"} if agent_spec in _PRIVILEGED_AGENTS else set())
+            {k for t in tasks for k in t.kwargs if k in PRIVILEGED_KWARGS}
+            | ({"env state"} if agent_spec in PRIVILEGED_AGENTS else set())
         ),
         challenge=challenge_id,
         episodes=[done[(t.name, s)] for t, s in work],
@@ -159,9 +159,9 @@ def evaluate(
 
 
 #: Keyword arguments that give an agent privileged information.
-_PRIVILEGED = {"expert", "expose_ground_truth"}
+PRIVILEGED_KWARGS = {"expert", "expose_ground_truth"}
 #: Agents that read the env's hidden state.
-_PRIVILEGED_AGENTS = {"oracle"}
+PRIVILEGED_AGENTS = {"oracle"}
 
 
 def _play_all(
@@ -204,7 +204,8 @@ def _local_model(spec: str) -> Any:
     return HFAgent.from_spec(spec)
 
 
-def _agent(agent_spec: str, env: gym.Env[Any, Any], seed: int) -> Any:
+def agent_for(agent_spec: str, env: gym.Env[Any, Any], seed: int) -> Any:
+    """The agent of ``agent_spec`` for one episode of ``env`` (a local model loaded once)."""
     kind, _, rest = agent_spec.partition(":")
     if kind == "hf" and rest:
         agent = _local_model(rest)
@@ -216,7 +217,7 @@ def _agent(agent_spec: str, env: gym.Env[Any, Any], seed: int) -> Any:
 def _play(agent_spec: str, task: Task, seed: int) -> EpisodeResult:
     env = gym.make(task.env, **task.kwargs)
     try:
-        agent = _agent(agent_spec, env, seed)
+        agent = agent_for(agent_spec, env, seed)
         record = run_episode(env, agent, seed=seed)
     finally:
         env.close()

@@ -20,25 +20,40 @@ import json
 import logging
 import os
 import secrets
-import threading
-import time
-from collections import deque
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Any
 
-from fastapi import Depends, FastAPI, HTTPException, Request
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field, ValidationError
 from starlette.concurrency import run_in_threadpool
 
 from palaestra.errors import InvalidArgumentError
 from palaestra.leaderboard import store
+from palaestra.leaderboard.auth import Auth, RateLimiter, refuse
 from palaestra.leaderboard.body_limit import BodyLimit
-from palaestra.leaderboard.db import Submission, Token, database_url, open_database, utcnow
+from palaestra.leaderboard.db import (
+    Submission,
+    Token,
+    database_url,
+    open_database,
+    utcnow,
+)
 from palaestra.leaderboard.harness import Mismatch, check_claims
+from palaestra.leaderboard.live_api import add_live_routes
+from palaestra.leaderboard.live_env import LiveEnvs
+from palaestra.leaderboard.live_store import LiveLimits
+from palaestra.leaderboard.openapi import (
+    SUITE_LINKS,
+    UtcDatetime,
+    inlined,
+    refusals,
+    validation_problem,
+)
 from palaestra.leaderboard.schema import Results
 from palaestra.leaderboard.suites import Suite, load_suite, shipped_suites
 from palaestra.leaderboard.verifier import Verifier
@@ -70,10 +85,18 @@ class ServerConfig:
         body_seconds: Time a client has to send a whole request body.
         replay_cpu_seconds: CPU time one submission's replay may use, in its own process;
             a replay past it is rejected.
-        storage_per_token_bytes: Results files a token may keep stored (rejected ones
-            keep only their verdict and hash, and do not count).
+        storage_per_token_bytes: Bytes a token may keep stored: its results files
+            (rejected ones keep only their verdict and hash, and do not count) and the
+            steps of its live sessions.
         keep_alive_seconds: How long an idle connection is kept open (``serve``).
         limit_concurrency: Connections and requests served at once; more get 503 (``serve``).
+        live_rate_limit: Live-play requests (a step each) per token per minute.
+        live_idle: A live session with no step for this long is abandoned.
+        live_lifetime: A live session this old is abandoned, however active.
+        live_sessions_per_token: Live sessions a token may start on one suite.
+        live_workers: Processes stepping the envs of live sessions.
+        live_step_seconds: Time the env may take to answer one live step; past it the
+            action is refused, not committed.
         verify: Replay submissions in a background thread (off only in tests that drive
             the verifier by hand).
     """
@@ -92,6 +115,12 @@ class ServerConfig:
     replay_cpu_seconds: float = 900.0
     keep_alive_seconds: float = 5.0
     limit_concurrency: int = 256
+    live_rate_limit: int = 12_000
+    live_idle: dt.timedelta = dt.timedelta(hours=24)
+    live_lifetime: dt.timedelta = dt.timedelta(days=7)
+    live_sessions_per_token: int = 100
+    live_workers: int = 2
+    live_step_seconds: float = 60.0
     verify: bool = True
 
 
@@ -116,31 +145,6 @@ def server_secret(config: ServerConfig) -> bytes:
     return path.read_text().strip().encode()
 
 
-class RateLimiter:
-    """At most ``limit`` events per key in any 60-second window (in memory, per process)."""
-
-    def __init__(self, limit: int, window: float = 60.0) -> None:
-        self.limit, self.window = limit, window
-        self._events: dict[str, deque[float]] = {}
-        self._lock = threading.Lock()
-
-    def allow(self, key: str) -> float:
-        """Record an event; 0 when allowed, else the seconds until one is."""
-        now = time.monotonic()
-        with self._lock:
-            if len(self._events) > 10_000:  # many addresses: forget the quiet ones
-                self._events = {
-                    k: v for k, v in self._events.items() if v and v[-1] > now - self.window
-                }
-            events = self._events.setdefault(key, deque())
-            while events and events[0] <= now - self.window:
-                events.popleft()
-            if len(events) >= self.limit:
-                return events[0] + self.window - now
-            events.append(now)
-            return 0.0
-
-
 class ChallengeRequest(BaseModel):
     """Body of ``POST /api/challenges``."""
 
@@ -154,11 +158,20 @@ class ChallengeResponse(BaseModel):
     suite: str
     suite_hash: str
     seeds: dict[str, list[int]]
-    expires_at: dt.datetime
+    expires_at: UtcDatetime
+
+
+#: Tiers of results files: played on a challenge's hidden seeds, or on the public ones.
+REPLAYED, DEV = "replayed", "dev"
 
 
 class SubmissionStatus(BaseModel):
-    """Where a submission stands."""
+    """Where a submission stands.
+
+    ``tier`` is ``replayed`` (hidden seeds: the actions replay; who chose them is not
+    checked) or ``dev`` (the public development seeds); ``rank`` is its place in its tier
+    on the leaderboard.
+    """
 
     id: int
     status: str
@@ -169,45 +182,13 @@ class SubmissionStatus(BaseModel):
     challenges: int | None = None
     suite: str
     hidden_seeds: bool
+    tier: str
+    rank: int | None = None
     privileged: list[str]
-    created_at: dt.datetime
-    finished_at: dt.datetime | None
+    created_at: UtcDatetime
+    finished_at: UtcDatetime | None
     summary: dict[str, Any] | None
     url: str
-
-
-def authenticated(request: Request) -> Token:
-    """The token of a request (``Authorization: Bearer TOKEN``), rate-limited.
-
-    Failed attempts are limited per client address, so tokens cannot be guessed quickly;
-    requests with a valid token are limited per token.
-    """
-    state = request.app.state
-    scheme, _, token = request.headers.get("authorization", "").partition(" ")
-    row = store.find_token(state.sessions, token.strip()) if scheme.lower() == "bearer" else None
-    if row is None:
-        address = request.client.host if request.client else "?"
-        wait = state.per_address.allow(address)
-        if wait:
-            raise _refuse(429, "too many failed authentications", **_retry(wait))
-        raise _refuse(401, "a valid token is needed (Authorization: Bearer TOKEN)")
-    wait = state.per_token.allow(str(row.id))
-    if wait:
-        limit = f"rate limit: {state.config.rate_limit} requests a minute"
-        raise _refuse(429, limit, **_retry(wait))
-    return row
-
-
-#: A route parameter that authenticates the request.
-Auth = Annotated[Token, Depends(authenticated)]
-
-
-def _retry(wait: float) -> dict[str, str]:
-    return {"Retry-After": str(max(1, round(wait)))}
-
-
-def _refuse(status: int, detail: str, **headers: str) -> HTTPException:
-    return HTTPException(status_code=status, detail=detail, headers=headers or None)
 
 
 def create_app(config: ServerConfig) -> FastAPI:
@@ -218,7 +199,9 @@ def create_app(config: ServerConfig) -> FastAPI:
     engine, sessions = open_database(config.db)
     secret = server_secret(config)
     per_token = RateLimiter(config.rate_limit)
+    per_token_live = RateLimiter(config.live_rate_limit)
     per_address = RateLimiter(config.auth_failures_per_minute)
+    live_envs = LiveEnvs(config.live_workers, config.live_step_seconds)
 
     def seeds_for(challenge: str | None, suite: Suite) -> dict[str, list[int]] | None:
         """A challenge's hidden seeds; ``None`` (the development seeds) without one."""
@@ -234,6 +217,7 @@ def create_app(config: ServerConfig) -> FastAPI:
             verifier.start()
         yield
         verifier.stop()
+        live_envs.close()
         engine.dispose()
 
     app = FastAPI(
@@ -250,10 +234,11 @@ def create_app(config: ServerConfig) -> FastAPI:
     )
     app.state.sessions, app.state.suites, app.state.verifier = sessions, suites, verifier
     app.state.config, app.state.per_token, app.state.per_address = config, per_token, per_address
+    app.state.per_token_live, app.state.live_envs = per_token_live, live_envs
 
     def suite_or_404(suite_id: str) -> Suite:
         if suite_id not in suites:
-            raise _refuse(404, f"this server has no suite {suite_id!r}; it has {', '.join(suites)}")
+            raise refuse(404, f"this server has no suite {suite_id!r}; it has {', '.join(suites)}")
         return suites[suite_id]
 
     @app.get("/api/health")
@@ -262,7 +247,7 @@ def create_app(config: ServerConfig) -> FastAPI:
         c = store.counts(sessions)
         return {"status": "ok", **dataclasses.asdict(c)}
 
-    @app.get("/api/suites")
+    @app.get("/api/suites", responses={200: {"links": SUITE_LINKS}})
     def list_suites() -> list[dict[str, Any]]:
         """The suites this server accepts, with their hashes and tasks."""
         return [
@@ -278,7 +263,8 @@ def create_app(config: ServerConfig) -> FastAPI:
             for s in suites.values()
         ]
 
-    @app.post("/api/challenges", status_code=201)
+    # 400: FastAPI refuses a body it cannot decode (not UTF-8) before validating it.
+    @app.post("/api/challenges", status_code=201, responses=refusals(400, 401, 404, 408, 413, 429))
     def new_challenge(body: ChallengeRequest, token: Auth) -> ChallengeResponse:
         """Fresh hidden seeds for one submission on a suite."""
         suite = suite_or_404(body.suite)
@@ -293,7 +279,19 @@ def create_app(config: ServerConfig) -> FastAPI:
             expires_at=challenge.expires_at,
         )
 
-    @app.post("/api/submissions", status_code=202)
+    @app.post(
+        "/api/submissions",
+        status_code=202,
+        responses=refusals(401, 404, 408, 409, 413, 422, 429),
+        # The body is read raw (size-limited as it arrives, hashed as sent), so FastAPI
+        # does not know its model: the document names it here.
+        openapi_extra={
+            "requestBody": {
+                "required": True,
+                "content": {"application/json": {"schema": inlined(Results.model_json_schema())}},
+            }
+        },
+    )
     async def submit(request: Request, token: Auth) -> SubmissionStatus:
         """Submit a results file (the raw JSON of ``palaestra evaluate --out``)."""
         body = await _read_limited(request, config.max_body_bytes)
@@ -307,60 +305,89 @@ def create_app(config: ServerConfig) -> FastAPI:
         except ValidationError as exc:
             first = exc.errors()[0]
             where = ".".join(str(p) for p in first.get("loc", ()))
-            raise _refuse(422, f"not a results file: {where}: {first['msg']}"[:500]) from None
+            raise refuse(422, f"not a results file: {where}: {first['msg']}"[:500]) from None
         suite = suite_or_404(results.suite)
         if results.challenge is not None:
             challenge = store.find_challenge(sessions, results.challenge)
             if challenge is None or challenge.token_id != token.id:
-                raise _refuse(422, "unknown challenge (ask this server for hidden seeds)")
+                raise refuse(422, "unknown challenge (ask this server for hidden seeds)")
             if challenge.expires_at < utcnow():
-                raise _refuse(422, "the challenge has expired; ask for new hidden seeds")
+                raise refuse(422, "the challenge has expired; ask for new hidden seeds")
             if challenge.suite != suite.id:
-                raise _refuse(422, f"the challenge is for suite {challenge.suite}")
+                raise refuse(422, f"the challenge is for suite {challenge.suite}")
         try:
             check_claims(results, suite, seeds_for(results.challenge, suite))
         except Mismatch as exc:
-            raise _refuse(422, str(exc)) from None
+            raise refuse(422, str(exc)) from None
         try:
             row = store.add_submission(
                 sessions, token, results, body, quota=config.storage_per_token_bytes
             )
         except store.Duplicate as exc:
-            raise _refuse(409, str(exc)) from None
+            raise refuse(409, str(exc)) from None
         except store.NameTaken as exc:
-            raise _refuse(409, str(exc)) from None
+            raise refuse(409, str(exc)) from None
         except store.QuotaExceeded as exc:
-            raise _refuse(413, str(exc)) from None
+            raise refuse(413, str(exc)) from None
         return _status(row.id)
 
     def _status(submission_id: int) -> SubmissionStatus:
         row = store.get_submission(sessions, submission_id)
         if row is None:
-            raise _refuse(404, f"no submission {submission_id}")
+            raise refuse(404, f"no submission {submission_id}")
         return status_of(row)
 
-    @app.get("/api/submissions/{submission_id}")
+    @app.get("/api/submissions/{submission_id}", responses=refusals(404))
     def submission(submission_id: SubmissionId) -> SubmissionStatus:
         """A submission's state, its reason when rejected, its aggregates when verified."""
         return _status(submission_id)
 
     def rows_of(suite_id: str) -> list[SubmissionStatus]:
+        """The replayed tier (hidden seeds), then the dev-seed tier, each best first."""
         issued = store.challenges_issued(sessions, suite_id)
         rows = [
             status_of(row, issued.get(row.token_id, 0))
             for row in store.verified(sessions, suite_id)
         ]
-        return sorted(rows, key=_overall, reverse=True)
+        ranked = []
+        for tier in (REPLAYED, DEV):
+            in_tier = sorted((r for r in rows if r.tier == tier), key=_overall, reverse=True)
+            ranked += [r.model_copy(update={"rank": k}) for k, r in enumerate(in_tier, 1)]
+        return ranked
 
-    @app.get("/api/leaderboard/{suite_id}")
+    @app.get("/api/leaderboard/{suite_id}", responses=refusals(404))
     def table(suite_id: str) -> list[SubmissionStatus]:
-        """The verified submissions on a suite, best overall success first."""
+        """The verified results files on a suite: the replayed tier, then the dev-seed tier.
+
+        Each tier is ranked on its own (``rank``), best overall success first; the live
+        tier is ``/api/leaderboard/{suite_id}/live``.
+        """
         suite_or_404(suite_id)
         return rows_of(suite_id)
+
+    add_live_routes(
+        app,
+        sessions=sessions,
+        suites=suites,
+        secret=secret,
+        envs=live_envs,
+        limits=LiveLimits(
+            idle=config.live_idle,
+            lifetime=config.live_lifetime,
+            sessions=config.live_sessions_per_token,
+            quota=config.storage_per_token_bytes,
+        ),
+        suite_or_404=suite_or_404,
+    )
 
     @app.exception_handler(InvalidArgumentError)
     async def _invalid(_: Request, exc: InvalidArgumentError) -> JSONResponse:
         return JSONResponse(status_code=422, content={"detail": str(exc)})
+
+    @app.exception_handler(RequestValidationError)
+    async def _malformed(_: Request, exc: RequestValidationError) -> JSONResponse:
+        problem = validation_problem(list(exc.errors()))
+        return JSONResponse(status_code=422, content=problem.model_dump())
 
     add_pages(app, status=_status, table=rows_of)
     return app
@@ -382,6 +409,7 @@ def status_of(row: Submission, challenges: int | None = None) -> SubmissionStatu
         challenges=challenges,
         suite=row.suite,
         hidden_seeds=row.challenge_id is not None,
+        tier=REPLAYED if row.challenge_id is not None else DEV,
         privileged=(summary or {}).get("privileged", []),
         created_at=row.created_at,
         finished_at=row.finished_at,
@@ -399,12 +427,12 @@ async def _read_limited(request: Request, limit: int) -> bytes:
     """The request body, refused with 413 as soon as it passes ``limit`` bytes."""
     declared = request.headers.get("content-length")
     if declared is not None and (not declared.isdigit() or int(declared) > limit):
-        raise _refuse(413, f"the body is larger than {limit} bytes")
+        raise refuse(413, f"the body is larger than {limit} bytes")
     chunks, size = [], 0
     async for chunk in request.stream():
         size += len(chunk)
         if size > limit:
-            raise _refuse(413, f"the body is larger than {limit} bytes")
+            raise refuse(413, f"the body is larger than {limit} bytes")
         chunks.append(chunk)
     return b"".join(chunks)
 

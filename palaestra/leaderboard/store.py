@@ -16,7 +16,7 @@ import threading
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import LargeBinary, cast, func, or_, select, update
+from sqlalchemy import func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker, undefer
 
@@ -27,6 +27,7 @@ from palaestra.leaderboard.db import (
     VERIFIED,
     VERIFYING,
     Challenge,
+    LiveSession,
     Submission,
     Token,
     utcnow,
@@ -219,6 +220,7 @@ def add_submission(
         status=PENDING,
         reason="",
         body=body.decode(),
+        body_bytes=len(body),
         summary="",
     )
     with writing(sessions), sessions() as session:
@@ -229,11 +231,11 @@ def add_submission(
         if clash is not None:
             what = "this results file" if clash.content_sha256 == digest else "this challenge"
             raise Duplicate(clash.id, what)
-        other = _lookalike(session, token, results.agent.name)
+        other = lookalike(session, token, results.agent.name)
         if other is not None:
             raise NameTaken(results.agent.name, other)
         if quota is not None:
-            stored = _stored_bytes(session, token)
+            stored = stored_bytes(session, token.id)
             if stored + len(body) > quota:
                 raise QuotaExceeded(
                     f"this token's storage quota ({quota} bytes) is used: {stored} stored"
@@ -247,24 +249,33 @@ def add_submission(
     return row
 
 
-def _lookalike(session: Session, token: Token, name: str) -> str | None:
-    """A name another token uses (rejected submissions aside) with ``name``'s skeleton."""
+def lookalike(session: Session, token: Token, name: str) -> str | None:
+    """A name another token uses (rejected submissions aside) with ``name``'s skeleton.
+
+    Agent names of results files and of live sessions are both looked at.
+    """
     target = skeleton(name)
     names = session.scalars(
         select(Submission.agent_name)
         .where(Submission.token_id != token.id, Submission.status != REJECTED)
-        .distinct()
+        .union(select(LiveSession.agent_name).where(LiveSession.token_id != token.id))
     )
     return next((other for other in names if skeleton(other) == target), None)
 
 
-def _stored_bytes(session: Session, token: Token) -> int:
-    """Bytes of the results files ``token`` keeps (rejected ones keep none)."""
-    size = func.length(cast(Submission.body, LargeBinary))  # bytes, not characters
-    total = session.scalar(
-        select(func.coalesce(func.sum(size), 0)).where(Submission.token_id == token.id)
+def stored_bytes(session: Session, token_id: int) -> int:
+    """Bytes ``token_id`` keeps: its results files (rejected ones keep none) and live steps."""
+    files = session.scalar(
+        select(func.coalesce(func.sum(Submission.body_bytes), 0)).where(
+            Submission.token_id == token_id
+        )
     )
-    return int(total or 0)
+    live = session.scalar(
+        select(func.coalesce(func.sum(LiveSession.stored_bytes), 0)).where(
+            LiveSession.token_id == token_id
+        )
+    )
+    return int(files or 0) + int(live or 0)
 
 
 def get_submission(
@@ -349,6 +360,7 @@ def finish(
     }
     if summary is None:
         verdict["body"] = ""
+        verdict["body_bytes"] = 0
     with writing(sessions), sessions() as session:
         session.execute(update(Submission).where(Submission.id == submission_id).values(**verdict))
         session.commit()

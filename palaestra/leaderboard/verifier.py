@@ -20,7 +20,7 @@ from typing import Any
 
 from palaestra.leaderboard.harness import Mismatch, verify
 from palaestra.leaderboard.replay_process import ReplayVerdict, run_limited
-from palaestra.leaderboard.schema import Results, family_aggregates, summarize
+from palaestra.leaderboard.schema import Results, board_summary, scores_of
 from palaestra.leaderboard.store import (
     Sessions,
     claim_next,
@@ -39,15 +39,9 @@ def leaderboard_summary(results: Results, suite: Suite) -> dict[str, Any]:
     Claimed aggregates in the file are ignored: only the episodes are trusted, and only
     after their replay.
     """
-    # Over the whole suite: a task not played counts as 0 in the overall score.
-    summarized = summarize(results, {t.name: t.family for t in suite.tasks})
+    families = {t.name: t.family for t in suite.tasks}
     return {
-        "overall": summarized.overall.model_dump() if summarized.overall else None,
-        "tasks_played": len(summarized.tasks),
-        "tasks_total": len(suite.tasks),
-        "families": {k: v.model_dump() for k, v in family_aggregates(summarized).items()},
-        "tasks": {k: v.model_dump() for k, v in summarized.tasks.items()},
-        "episodes": len(results.episodes),
+        **board_summary(scores_of(results), families),
         "hidden_seeds": results.challenge is not None,
         "privileged": results.privileged,
     }

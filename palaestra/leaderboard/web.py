@@ -56,10 +56,15 @@ def add_pages(
             raise HTTPException(404, f"no suite {suite_id!r}")
         rows = table(suite_id)
         families = list(dict.fromkeys(t.family for t in suites[suite_id].tasks))
+        tiers = {
+            "live": app.state.live_rows(suites[suite_id]),
+            "replayed": [r for r in rows if r.tier == "replayed"],
+            "dev": [r for r in rows if r.tier == "dev"],
+        }
         return templates.TemplateResponse(
             request,
             "index.html",
-            context(suite_id, suite=suites[suite_id], rows=rows, families=families),
+            context(suite_id, suite=suites[suite_id], families=families, **tiers),
         )
 
     @app.get("/submissions/{submission_id}", response_class=HTMLResponse, include_in_schema=False)

@@ -10,6 +10,7 @@ import time
 from pathlib import Path
 
 import httpx
+import pytest
 
 from palaestra.leaderboard.demo import free_port
 
@@ -57,3 +58,11 @@ class LiveServer:
                 self.process.wait(30)
             except subprocess.TimeoutExpired:
                 self.kill()
+
+
+def cli_token(db: Path, name: str, capsys: pytest.CaptureFixture[str]) -> str:
+    """A token for ``name`` made with ``palaestra leaderboard token create`` (its last line)."""
+    from palaestra.cli import main
+
+    assert main(["leaderboard", "token", "create", "--db", str(db), "--name", name]) == 0
+    return capsys.readouterr().out.strip().splitlines()[-1]

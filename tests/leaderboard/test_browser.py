@@ -17,6 +17,7 @@ import pytest
 
 from palaestra.leaderboard import Results, evaluate
 from palaestra.leaderboard.db import open_database
+from palaestra.leaderboard.live_client import evaluate_live
 from palaestra.leaderboard.schema import CurvePoint, LearningCurve
 from palaestra.leaderboard.store import create_token
 
@@ -67,6 +68,8 @@ def populated(tmp_path_factory: pytest.TempPathFactory, suite_file: Path) -> Ite
             if status == "verified":
                 break
             time.sleep(0.1)
+    run = evaluate_live("random", server.url, token, SMALL.id, name="live random", progress=False)
+    assert run.status == "finished"
     yield server
     server.stop()
 
@@ -87,26 +90,31 @@ def test_sort_open_a_submission_and_screenshot(
 ) -> None:
     page = browser.new_page()  # type: ignore[attr-defined]
     page.goto(populated.url + "/?suite=test-suite")
-    rows = page.locator("#leaderboard tbody tr")
+    live = page.locator("#live tbody tr")
+    assert live.count() == 1
+    assert "1 started: 1 finished, 0 abandoned" in live.first.inner_text()
+    assert page.locator("#replayed").count() == 0  # no file on hidden seeds
+    table = page.locator("#dev")  # the three files, on the development seeds
+    rows = table.locator("tbody tr")
     assert rows.count() == 3
     # The agent name with markup is shown as text, not rendered.
     assert page.get_by_text("random <b>bold</b>").count() == 1
-    assert page.locator("#leaderboard b").count() == 0
+    assert table.locator("b").count() == 0
 
     def column(index: int) -> list[str]:
         return [rows.nth(k).locator("td").nth(index).inner_text() for k in range(rows.count())]
 
-    page.get_by_role("columnheader", name="Agent").click()
+    table.get_by_role("columnheader", name="Agent").click()
     assert column(1) == sorted(column(1), key=str.lower, reverse=True)
-    page.get_by_role("columnheader", name="Agent").click()
+    table.get_by_role("columnheader", name="Agent").click()
     assert column(1) == sorted(column(1), key=str.lower)
-    page.get_by_role("columnheader", name="social").click()  # only random played it
+    table.get_by_role("columnheader", name="social").click()  # only random played it
     assert column(5)[-1] == "–"
-    overall = page.get_by_role("columnheader", name="Overall")
+    overall = table.get_by_role("columnheader", name="Overall")
     overall.click()
     assert overall.get_attribute("aria-sort") == "descending"
-    assert page.locator("#leaderboard .badge.verified").count() == 3
-    assert page.locator("#leaderboard .badge.privileged").count() == 1  # the oracle
+    assert table.locator(".badge.verified").count() == 3
+    assert table.locator(".badge.privileged").count() == 1  # the oracle
 
     page.get_by_role("link", name="oracle").click()
     page.wait_for_url("**/submissions/*")

@@ -10,7 +10,7 @@ import pytest
 
 from palaestra.cli import main
 
-from .live import LiveServer
+from .live import LiveServer, cli_token
 
 
 @pytest.fixture(scope="module")
@@ -20,16 +20,11 @@ def server(tmp_path_factory: pytest.TempPathFactory, suite_file: Path) -> Iterat
     live.stop()
 
 
-def _token(db: Path, name: str, capsys: pytest.CaptureFixture[str]) -> str:
-    assert main(["leaderboard", "token", "create", "--db", str(db), "--name", name]) == 0
-    return capsys.readouterr().out.strip().splitlines()[-1]
-
-
 def test_token_create_prints_the_token_last_and_stores_its_hash(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     db = tmp_path / "tokens.db"
-    token = _token(db, "alice", capsys)
+    token = cli_token(db, "alice", capsys)
     assert len(token) == 43
     stored = b"".join(p.read_bytes() for p in tmp_path.glob("tokens.db*"))
     assert token.encode() not in stored
@@ -42,7 +37,7 @@ def test_token_create_prints_the_token_last_and_stores_its_hash(
 def test_evaluate_on_hidden_seeds_then_submit(
     server: LiveServer, suite_file: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    token = _token(server.db, "hidden", capsys)
+    token = cli_token(server.db, "hidden", capsys)
     out = tmp_path / "results.json"
     argv = ["evaluate", "--agent", "random", "--suite", str(suite_file), "--out", str(out),
             "--server", server.url, "--token", token, "--no-progress"]  # fmt: skip
@@ -61,7 +56,7 @@ def test_refused_submissions_exit_non_zero_with_the_reason(
     capsys: pytest.CaptureFixture[str],
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    token = _token(server.db, "forger", capsys)
+    token = cli_token(server.db, "forger", capsys)
     data = json.loads(results_bytes)
     data["episodes"][2]["rewards"][-1] += 5
     data["agent"]["name"] = "forger's agent"  # names are one submitter's each

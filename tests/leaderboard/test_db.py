@@ -75,6 +75,27 @@ def test_migrations_build_exactly_the_models(db_url: str) -> None:
     engine.dispose()
 
 
+def test_upgrading_keeps_the_size_of_every_stored_file(db_url: str) -> None:
+    engine = make_engine(db_url)
+    migrate(engine, "0001")
+    body = '{"agent": "é"}'  # 14 characters, 15 bytes
+    with engine.begin() as connection:
+        connection.exec_driver_sql(
+            "INSERT INTO tokens (id, name, token_hash, created_at, revoked) "
+            "VALUES (1, 'a', 'h', '2026-01-01', false)"
+        )
+        connection.exec_driver_sql(
+            "INSERT INTO submissions (id, token_id, content_sha256, suite, suite_hash, "
+            "agent_name, status, reason, body, summary, created_at) VALUES (1, 1, 'c', 's', "
+            f"'h', 'n', 'pending', '', '{body}', '', '2026-01-01')"
+        )
+    migrate(engine)
+    with engine.connect() as connection:
+        size = connection.exec_driver_sql("SELECT body_bytes FROM submissions").scalar()
+    assert size == len(body.encode()) == 15
+    engine.dispose()
+
+
 def test_a_submission_end_to_end(db_url: str, results_bytes: bytes) -> None:
     app = create_app(ServerConfig(db=db_url, suites=[SMALL], secret=b"s", verify=False))
     with TestClient(app) as client:

@@ -27,7 +27,11 @@ def test_reference_checkpoint_and_baselines_reach_the_table(
     (run / "checkpoints" / "step-000003.tmp").mkdir()  # an interrupted save is skipped
     rows = [{"iteration": k + 1, "return": k / 4} for k in range(4)]
     (run / "metrics.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
-    entries = [*reference_entries([run]), Entry("UCB1", "ucb", ("bandits",))]
+    entries = [
+        *reference_entries([run]),
+        Entry("UCB1", "ucb", ("bandits",)),
+        Entry("UCB1, live", "ucb", ("bandits",), live=True),
+    ]
     assert entries[0].spec == f"hf:{model_dir}" and entries[0].hidden
 
     console = Console(record=True, width=160)
@@ -38,5 +42,6 @@ def test_reference_checkpoint_and_baselines_reach_the_table(
     assert set(by_name["UCB1"]["summary"]["families"]) == {"bandits"}
     text = console.export_text()
     assert "leaderboard: palaestra-v1" in text and "UCB1" in text
+    assert "UCB1, live (palaestra demo: UCB1, live)" in text  # the live tier's entry
     assert "palaestra leaderboard serve --db" in text
     assert (tmp_path / "leaderboard.db").exists()

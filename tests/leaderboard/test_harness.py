@@ -208,3 +208,15 @@ def test_overall_counts_tasks_not_played_as_zero(results: Results) -> None:
     assert both is not None and with_missing is not None
     assert with_missing.n == both.n + 1
     assert with_missing.mean == pytest.approx(both.mean * both.n / (both.n + 1))
+
+
+def test_the_bootstrap_resamples_in_batches_as_in_one_call() -> None:
+    import numpy as np
+
+    from palaestra.leaderboard.schema import BOOTSTRAP_SAMPLES, bootstrap
+
+    data = np.random.default_rng(3).random(3000)  # 333 resamples a batch
+    whole = np.random.default_rng(0).choice(data, size=(BOOTSTRAP_SAMPLES, data.size))
+    low, high = np.percentile(whole.mean(axis=1), [2.5, 97.5])
+    aggregate = bootstrap(list(data))
+    assert (aggregate.low, aggregate.high) == (low, high)

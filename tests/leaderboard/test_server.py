@@ -337,24 +337,6 @@ def test_openapi_spec_lists_the_api(board: Board) -> None:
     assert board.client.get("/docs").status_code == 200
 
 
-def test_rate_limiter_window_and_memory(monkeypatch: pytest.MonkeyPatch) -> None:
-    from palaestra.leaderboard import server
-
-    now = [1000.0]  # a clock the test moves: the limiter's window, not the machine's speed
-    monkeypatch.setattr(server.time, "monotonic", lambda: now[0])
-    limiter = server.RateLimiter(2, window=0.05)
-    assert [limiter.allow("a"), limiter.allow("a")] == [0.0, 0.0]
-    now[0] += 0.01
-    assert limiter.allow("a") == pytest.approx(0.04)
-    now[0] += 0.05
-    assert limiter.allow("a") == 0.0
-    for k in range(10_001):  # a flood of addresses is forgotten once it is quiet
-        limiter.allow(f"address {k}")
-    now[0] += 0.06
-    limiter.allow("b")
-    assert len(limiter._events) == 1
-
-
 def test_every_route_limits_its_body_before_parsing_or_authentication(
     make_board: Callable[..., Board],
 ) -> None:
@@ -414,3 +396,27 @@ def test_the_storage_quota_counts_bytes_not_characters(
     assert board.post(first).status_code == 202
     response = board.post(second)
     assert response.status_code == 413 and "storage quota" in response.json()["detail"]
+
+
+def test_api_datetimes_carry_their_utc_offset(board: Board, results: Results) -> None:
+    # Stored naive (SQLite keeps no timezone); an RFC 3339 date-time needs its offset.
+    row = board.post(results).json()
+    board.verify_all()
+    status = board.client.get(f"/api/submissions/{row['id']}").json()
+    body = {"suite": "test-suite"}
+    challenge = board.client.post("/api/challenges", json=body, headers=board.headers()).json()
+    stamps = [status["created_at"], status["finished_at"], challenge["expires_at"]]
+    stamps += [r["created_at"] for r in board.client.get("/api/leaderboard/test-suite").json()]
+    assert all(s.endswith(("Z", "+00:00")) for s in stamps), stamps
+
+
+def test_openapi_document_declares_the_results_body_and_every_refusal(board: Board) -> None:
+    paths = board.client.get("/openapi.json").json()["paths"]
+    submit = paths["/api/submissions"]["post"]
+    body = submit["requestBody"]["content"]["application/json"]["schema"]
+    # Written in place: a "#/$defs/..." reference would resolve against the document.
+    assert "$ref" not in json.dumps(body) and set(body["required"]) >= {"agent", "episodes"}
+    assert {"401", "404", "409", "413", "422", "429"} <= set(submit["responses"])
+    assert {"400", "401", "404", "429"} <= set(paths["/api/challenges"]["post"]["responses"])
+    problem = submit["responses"]["409"]["content"]["application/json"]["schema"]
+    assert problem == {"$ref": "#/components/schemas/Problem"}

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import re
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 from palaestra.envs.alfworld.engine import (
     downward_plan,
@@ -87,6 +87,10 @@ class ALFWorldEnv(TextEnv):
     #: A step of ALFWorld's engine takes 20-400 ms by household size (its text generation
     #: and admissible commands); invalid actions cost less. 2 s bounds it with a margin.
     max_step_seconds = 2.0
+
+    #: A household generated per episode: its index drawn from every one the generator can
+    #: make (the pool of 100 per task type is public).
+    unseen_game_kwargs: ClassVar[dict[str, Any]] = {"pool_size": 2**31 - 1}
 
     def __init__(
         self,

@@ -6,7 +6,7 @@ import re
 import warnings
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 from palaestra.envs.core import InvalidAction, TextEnv, Transition, shorten
 from palaestra.envs.replay import ReplayedEngine
@@ -173,6 +173,9 @@ class TextWorldEnv(TextEnv):
     #: A step runs TextWorld's interpreter (a few ms) and, on a game's first use, may
     #: regenerate nothing: 1 s bounds a step on any action with a wide margin.
     max_step_seconds = 1.0
+
+    #: A game generated per episode from its seed (the pool of 100 is public).
+    unseen_game_kwargs: ClassVar[dict[str, Any]] = {"pool_size": None}
 
     def __init__(
         self,
