@@ -343,6 +343,13 @@ class TextEnv(gym.Env[str, str]):
         """Return the ``success`` and ``episode_metrics`` info keys for the current state."""
         return {"success": bool(self._success()), "episode_metrics": self.episode_metrics()}
 
+    def discard_game(self) -> None:
+        """Delete the files of the episode's game where it was generated for it alone.
+
+        For envs played with :attr:`unseen_game_kwargs`, whose every episode makes a game
+        nobody plays again; a no-op for the others.
+        """
+
     def oracle_action(self) -> str:
         """Return the action an optimal policy takes now (privileged; for oracles and tests).
 

@@ -12,7 +12,6 @@ import contextlib
 import json
 import math
 import threading
-import time
 from collections.abc import Callable
 from typing import Any
 
@@ -215,26 +214,42 @@ class OpenEnvEnv(gym.Env[str, str]):
     def _fetch_schema(self) -> dict[str, Any]:
         httpx = require("httpx", "openenv", _WHO)
         address = "http" + self.url[2:] if self.url.startswith("ws") else self.url
-        # A whole-answer deadline and size cap: httpx's timeout bounds each read only, so a
-        # server that trickles its answer a byte at a time would hold this forever.
-        deadline = time.monotonic() + self.connect_timeout_s
-        body = bytearray()
-        try:
-            with httpx.stream("GET", f"{address}/schema", timeout=self.connect_timeout_s) as reply:
-                reply.raise_for_status()
-                for chunk in reply.iter_bytes():
-                    body += chunk
-                    if time.monotonic() > deadline or len(body) > MAX_SCHEMA_BYTES:
-                        raise ValueError(
-                            f"the schema took over {self.connect_timeout_s:g} s or "
-                            f"{MAX_SCHEMA_BYTES} bytes"
-                        )
-            schema = json.loads(bytes(body))
-        except (httpx.HTTPError, ValueError) as exc:
+        # A whole-answer deadline: httpx's timeout bounds each read only, so a server that
+        # trickles its headers or body a byte at a time would hold the request forever.
+        # The request runs in a thread; past the deadline its client is closed under it.
+        client = httpx.Client(timeout=self.connect_timeout_s)
+        outcome: dict[str, Any] = {}
+
+        def fetch() -> None:
+            try:
+                with client.stream("GET", f"{address}/schema") as reply:
+                    reply.raise_for_status()
+                    body = bytearray()
+                    for chunk in reply.iter_bytes():
+                        body += chunk
+                        if len(body) > MAX_SCHEMA_BYTES:
+                            raise ValueError(f"the schema is over {MAX_SCHEMA_BYTES} bytes")
+                outcome["schema"] = json.loads(bytes(body))
+            except Exception as exc:  # reported below, in the caller's thread
+                outcome["error"] = exc
+
+        worker = threading.Thread(target=fetch, daemon=True)
+        worker.start()
+        worker.join(self.connect_timeout_s)
+        if worker.is_alive():
+            client.close()
+            raise RemoteEnvError(
+                f"no OpenEnv server answers at {self.url}: GET /schema took over "
+                f"{self.connect_timeout_s:g} s"
+            )
+        client.close()
+        error = outcome.get("error")
+        if error is not None:
             raise RemoteEnvError(
                 f"no OpenEnv server answers at {self.url}: GET /schema failed "
-                f"({type(exc).__name__}: {exc})"
-            ) from exc
+                f"({type(error).__name__}: {error})"
+            ) from error
+        schema = outcome["schema"]
         if not isinstance(schema, dict):
             raise RemoteEnvError(f"{self.url}/schema is not an OpenEnv schema: {schema!r:.200}")
         return schema

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import (
+    BigInteger,
     Boolean,
     DateTime,
     Engine,
@@ -106,7 +107,7 @@ class Submission(Base):
     #: The results file as submitted (JSON).
     body: Mapped[str] = mapped_column(Text, deferred=True)  # loaded only when replayed or shown
     #: Its size in bytes (0 once dropped): the storage quota sums these, not the files.
-    body_bytes: Mapped[int] = mapped_column(Integer, default=0)
+    body_bytes: Mapped[int] = mapped_column(BigInteger, default=0)
     #: Per-task and per-family aggregates recomputed by the server after the replay (JSON).
     summary: Mapped[str] = mapped_column(Text, default="")
     created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
@@ -147,7 +148,7 @@ class LiveSession(Base):
     finished_at: Mapped[dt.datetime | None] = mapped_column(DateTime, nullable=True)
     #: Bytes its committed steps keep (actions, observations, infos): counted in the
     #: token's storage quota.
-    stored_bytes: Mapped[int] = mapped_column(Integer, default=0)
+    stored_bytes: Mapped[int] = mapped_column(BigInteger, default=0)
     token: Mapped[Token] = relationship(lazy="joined")
 
 

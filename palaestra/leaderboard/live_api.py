@@ -33,7 +33,7 @@ from palaestra.leaderboard import live_store
 from palaestra.leaderboard.auth import Auth, LiveAuth, refuse, retry_after
 from palaestra.leaderboard.db import OPEN, LiveEpisode, LiveSession, LiveStep, utcnow
 from palaestra.leaderboard.harness import PRIVILEGED_KWARGS
-from palaestra.leaderboard.live_env import LiveEnvs, StepTimeout, live_kwargs
+from palaestra.leaderboard.live_env import LiveEnvs, StepTimeout, live_kwargs, unseen_kwargs
 from palaestra.leaderboard.names import clean_name
 from palaestra.leaderboard.openapi import UtcDatetime, refusals
 from palaestra.leaderboard.store import NameTaken, QuotaExceeded, Sessions
@@ -46,6 +46,33 @@ Position = Annotated[int, Path(ge=0, le=1_000_000)]
 #: What a live-play route may refuse with: a malformed or oversized body, no token, too
 #: many requests, not this token's session, or a step that does not fit its state.
 PLAY_REFUSALS = refusals(400, 401, 404, 408, 409, 413, 422, 429)
+#: OpenAPI links from a started session to the operations on it, so that clients and
+#: schema-driven tools (schemathesis' stateful tests) can play one.
+_EPISODE = "#/paths/~1api~1live~1sessions~1{session_id}~1episodes~1{position}"
+SESSION_LINKS = {
+    "session": {
+        "operationRef": "#/paths/~1api~1live~1sessions~1{session_id}/get",
+        "parameters": {"session_id": "$response.body#/id"},
+    },
+    "start": {
+        "operationRef": _EPISODE + "~1start/post",
+        "parameters": {
+            "session_id": "$response.body#/id",
+            "position": "$response.body#/episodes/0/position",
+        },
+    },
+    "step": {
+        "operationRef": _EPISODE + "~1step/post",
+        "parameters": {
+            "session_id": "$response.body#/id",
+            "position": "$response.body#/episodes/0/position",
+        },
+    },
+    "abandon": {
+        "operationRef": "#/paths/~1api~1live~1sessions~1{session_id}/delete",
+        "parameters": {"session_id": "$response.body#/id"},
+    },
+}
 #: Longest action accepted (an LLM reply; the env's own parsers bound their work).
 MAX_ACTION_CHARS = 32_768
 
@@ -95,6 +122,13 @@ class LiveStepRequest(BaseModel):
 
     step: int = Field(ge=0, le=1_000_000)
     action: str = Field(max_length=MAX_ACTION_CHARS)
+
+    @field_validator("action")
+    @classmethod
+    def _storable(cls, action: str) -> str:
+        if "\x00" in action:  # no database text column holds NUL (PostgreSQL refuses it)
+            raise ValueError("an action may not hold NUL characters")
+        return action
 
 
 class LiveStepView(BaseModel):
@@ -196,13 +230,19 @@ def add_live_routes(
             live = found
         return live, suites[live.suite]
 
+    def within_quota(token_id: int, what: str) -> None:
+        """Refuse before any env work when the token's storage is used up already."""
+        if limits.quota is not None and live_store.stored(sessions, token_id) >= limits.quota:
+            raise refuse(413, f"this token's storage quota ({limits.quota} bytes) is used; {what}")
+
     def episode_of(live: LiveSession, position: int) -> LiveEpisode:
         found = live_store.get_episode(sessions, live.id, position)
         if found is None:
             raise refuse(404, f"session {live.id} has no episode {position}")
         return found
 
-    def view(live: LiveSession, suite: Suite, resumed: bool = False) -> LiveSessionView:
+    def view(live: LiveSession, suite: Suite | None, resumed: bool = False) -> LiveSessionView:
+        envs_of = {t.name: t.env for t in suite.tasks} if suite is not None else {}
         return LiveSessionView(
             id=live.id,
             suite=live.suite,
@@ -216,7 +256,7 @@ def add_live_routes(
                 LiveEpisodeState(
                     position=e.position,
                     task=e.task,
-                    env=suite.task(e.task).env,
+                    env=envs_of.get(e.task, ""),
                     started=e.observation is not None,
                     steps=e.steps,
                     ended=e.ended,
@@ -230,7 +270,9 @@ def add_live_routes(
         seed = live_store.live_seed(secret, live.id, episode.position)
         key = f"{live.id}/{episode.position}"
         try:
-            return envs.advance(task.env, live_kwargs(task.env, task.kwargs), seed, key, actions)
+            unseen = bool(unseen_kwargs(task.env))
+            kwargs = live_kwargs(task.env, task.kwargs)
+            return envs.advance(task.env, kwargs, seed, key, actions, discard=unseen)
         except StepTimeout as exc:
             raise refuse(422, f"{exc}; the action was not committed") from None
 
@@ -238,12 +280,18 @@ def add_live_routes(
         "/api/live/sessions",
         status_code=201,
         tags=["live"],
-        responses=refusals(400, 401, 404, 408, 409, 413, 422, 429),
+        responses={
+            **refusals(400, 401, 404, 408, 409, 413, 422, 429),
+            201: {"links": SESSION_LINKS},
+        },
     )
     def start_session(body: LiveStart, token: Auth) -> LiveSessionView:
         """Start a live session on a suite, or resume this token's open one."""
         suite = suite_or_404(body.suite)
         tasks = suite.select(body.families)
+        if not tasks:
+            raise refuse(422, "a live session needs at least one family")
+        within_quota(token.id, "no session was started")
         for task in tasks:
             given = sorted(set(task.kwargs) & PRIVILEGED_KWARGS)
             if given:  # the info the agent would get carries what it must find itself
@@ -268,12 +316,17 @@ def add_live_routes(
 
     @app.delete("/api/live/sessions/{session_id}", tags=["live"], responses=PLAY_REFUSALS)
     def abandon_session(session_id: SessionId, token: LiveAuth) -> LiveSessionView:
-        """Abandon an open session: its unfinished episodes are scored as failures."""
-        live, suite = owned(session_id, token.id)
+        """Abandon an open session: its unfinished episodes are scored as failures.
+
+        A session of a suite this server no longer serves as it was can be abandoned too.
+        """
+        live = live_store.get_session(sessions, session_id)
+        if live is None or live.token_id != token.id:
+            raise refuse(404, f"no live session {session_id} of this token")
         live_store.abandon(sessions, live.id)
         found = live_store.get_session(sessions, live.id)
         assert found is not None
-        return view(found, suite)
+        return view(found, suites.get(live.suite))
 
     @app.post(
         "/api/live/sessions/{session_id}/episodes/{position}/start",
@@ -286,13 +339,15 @@ def add_live_routes(
         """The episode's first observation and the steps committed so far (to resume)."""
         live, suite = owned(session_id, token.id)
         episode = episode_of(live, position)
-        with locks[hash(episode.id) % len(locks)]:
+        # The token's turn first, without waiting: parallel requests of one token never
+        # queue up on the episode's lock (and the request threads) behind each other.
+        with one_at_a_time(token.id), locks[hash(episode.id) % len(locks)]:
             episode = episode_of(live, position)
             if episode.observation is None:
                 if live.status != OPEN:
                     raise refuse(409, f"the session is {live.status}")
-                with one_at_a_time(token.id):
-                    outcome = advance(live, suite, episode, [])
+                within_quota(token.id, "the episode was not started")
+                outcome = advance(live, suite, episode, [])
                 try:
                     episode = live_store.start_episode(
                         sessions, episode, outcome, token_id=token.id, quota=limits.quota
@@ -328,7 +383,7 @@ def add_live_routes(
         """
         live, suite = owned(session_id, token.id)
         episode = episode_of(live, position)
-        with locks[hash(episode.id) % len(locks)]:
+        with one_at_a_time(token.id), locks[hash(episode.id) % len(locks)]:
             episode = episode_of(live, position)
             history = live_store.steps(sessions, episode.id)
             if body.step < len(history):
@@ -345,9 +400,9 @@ def add_live_routes(
                 raise refuse(409, f"episode {position} has ended")
             if body.step != len(history):
                 raise refuse(409, f"step {len(history)} is next, not {body.step}")
+            within_quota(token.id, "the action was not committed")
             actions = [s.action for s in history] + [body.action]
-            with one_at_a_time(token.id):
-                outcome = advance(live, suite, episode, actions)
+            outcome = advance(live, suite, episode, actions)
             try:
                 row = live_store.commit_step(
                     sessions, episode, body.step, body.action, outcome,

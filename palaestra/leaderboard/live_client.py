@@ -30,21 +30,28 @@ MAX_TEXT = 1 << 20
 
 @dataclass
 class _Connection:
-    """Requests to one server with retries on transport errors (steps are idempotent)."""
+    """Requests to one server with retries (a step sent twice is answered the same).
+
+    Transport errors and 5xx answers are retried ``retries`` times with a doubling wait; a
+    429 (a request of this token still in progress, or the rate limit) waits as the server
+    asks, for at most ``busy_seconds`` in all.
+    """
 
     client: Any
     retries: int = 5
     backoff: float = 0.5
+    busy_seconds: float = 300.0
 
     def call(self, method: str, path: str, **kwargs: Any) -> dict[str, Any]:
         import httpx
 
-        delay = self.backoff
-        for attempt in range(self.retries + 1):
+        delay, failures, waited = self.backoff, 0, 0.0
+        while True:
             try:
                 response = self.client.request(method, path, **kwargs)
             except httpx.TransportError as exc:
-                if attempt == self.retries:
+                failures += 1
+                if failures > self.retries:
                     raise RemoteEnvError(
                         f"lost the leaderboard server ({exc}); run the same command again "
                         "to resume the session"
@@ -52,11 +59,17 @@ class _Connection:
                 time.sleep(delay)
                 delay *= 2
                 continue
-            if response.status_code == 429 and attempt < self.retries:
-                time.sleep(float(response.headers.get("Retry-After", delay)))
+            if response.status_code == 429 and waited < self.busy_seconds:
+                wait = min(float(response.headers.get("Retry-After", 1)), 30.0)
+                time.sleep(wait)
+                waited += wait
+                continue
+            if response.status_code >= 500 and failures < self.retries:
+                failures += 1
+                time.sleep(delay)
+                delay *= 2
                 continue
             return checked(response)
-        raise AssertionError("unreachable")
 
 
 class LiveEpisodeEnv(gym.Env[str, str]):

@@ -20,6 +20,7 @@ from typing import Any, SupportsFloat
 import gymnasium as gym
 from gymnasium.envs.registration import load_env_creator
 
+from palaestra.envs.core import TextEnv
 from palaestra.envs.json_info import json_safe
 from palaestra.workers import WorkerPool
 
@@ -35,7 +36,8 @@ def _outcome(
     info: dict[str, Any],
 ) -> dict[str, Any]:
     return {
-        "observation": str(observation),
+        # NUL is no text a database column can hold (PostgreSQL refuses it).
+        "observation": str(observation).replace("\x00", "\ufffd"),
         "reward": float(reward),
         "terminated": bool(terminated),
         "truncated": bool(truncated),
@@ -54,7 +56,12 @@ _envs: OrderedDict[str, _Held] = OrderedDict()
 
 
 def advance(
-    env_id: str, kwargs: dict[str, Any], seed: int, key: str, actions: list[str]
+    env_id: str,
+    kwargs: dict[str, Any],
+    seed: int,
+    key: str,
+    actions: list[str],
+    discard: bool = False,
 ) -> dict[str, Any]:
     """In a worker: the outcome of the last of ``actions`` (the reset's with none).
 
@@ -64,6 +71,7 @@ def advance(
         seed: The episode's seed.
         key: The episode's key (its cached env).
         actions: Every committed action, then the one to play.
+        discard: Delete the episode's game when it ends (one made for it alone).
     """
     held = _envs.pop(key, None)
     if held is not None and (not actions or held.actions != actions[:-1]):
@@ -81,12 +89,23 @@ def advance(
         result = _outcome(*held.env.step(actions[-1]))
         held.actions.append(actions[-1])
     if result["terminated"] or result["truncated"]:
-        held.env.close()  # an ended episode is never stepped again
+        # An ended episode is never stepped again; a game made for it alone is not kept.
+        base = held.env.unwrapped
+        if discard and isinstance(base, TextEnv):
+            base.discard_game()
+        held.env.close()
     else:
         _envs[key] = held
         while len(_envs) > CACHED_ENVS:
             _envs.popitem(last=False)[1].env.close()
     return result
+
+
+def unseen_kwargs(env_id: str) -> dict[str, Any]:
+    """The ``unseen_game_kwargs`` of ``env_id``'s class (empty for most envs)."""
+    entry = gym.spec(env_id).entry_point
+    creator = load_env_creator(entry) if isinstance(entry, str) else entry
+    return dict(getattr(creator, "unseen_game_kwargs", {}))
 
 
 def live_kwargs(env_id: str, kwargs: dict[str, Any]) -> dict[str, Any]:
@@ -95,9 +114,7 @@ def live_kwargs(env_id: str, kwargs: dict[str, Any]) -> dict[str, Any]:
     An env that draws its games from a public pool plays a game made for the episode from
     its hidden seed instead, so no live game can be looked up.
     """
-    entry = gym.spec(env_id).entry_point
-    creator = load_env_creator(entry) if isinstance(entry, str) else entry
-    return {**kwargs, **getattr(creator, "unseen_game_kwargs", {})}
+    return {**kwargs, **unseen_kwargs(env_id)}
 
 
 class StepTimeout(Exception):  # noqa: N818 - a verdict on one action
@@ -124,7 +141,13 @@ class LiveEnvs:
         self._locks = [threading.Lock() for _ in self._pools]
 
     def advance(
-        self, env_id: str, kwargs: dict[str, Any], seed: int, key: str, actions: list[str]
+        self,
+        env_id: str,
+        kwargs: dict[str, Any],
+        seed: int,
+        key: str,
+        actions: list[str],
+        discard: bool = False,
     ) -> dict[str, Any]:
         """The outcome of the last of ``actions`` on the episode ``key`` (see :func:`advance`).
 
@@ -135,7 +158,7 @@ class LiveEnvs:
         shard = int.from_bytes(hashlib.sha256(key.encode()).digest()[:4], "big") % len(self._pools)
         with self._locks[shard]:
             (result,) = self._pools[shard].map(
-                [(env_id, kwargs, seed, key, actions)], self.step_seconds
+                [(env_id, kwargs, seed, key, actions, discard)], self.step_seconds
             )
         if result.ok:
             return dict(result.value)

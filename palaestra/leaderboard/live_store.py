@@ -117,6 +117,11 @@ def start_session(
     with writing(sessions), sessions() as session:
         mine = (LiveSession.token_id == token.id, LiveSession.suite == suite.id)
         current = session.scalar(select(LiveSession).where(*mine, LiveSession.status == OPEN))
+        if current is not None and current.suite_hash != suite.hash:
+            # The suite changed under it: it can never be played on; give it up.
+            current.status, current.finished_at = ABANDONED, utcnow()
+            session.flush()
+            current = None
         if current is not None:
             if current.agent_name != agent_name:
                 raise SessionConflict(
@@ -159,6 +164,12 @@ def start_session(
         session.refresh(live)
         session.expunge(live)
         return live, False
+
+
+def stored(sessions: Sessions, token_id: int) -> int:
+    """Bytes ``token_id`` keeps stored (see :func:`palaestra.leaderboard.store.stored_bytes`)."""
+    with sessions() as session:
+        return stored_bytes(session, token_id)
 
 
 def get_session(sessions: Sessions, session_id: str) -> LiveSession | None:

@@ -56,6 +56,14 @@ SUITE_LINKS = {
         "operationRef": "#/paths/~1api~1challenges/post",
         "requestBody": {"suite": "$response.body#/0/id"},
     },
+    "live": {
+        "operationRef": "#/paths/~1api~1live~1sessions/post",
+        "requestBody": {"suite": "$response.body#/0/id", "agent": "my agent"},
+    },
+    "live_table": {
+        "operationRef": "#/paths/~1api~1leaderboard~1{suite_id}~1live/get",
+        "parameters": {"suite_id": "$response.body#/0/id"},
+    },
 }
 
 

@@ -364,7 +364,7 @@ def test_a_server_that_trickles_its_schema_is_bounded() -> None:
 
     with ThreadServer(trickle) as server:
         start = time.monotonic()
-        with pytest.raises(RemoteEnvError, match="the schema took over 1 s"):
+        with pytest.raises(RemoteEnvError, match="GET /schema took over 1 s"):
             gym.make("palaestra/OpenEnv-v0", url=server.url, connect_timeout_s=1)
         assert time.monotonic() - start < 5
 
@@ -382,3 +382,32 @@ def test_idle_sessions_are_closed_so_others_get_in() -> None:
         finally:
             other.close()
             idle.close()
+
+
+def test_a_server_that_trickles_its_headers_is_bounded() -> None:
+    import socket
+
+    listener = socket.create_server(("127.0.0.1", 0))
+    port = listener.getsockname()[1]
+    stop = threading.Event()
+
+    def trickle() -> None:
+        connection, _ = listener.accept()
+        connection.sendall(b"HTTP/1.1 200 OK\r\n")
+        while not stop.wait(0.2):  # a header line now and then, never the blank line
+            try:
+                connection.sendall(b"X-Pad: y\r\n")
+            except OSError:
+                break
+        connection.close()
+
+    thread = threading.Thread(target=trickle, daemon=True)
+    thread.start()
+    try:
+        start = time.monotonic()
+        with pytest.raises(RemoteEnvError, match="GET /schema took over 1 s"):
+            gym.make("palaestra/OpenEnv-v0", url=f"http://127.0.0.1:{port}", connect_timeout_s=1)
+        assert time.monotonic() - start < 5
+    finally:
+        stop.set()
+        listener.close()

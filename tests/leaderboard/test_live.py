@@ -180,16 +180,17 @@ def test_a_token_starts_a_bounded_number_of_sessions(make_board: Callable[..., B
     assert third.status_code == 409 and "the most one token may" in third.text
 
 
-def test_a_token_plays_one_env_request_at_a_time(board: Board) -> None:
+@pytest.mark.parametrize("positions", [(0, 1), (0, 0)], ids=["two episodes", "one episode"])
+def test_a_token_plays_one_env_request_at_a_time(board: Board, positions: tuple[int, int]) -> None:
     import threading
     import time
 
     envs = board.app.state.live_envs
     real = envs.advance
 
-    def slow(*args: Any) -> Any:
+    def slow(*args: Any, **kwargs: Any) -> Any:
         time.sleep(0.5)
-        return real(*args)
+        return real(*args, **kwargs)
 
     envs.advance = slow
     view = start(board).json()
@@ -199,12 +200,60 @@ def test_a_token_plays_one_env_request_at_a_time(board: Board) -> None:
         path = f"/api/live/sessions/{view['id']}/episodes/{position}/start"
         codes.append(board.client.post(path, headers=board.headers()).status_code)
 
-    threads = [threading.Thread(target=start_episode, args=(k,)) for k in range(2)]
+    # Requests of one token do not queue up (holding request threads), even on one episode.
+    threads = [threading.Thread(target=start_episode, args=(k,)) for k in positions]
     for thread in threads:
         thread.start()
     for thread in threads:
         thread.join()
     assert sorted(codes) == [200, 429]
+
+
+def test_a_token_over_its_quota_costs_no_env_work(
+    make_board: Callable[..., Board], results_bytes: bytes
+) -> None:
+    board = make_board(storage_per_token_bytes=len(results_bytes))
+    view = start(board).json()  # opened while the token stores nothing
+    assert board.post(results_bytes).status_code == 202  # then the quota is used up
+    calls: list[object] = []
+    envs = board.app.state.live_envs
+    real = envs.advance
+    envs.advance = lambda *a, **k: calls.append(a) or real(*a, **k)
+    path = f"/api/live/sessions/{view['id']}/episodes/0/start"
+    refused = board.client.post(path, headers=board.headers())
+    assert refused.status_code == 413 and "the episode was not started" in refused.text
+    board.client.delete(f"/api/live/sessions/{view['id']}", headers=board.headers())
+    refused = start(board, agent="another")
+    assert refused.status_code == 413 and "no session was started" in refused.text
+    assert calls == []  # refused before any env was made
+
+
+def test_a_session_of_a_changed_suite_is_given_up_for_a_new_one(
+    make_board: Callable[..., Board], tmp_path: Any
+) -> None:
+    from palaestra.leaderboard import parse_suite
+
+    from .conftest import SUITE_DATA
+
+    board = make_board()
+    old = start(board).json()
+    changed = parse_suite(
+        {**SUITE_DATA, "description": "Changed."} | {"tasks": SUITE_DATA["tasks"][:1]}
+    )
+    board.app.state.suites[SMALL.id] = changed
+    path = f"/api/live/sessions/{old['id']}/episodes/0/start"
+    assert board.client.post(path, headers=board.headers()).status_code == 409
+    fresh = start(board).json()
+    assert fresh["id"] != old["id"] and not fresh["resumed"]
+    status = board.client.get(f"/api/live/sessions/{old['id']}", headers=board.headers())
+    assert status.status_code == 409  # its suite is gone: it can only be abandoned
+    gone = board.client.delete(f"/api/live/sessions/{old['id']}", headers=board.headers())
+    assert gone.json()["status"] == "abandoned"
+
+
+def test_a_session_needs_a_family(board: Board) -> None:
+    response = start(board, families=[])
+    assert response.status_code == 422 and "at least one family" in response.text
 
 
 def test_one_open_session_per_token_and_suite_in_the_database(board: Board) -> None:
@@ -293,7 +342,10 @@ def test_hostile_steps_are_refused_without_committing(board: Board) -> None:
         assert response.status_code == 422, body
     raw = board.client.post(base + "/step", content=b"\xff{", headers=board.headers())
     assert raw.status_code == 422
-    weird = board.client.post(base + "/step", json={"step": 0, "action": "\x00\\help ((((a*)*)*)"},
+    nul = board.client.post(base + "/step", json={"step": 0, "action": "A\x00"},
+                            headers=board.headers())  # fmt: skip
+    assert nul.status_code == 422 and "NUL" in nul.text
+    weird = board.client.post(base + "/step", json={"step": 0, "action": "\\help ((((a*)*)*)"},
                               headers=board.headers())  # fmt: skip
     assert weird.status_code == 200 and weird.json()["info"]["invalid_action"] is True
 

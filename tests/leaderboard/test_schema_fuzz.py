@@ -190,6 +190,9 @@ def test_chained_operations_answer_as_the_document_says(api: schemathesis.BaseSc
     assert 200 in linked.get("GET /api/leaderboard/{suite_id}", []), linked
     assert 201 in linked.get("POST /api/challenges", []), linked
     assert 200 in linked.get("GET /api/submissions/{submission_id}", []), linked
+    # ... and a live session started from a listed suite is reached again by its id.
+    assert 201 in linked.get("POST /api/live/sessions", []), linked
+    assert 200 in linked.get("DELETE /api/live/sessions/{session_id}", []), linked
 
 
 PAGES = ("/submissions/{}", "/submissions/{}/tasks.svg", "/submissions/{}/curve.svg")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+import shutil
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -235,6 +236,14 @@ class ALFWorldEnv(TextEnv):
         if self._engine is not None:
             self._engine.close()
             self._engine = self._loaded = None
+
+    def discard_game(self) -> None:
+        """Delete this episode's generated household (played with ``unseen_game_kwargs``)."""
+        unseen = self.pool_size == self.unseen_game_kwargs["pool_size"]
+        if self.files is None and unseen and self._game is not None:
+            task = self._game.parent
+            shutil.rmtree(task, ignore_errors=True)
+            task.with_name(task.name + ".lock").unlink(missing_ok=True)
 
     def close(self) -> None:
         """Stop the engines."""

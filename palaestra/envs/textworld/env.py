@@ -371,6 +371,12 @@ class TextWorldEnv(TextEnv):
         return walkthrough, position
 
     # ------------------------------------------------------------------ lifecycle
+    def discard_game(self) -> None:
+        """Delete this episode's generated game (with ``pool_size=None`` only)."""
+        if self.files is None and self.pool_size is None and self._game is not None:
+            for suffix in (".z8", ".json", ".lock"):
+                self._game.with_suffix(suffix).unlink(missing_ok=True)
+
     def close(self) -> None:
         """Stop the game interpreters."""
         if self._engine is not None:

@@ -321,3 +321,20 @@ def test_goals_the_search_does_not_model_fall_back_to_fast_downward(tmp_path: Pa
     env = gym.make("palaestra/ALFWorld-v0", data_path=tmp_path / "data")
     total, info, _ = play_oracle(env, 0)
     assert info["success"] and total == 1.0
+
+
+def test_a_household_made_for_one_episode_is_discarded_after_it() -> None:
+    from palaestra.envs.alfworld import ALFWorldEnv
+
+    env = ALFWorldEnv(**ALFWorldEnv.unseen_game_kwargs)
+    env.reset(seed=2**100 + 7)
+    task = env._game.parent  # type: ignore[union-attr]
+    assert task.is_dir()
+    env.discard_game()
+    assert not task.exists()
+    env.close()
+    pooled = ALFWorldEnv(pool_size=1)
+    pooled.reset(seed=0)
+    pooled.discard_game()
+    assert pooled._game is not None and pooled._game.exists()  # everyone's: kept
+    pooled.close()

@@ -76,3 +76,28 @@ def test_concurrent_processes_make_one_good_game(cache: Path) -> None:
 
 def test_cache_folder_follows_the_environment_variable(cache: Path) -> None:
     assert games.game_folder().is_relative_to(cache)
+
+
+def test_a_game_made_for_one_episode_is_discarded_after_it() -> None:
+    import gymnasium as gym
+
+    from palaestra.envs.textworld import TextWorldEnv
+    from palaestra.envs.textworld.games import game_folder
+
+    def games() -> set[str]:
+        return {p.name for p in game_folder().glob("*") if p.suffix in (".z8", ".json")}
+
+    env = gym.make("palaestra/TextWorld-v0", **TextWorldEnv.unseen_game_kwargs)
+    before = games()
+    env.reset(seed=2**100 + 7)  # a game of its own: generated now
+    made = games() - before
+    assert len(made) == 2
+    env.unwrapped.discard_game()  # type: ignore[attr-defined]
+    assert not made & games()
+    env.close()
+    pooled = gym.make("palaestra/TextWorld-v0", pool_size=1)
+    pooled.reset(seed=0)
+    kept = games()
+    pooled.unwrapped.discard_game()  # type: ignore[attr-defined]
+    assert games() == kept  # a pool's game is everyone's: kept
+    pooled.close()

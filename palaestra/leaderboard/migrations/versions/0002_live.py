@@ -19,7 +19,9 @@ depends_on = None
 def upgrade() -> None:
     """Create the three live-evaluation tables; keep each stored file's size."""
     with op.batch_alter_table("submissions") as table:
-        table.add_column(sa.Column("body_bytes", sa.Integer(), nullable=False, server_default="0"))
+        table.add_column(
+            sa.Column("body_bytes", sa.BigInteger(), nullable=False, server_default="0")
+        )
     # Files stored before: their size once, so the quota never reads them again.
     size = "octet_length(body)" if op.get_bind().dialect.name == "postgresql" else None
     op.execute(f"UPDATE submissions SET body_bytes = {size or 'length(CAST(body AS BLOB))'}")
@@ -34,7 +36,7 @@ def upgrade() -> None:
         sa.Column("created_at", sa.DateTime(), nullable=False),
         sa.Column("active_at", sa.DateTime(), nullable=False),
         sa.Column("finished_at", sa.DateTime(), nullable=True),
-        sa.Column("stored_bytes", sa.Integer(), nullable=False),
+        sa.Column("stored_bytes", sa.BigInteger(), nullable=False),
     )
     op.create_index("ix_live_sessions_token_id", "live_sessions", ["token_id"])
     op.create_index("ix_live_sessions_suite", "live_sessions", ["suite"])
