@@ -12,10 +12,6 @@ floor of the stack: a ``GET /api/health`` round trip.
 from __future__ import annotations
 
 import argparse
-import os
-import signal
-import subprocess
-import sys
 import tempfile
 import time
 from pathlib import Path
@@ -25,8 +21,8 @@ import httpx
 
 from palaestra.agents.factory import make_agent
 from palaestra.leaderboard.db import open_database
-from palaestra.leaderboard.demo import free_port
 from palaestra.leaderboard.live_client import evaluate_live
+from palaestra.leaderboard.served import ServerProcess
 from palaestra.leaderboard.store import create_token
 from palaestra.leaderboard.suites import load_suite
 from palaestra.runner import run_episode
@@ -56,20 +52,9 @@ def main() -> None:
         engine, sessions = open_database(str(db))
         tokens = [create_token(sessions, f"bench {k}") for k in range(args.rounds)]
         engine.dispose()
-        port = free_port()
-        server = subprocess.Popen(
-            [sys.executable, "-m", "palaestra.cli", "leaderboard", "serve", "--port", str(port),
-             "--db", str(db), "--suite", "palaestra-v1"],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env={**os.environ},
-        )  # fmt: skip
-        url = f"http://127.0.0.1:{port}"
+        server = ServerProcess(db, "palaestra-v1").start()
+        url = server.url
         try:
-            for _ in range(600):
-                try:
-                    httpx.get(url + "/api/health", timeout=1)
-                    break
-                except httpx.HTTPError:
-                    time.sleep(0.1)
             print(f"random agent on palaestra-v1 {args.families}, server in its own process")
             with httpx.Client(base_url=url) as client:
                 start = time.perf_counter()
@@ -88,8 +73,7 @@ def main() -> None:
                       f"{run.status})   local {local:6.3f} ms/step ({steps} steps)   "
                       f"ratio {live / local:6.1f}x")  # fmt: skip
         finally:
-            server.send_signal(signal.SIGTERM)
-            server.wait(30)
+            server.stop()
 
 
 if __name__ == "__main__":

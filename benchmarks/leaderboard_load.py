@@ -13,10 +13,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import signal
-import subprocess
-import sys
 import tempfile
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -27,7 +23,7 @@ import numpy as np
 
 from palaestra.leaderboard import Results, evaluate, parse_suite
 from palaestra.leaderboard.db import open_database
-from palaestra.leaderboard.demo import free_port
+from palaestra.leaderboard.served import ServerProcess
 from palaestra.leaderboard.store import create_token
 
 SUITE = {
@@ -75,20 +71,9 @@ def main() -> None:
             copy = Results.model_validate(base.model_dump())
             copy.agent.name = f"load {k}"
             bodies.append(copy.model_dump_json().encode())
-        port = free_port()
-        server = subprocess.Popen(
-            [sys.executable, "-m", "palaestra.cli", "leaderboard", "serve", "--port", str(port),
-             "--db", str(db), "--suite", str(root / "suite.json"), "--rate-limit", "1000000"],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env={**os.environ},
-        )  # fmt: skip
-        url = f"http://127.0.0.1:{port}"
+        server = ServerProcess(db, root / "suite.json", "--rate-limit", "1000000").start()
+        url = server.url
         try:
-            for _ in range(600):
-                try:
-                    httpx.get(url + "/api/health", timeout=1)
-                    break
-                except httpx.HTTPError:
-                    time.sleep(0.1)
             client = httpx.Client(
                 base_url=url,
                 headers={"Authorization": f"Bearer {token}"},
@@ -111,8 +96,7 @@ def main() -> None:
             verify_wall = time.perf_counter() - start
             counts = client.get("/api/health").json()
         finally:
-            server.send_signal(signal.SIGTERM)
-            server.wait(30)
+            server.stop()
     print(f"{args.submissions} submissions of 5 episodes from {args.clients} concurrent clients")
     print(f"accepted: {accepted}/{args.submissions} ({counts['verified']} verified)")
     print(f"submissions/s: {accepted / wall:8.1f}   p50 {np.percentile(latency, 50) * 1e3:6.1f} ms"
