@@ -96,10 +96,13 @@ def test_the_episode_time_budget_holds() -> None:
 
 def test_the_episode_cpu_limit_kills_the_process() -> None:
     code = (
-        "def policy(obs):\n    x = 0\n    for _ in range(10**7):\n        x += 1\n    return 'stay'"
+        "def policy(obs):\n    x = 0\n    for _ in range(40_000_000):\n        x += 1\n"
+        "    return 'stay'"
     )
     limits = PolicyLimits(call_cpu_seconds=5, call_wall_seconds=10, episode_cpu_seconds=1,
                           episode_wall_seconds=30)  # fmt: skip
+    # 12 calls of 4·10^7 additions are several CPU-seconds on any machine, far past the
+    # episode's hard limit (1 s, plus 1): the kill cannot depend on the machine's speed.
     outcomes = run(code, 12, limits)
     assert outcomes[-1][1] == "crashed" and "CPU time limit" in outcomes[-1][2]
 
