@@ -150,8 +150,15 @@ def shorten(text: str, limit: int = 60) -> str:
 
 @functools.cache
 def accepted_kwargs(cls: type) -> frozenset[str]:
-    """Return the keyword arguments ``cls(...)`` accepts, following ``**kwargs`` up the MRO."""
+    """Return the keyword arguments ``cls(...)`` accepts, following ``**kwargs`` up the MRO.
+
+    A class that forwards its ``**kwargs`` to another one (a view and its ``game_class``)
+    accepts that one's arguments too.
+    """
     names: set[str] = set()
+    forwarded = getattr(cls, "game_class", None)
+    if isinstance(forwarded, type):
+        names.update(accepted_kwargs(forwarded))
     for klass in cls.__mro__:
         init = klass.__dict__.get("__init__")
         if init is None:

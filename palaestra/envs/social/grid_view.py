@@ -6,7 +6,7 @@ from collections import deque
 from typing import Any
 
 from palaestra.envs.social.grid import _DELTAS, _MOVES, ACTIONS, APPLE, GridDilemmaEnv
-from palaestra.envs.social.versus import VersusScripted, check_opponent
+from palaestra.envs.social.versus import VersusScripted, check_opponent, split_arguments
 
 
 def greedy_harvester(env: GridDilemmaEnv, agent: str) -> str:
@@ -50,36 +50,22 @@ class GridGameEnv(VersusScripted):
     Args:
         opponent: The scripted players' strategy.
         game: ``gathering`` or ``cleanup``.
-        **kwargs: Other :class:`GridDilemmaEnv` and :class:`TextEnv` arguments.
+        **kwargs: Every other :class:`GridDilemmaEnv` argument (``max_cycles``, ``view``,
+            ``regrow_steps``, ``beam_length``, ``waste_rate``, ``apple_rate``, ...) and the
+            :class:`TextEnv` ones; an unknown name is an error naming the closest.
 
     Version History:
         * v0: Initial version.
     """
 
     free_text_actions = False
+    game_class = GridDilemmaEnv
 
-    def __init__(
-        self,
-        *,
-        opponent: str = "greedy",
-        game: str = "gathering",
-        max_cycles: int = 100,
-        view: int = 2,
-        grid: list[str] | None = None,
-        tag_steps: int = 10,
-        clean_cost: float = 0.1,
-        **kwargs: Any,
-    ) -> None:
-        super().__init__(**kwargs)
+    def __init__(self, *, opponent: str = "greedy", game: str = "gathering", **kwargs: Any) -> None:
+        game_kwargs, env_kwargs = split_arguments(self.game_class, kwargs)
+        super().__init__(**env_kwargs)
         self.opponent = check_opponent(opponent, GRID_OPPONENTS)
-        self.game: GridDilemmaEnv = GridDilemmaEnv(
-            game,
-            grid=grid,
-            max_cycles=max_cycles,
-            view=view,
-            tag_steps=tag_steps,
-            clean_cost=clean_cost,
-        )
+        self.game: GridDilemmaEnv = GridDilemmaEnv(game, **game_kwargs)
         # Gathering against greedy players has no chance in it; Cleanup's river does.
         self.seeded = game == "cleanup" or opponent == "random"
 

@@ -9,7 +9,7 @@ import numpy as np
 from palaestra.envs.social.iterated import IteratedGameEnv
 from palaestra.envs.social.opponents import OPPONENTS
 from palaestra.envs.social.stage import MatrixGame
-from palaestra.envs.social.versus import VersusScripted, check_opponent
+from palaestra.envs.social.versus import VersusScripted, check_opponent, split_arguments
 
 
 class DilemmaEnv(VersusScripted):
@@ -30,44 +30,26 @@ class DilemmaEnv(VersusScripted):
     Args:
         opponent: The scripted strategy of the other players.
         game: The stage game (see :class:`~palaestra.envs.social.IteratedGameEnv`).
-        **kwargs: Other :class:`IteratedGameEnv` and :class:`TextEnv` arguments.
+        **kwargs: Every other :class:`IteratedGameEnv` argument (``horizon``, ``noise``,
+            ``payoffs``, ...) and the :class:`TextEnv` ones; an unknown name is an error
+            naming the closest.
 
     Version History:
         * v0: Initial version.
     """
 
     free_text_actions = True
+    game_class = IteratedGameEnv
 
     def __init__(
-        self,
-        *,
-        opponent: str = "tit_for_tat",
-        game: str = "prisoners_dilemma",
-        horizon: int = 10,
-        stop_probability: float = 0.0,
-        noise: float = 0.0,
-        payoffs: list[float] | None = None,
-        n_players: int = 4,
-        endowment: int = 10,
-        multiplier: float = 1.6,
-        default_action: str | None = None,
-        **kwargs: Any,
+        self, *, opponent: str = "tit_for_tat", game: str = "prisoners_dilemma", **kwargs: Any
     ) -> None:
-        super().__init__(**kwargs)
+        game_kwargs, env_kwargs = split_arguments(self.game_class, kwargs)
+        super().__init__(**env_kwargs)
         self.opponent = check_opponent(opponent, OPPONENTS)
-        self.game: IteratedGameEnv = IteratedGameEnv(
-            game,
-            horizon=horizon,
-            stop_probability=stop_probability,
-            noise=noise,
-            payoffs=payoffs,
-            n_players=n_players,
-            endowment=endowment,
-            multiplier=multiplier,
-            default_action=default_action,
-        )
+        self.game: IteratedGameEnv = IteratedGameEnv(game, **game_kwargs)
         # Without noise, random stopping or a random opponent the game has no chance in it.
-        self.seeded = bool(noise or stop_probability or opponent == "random")
+        self.seeded = bool(self.game.noise or self.game.stop_probability or opponent == "random")
 
     # ------------------------------------------------------------------ numeric view
     def numeric_actions(self) -> list[str]:

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import Any
+from typing import Any, ClassVar
 
-from palaestra.envs.core import TextEnv, Transition
+from palaestra.envs.core import TextEnv, Transition, accepted_kwargs
 from palaestra.envs.social.parallel import TextParallelEnv
 from palaestra.errors import InvalidArgumentError, did_you_mean
 
@@ -21,6 +21,19 @@ def check_opponent(opponent: str, choices: Iterable[str]) -> str:
     return opponent
 
 
+def split_arguments(game: type, kwargs: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
+    """``kwargs`` split into the ``game`` class's arguments and the rest (:class:`TextEnv`'s).
+
+    A view takes every argument of its game by name (unknown names are refused before, by
+    :meth:`TextEnv.__new__`, with the closest suggested), so none is listed twice.
+    """
+    names = accepted_kwargs(game) - {"render_mode"}
+    return (
+        {k: v for k, v in kwargs.items() if k in names},
+        {k: v for k, v in kwargs.items() if k not in names},
+    )
+
+
 class VersusScripted(TextEnv):
     """The single-agent view: the agent is ``player_0`` of ``game``; the rest are scripted.
 
@@ -29,6 +42,8 @@ class VersusScripted(TextEnv):
     """
 
     game: TextParallelEnv
+    #: The game class whose keyword arguments the view forwards (checked by name).
+    game_class: ClassVar[type]
     me: str = "player_0"
 
     def __init__(self, **kwargs: Any) -> None:

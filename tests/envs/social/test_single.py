@@ -53,3 +53,61 @@ def test_success_and_metrics() -> None:
 def test_unknown_opponent_suggests() -> None:
     with pytest.raises(InvalidArgumentError, match="did you mean 'tit_for_tat'"):
         gym.make("palaestra/PrisonersDilemma-v0", opponent="tit_for_tatt")
+
+
+@pytest.mark.parametrize(
+    ("env_id", "game_class", "view_class"),
+    [
+        ("palaestra/Gathering-v0", "GridDilemmaEnv", "GridGameEnv"),
+        ("palaestra/Cleanup-v0", "GridDilemmaEnv", "GridGameEnv"),
+        ("palaestra/PrisonersDilemma-v0", "IteratedGameEnv", "DilemmaEnv"),
+    ],
+)
+def test_views_take_every_argument_of_their_game(
+    env_id: str, game_class: str, view_class: str
+) -> None:
+    import inspect
+
+    import gymnasium as gym
+
+    from palaestra.envs import social
+
+    game = getattr(social, game_class)
+    parameters = inspect.signature(game.__init__).parameters.values()
+    defaults = {
+        p.name: p.default
+        for p in parameters
+        if p.kind is p.KEYWORD_ONLY and p.name != "render_mode"
+    }
+    assert defaults  # a game with keyword arguments
+    env = gym.make(env_id, **defaults)  # every one of them, through gym.make
+    assert isinstance(env.unwrapped, getattr(social, view_class))
+    for name, value in defaults.items():
+        if hasattr(env.unwrapped.game, name) and value is not None:  # type: ignore[attr-defined]
+            assert getattr(env.unwrapped.game, name) == value  # type: ignore[attr-defined]
+    env.close()
+
+
+def test_grid_arguments_reach_the_game_through_gym_make() -> None:
+    import gymnasium as gym
+
+    env = gym.make("palaestra/Cleanup-v0", regrow_steps=3, beam_length=5, waste_rate=0.2,
+                   apple_rate=0.3, invalid_action_penalty=-0.5)  # fmt: skip
+    game = env.unwrapped.game  # type: ignore[attr-defined]
+    assert (game.regrow_steps, game.beam_length, game.waste_rate, game.apple_rate) == (
+        3, 5, 0.2, 0.3,
+    )  # fmt: skip
+    assert env.unwrapped.invalid_action_penalty == -0.5  # type: ignore[attr-defined]
+    env.close()
+
+
+@pytest.mark.parametrize(
+    ("env_id", "wrong", "right"),
+    [("palaestra/Gathering-v0", "regrow_step", "regrow_steps"),
+     ("palaestra/PrisonersDilemma-v0", "horizn", "horizon")],
+)  # fmt: skip
+def test_a_misspelled_argument_names_the_closest(env_id: str, wrong: str, right: str) -> None:
+    import gymnasium as gym
+
+    with pytest.raises(InvalidArgumentError, match=f"did you mean '{right}'"):
+        gym.make(env_id, **{wrong: 3})
