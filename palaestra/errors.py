@@ -9,6 +9,8 @@ from __future__ import annotations
 import difflib
 from collections.abc import Iterable
 
+import gymnasium.error
+
 
 class PalaestraError(Exception):
     """Base class of every error palaestra raises on purpose."""
@@ -36,6 +38,14 @@ class ConformanceError(PalaestraError, AssertionError):
 
 class SandboxUnavailableError(PalaestraError, RuntimeError):
     """Untrusted code would run, and this machine cannot build the OS sandbox around it."""
+
+
+class DependencyNotInstalled(PalaestraError, gymnasium.error.DependencyNotInstalled):  # noqa: N818 - Gymnasium's name
+    """An optional package is not installed; the message names the extra that installs it.
+
+    Gymnasium's own error for a missing dependency, so code written for Gymnasium envs
+    catches it as it catches theirs.
+    """
 
 
 class RemoteEnvError(PalaestraError, RuntimeError):

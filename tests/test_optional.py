@@ -1,8 +1,9 @@
 """Optional dependencies fail with the extra to install."""
 
+import gymnasium
 import pytest
 
-from palaestra.errors import InvalidArgumentError
+from palaestra.errors import DependencyNotInstalled, PalaestraError
 from palaestra.optional import require
 
 
@@ -12,6 +13,9 @@ def test_present_module_is_returned() -> None:
 
 def test_missing_module_names_the_extra() -> None:
     with pytest.raises(
-        InvalidArgumentError, match=r"Thing needs no_such_mod: pip install 'palaestra\[x\]'"
-    ):
+        DependencyNotInstalled, match=r"Thing needs no_such_mod: pip install 'palaestra\[x\]'"
+    ) as caught:
         require("no_such_mod", "x", "Thing")
+    # Caught as Gymnasium's error for a missing dependency, and as palaestra's own.
+    assert isinstance(caught.value, gymnasium.error.DependencyNotInstalled)
+    assert isinstance(caught.value, PalaestraError)

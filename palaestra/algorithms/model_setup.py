@@ -11,6 +11,7 @@ import torch
 from palaestra.agents.models import load_model
 from palaestra.algorithms.config import TrainConfig
 from palaestra.errors import InvalidArgumentError
+from palaestra.optional import require
 
 
 def resolve_device(config: TrainConfig) -> tuple[str, bool]:
@@ -46,10 +47,8 @@ def frozen_copy(model: Any) -> Any:
 
 def with_lora(model: Any, rank: int, alpha: int) -> Any:
     """``model`` with LoRA adapters of ``rank`` on every linear layer."""
-    try:
-        from peft import LoraConfig, get_peft_model
-    except ImportError as exc:
-        raise InvalidArgumentError("lora_rank > 0 needs peft: pip install peft") from exc
+    peft = require("peft", "train", "lora_rank > 0")
+    LoraConfig, get_peft_model = peft.LoraConfig, peft.get_peft_model  # noqa: N806 - peft's names
     config = LoraConfig(r=rank, lora_alpha=alpha, lora_dropout=0.0, target_modules="all-linear")
     return get_peft_model(model, config)
 

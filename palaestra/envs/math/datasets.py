@@ -24,6 +24,7 @@ from typing import Any, Literal
 from palaestra.envs.math.answers import extract_boxed
 from palaestra.envs.math.problems import Problem
 from palaestra.errors import InvalidArgumentError, did_you_mean
+from palaestra.optional import require
 
 Layout = Literal["auto", "gsm8k", "math", "generic"]
 LAYOUTS: tuple[str, ...] = ("auto", "gsm8k", "math", "generic")
@@ -117,10 +118,7 @@ def _records(file: Path) -> Iterator[tuple[int, dict[str, Any]]]:
 
 
 def _parquet_records(file: Path) -> Iterator[tuple[int, dict[str, Any]]]:
-    try:
-        import pyarrow.parquet as pq
-    except ImportError as exc:
-        raise DatasetError(f"{file}: reading parquet needs pyarrow (pip install pyarrow)") from exc
+    pq = require("pyarrow.parquet", "math", f"reading {file} (parquet)")
     try:
         rows = pq.read_table(file).to_pylist()
     except Exception as exc:
