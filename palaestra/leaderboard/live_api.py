@@ -20,6 +20,7 @@ Routes (``Authorization: Bearer TOKEN``, under the live rate limit):
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import json
 import threading
 import time
@@ -33,7 +34,7 @@ from palaestra.leaderboard import live_store
 from palaestra.leaderboard.auth import Auth, LiveAuth, refuse, retry_after
 from palaestra.leaderboard.db import OPEN, LiveEpisode, LiveSession, LiveStep, utcnow
 from palaestra.leaderboard.harness import PRIVILEGED_KWARGS
-from palaestra.leaderboard.live_env import LiveEnvs, StepTimeout, live_kwargs, unseen_kwargs
+from palaestra.leaderboard.live_env import LiveEnvs, StepTimeout
 from palaestra.leaderboard.names import clean_name
 from palaestra.leaderboard.openapi import UtcDatetime, refusals
 from palaestra.leaderboard.store import NameTaken, QuotaExceeded, Sessions
@@ -195,7 +196,8 @@ def add_live_routes(
     suite_or_404: Callable[[str], Suite],
 ) -> None:
     """Add the live-evaluation routes and ``GET /api/leaderboard/{suite}/live`` to ``app``."""
-    # One lock per episode (hashed into a fixed set): its steps are committed in order.
+    # One lock per episode (its session and position hashed into a fixed set): its steps
+    # are committed in order.
     locks = [threading.Lock() for _ in range(256)]
     # One env call in flight per token: a token cannot hold the env workers (and the
     # request threads waiting on them) with parallel steps of slow actions.
@@ -270,9 +272,7 @@ def add_live_routes(
         seed = live_store.live_seed(secret, live.id, episode.position)
         key = f"{live.id}/{episode.position}"
         try:
-            unseen = bool(unseen_kwargs(task.env))
-            kwargs = live_kwargs(task.env, task.kwargs)
-            return envs.advance(task.env, kwargs, seed, key, actions, discard=unseen)
+            return envs.advance(task.env, task.kwargs, seed, key, actions)
         except StepTimeout as exc:
             raise refuse(422, f"{exc}; the action was not committed") from None
 
@@ -338,10 +338,9 @@ def add_live_routes(
     ) -> LiveEpisodeView:
         """The episode's first observation and the steps committed so far (to resume)."""
         live, suite = owned(session_id, token.id)
-        episode = episode_of(live, position)
         # The token's turn first, without waiting: parallel requests of one token never
         # queue up on the episode's lock (and the request threads) behind each other.
-        with one_at_a_time(token.id), locks[hash(episode.id) % len(locks)]:
+        with one_at_a_time(token.id), locks[hash((live.id, position)) % len(locks)]:
             episode = episode_of(live, position)
             if episode.observation is None:
                 if live.status != OPEN:
@@ -382,18 +381,16 @@ def add_live_routes(
         same answer; another action for a committed step is refused.
         """
         live, suite = owned(session_id, token.id)
-        episode = episode_of(live, position)
-        with one_at_a_time(token.id), locks[hash(episode.id) % len(locks)]:
+        with one_at_a_time(token.id), locks[hash((live.id, position)) % len(locks)]:
             episode = episode_of(live, position)
             history = live_store.steps(sessions, episode.id)
             if body.step < len(history):
                 if history[body.step].action == body.action:
                     return _step_view(history[body.step])
                 raise refuse(409, f"step {body.step} was committed with another action")
-            found = live_store.get_session(sessions, live.id)
-            status = found.status if found is not None else live.status
-            if status != OPEN:
-                raise refuse(409, f"the session is {status}")
+            # As read by owned(); an abandon since is caught by the commit's transaction.
+            if live.status != OPEN:
+                raise refuse(409, f"the session is {live.status}")
             if episode.observation is None:
                 raise refuse(409, f"start episode {position} first")
             if episode.ended:
@@ -434,18 +431,7 @@ def add_live_routes(
             if suite.id in cache and cache[suite.id][0] == version:
                 return cache[suite.id][1]
             rows = [
-                LiveEntryView(
-                    rank=rank,
-                    submitter=e.submitter,
-                    agents=e.agents,
-                    agent_names=e.agent_names,
-                    sessions_started=e.started,
-                    sessions_finished=e.finished,
-                    sessions_abandoned=e.abandoned,
-                    sessions_open=e.open,
-                    summary=e.summary,
-                    updated_at=e.updated_at,
-                )
+                LiveEntryView(rank=rank, **dataclasses.asdict(e))
                 for rank, e in enumerate(live_store.entries(sessions, suite), 1)
             ]
             cache[suite.id] = (version, rows)

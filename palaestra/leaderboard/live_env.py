@@ -61,24 +61,25 @@ def advance(
     seed: int,
     key: str,
     actions: list[str],
-    discard: bool = False,
 ) -> dict[str, Any]:
     """In a worker: the outcome of the last of ``actions`` (the reset's with none).
 
+    The env is made with :func:`live_kwargs`: an env of a public game pool plays a game
+    made for the episode, whose files are deleted when the episode ends.
+
     Args:
         env_id: The registered env.
-        kwargs: Its ``gym.make`` arguments.
+        kwargs: The task's ``gym.make`` arguments.
         seed: The episode's seed.
         key: The episode's key (its cached env).
         actions: Every committed action, then the one to play.
-        discard: Delete the episode's game when it ends (one made for it alone).
     """
     held = _envs.pop(key, None)
     if held is not None and (not actions or held.actions != actions[:-1]):
         held.env.close()  # not the state this step needs
         held = None
     if held is None:
-        env = gym.make(env_id, **kwargs)
+        env = gym.make(env_id, **live_kwargs(env_id, kwargs))
         observation, info = env.reset(seed=seed)
         result = _outcome(observation, 0.0, False, False, info)
         held = _Held(env, [])
@@ -91,7 +92,7 @@ def advance(
     if result["terminated"] or result["truncated"]:
         # An ended episode is never stepped again; a game made for it alone is not kept.
         base = held.env.unwrapped
-        if discard and isinstance(base, TextEnv):
+        if isinstance(base, TextEnv) and base.unseen_game_kwargs:
             base.discard_game()
         held.env.close()
     else:
@@ -101,20 +102,15 @@ def advance(
     return result
 
 
-def unseen_kwargs(env_id: str) -> dict[str, Any]:
-    """The ``unseen_game_kwargs`` of ``env_id``'s class (empty for most envs)."""
-    entry = gym.spec(env_id).entry_point
-    creator = load_env_creator(entry) if isinstance(entry, str) else entry
-    return dict(getattr(creator, "unseen_game_kwargs", {}))
-
-
 def live_kwargs(env_id: str, kwargs: dict[str, Any]) -> dict[str, Any]:
     """``kwargs`` for a live episode of ``env_id``: with its env's ``unseen_game_kwargs``.
 
     An env that draws its games from a public pool plays a game made for the episode from
     its hidden seed instead, so no live game can be looked up.
     """
-    return {**kwargs, **unseen_kwargs(env_id)}
+    entry = gym.spec(env_id).entry_point
+    creator = load_env_creator(entry) if isinstance(entry, str) else entry
+    return {**kwargs, **getattr(creator, "unseen_game_kwargs", {})}
 
 
 class StepTimeout(Exception):  # noqa: N818 - a verdict on one action
@@ -147,7 +143,6 @@ class LiveEnvs:
         seed: int,
         key: str,
         actions: list[str],
-        discard: bool = False,
     ) -> dict[str, Any]:
         """The outcome of the last of ``actions`` on the episode ``key`` (see :func:`advance`).
 
@@ -158,7 +153,7 @@ class LiveEnvs:
         shard = int.from_bytes(hashlib.sha256(key.encode()).digest()[:4], "big") % len(self._pools)
         with self._locks[shard]:
             (result,) = self._pools[shard].map(
-                [(env_id, kwargs, seed, key, actions, discard)], self.step_seconds
+                [(env_id, kwargs, seed, key, actions)], self.step_seconds
             )
         if result.ok:
             return dict(result.value)

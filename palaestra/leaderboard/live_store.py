@@ -344,7 +344,8 @@ class LiveEntry:
         agents: The agent names its sessions were started with, newest first (at most
             :data:`AGENTS_SHOWN`; ``agent_names`` counts them all).
         agent_names: How many names its sessions used.
-        started: Sessions started; ``finished``, ``abandoned`` and ``open`` split them.
+        sessions_started: Sessions started; ``sessions_finished``, ``sessions_abandoned``
+            and ``sessions_open`` split them.
         summary: The leaderboard aggregates over every episode of its ended sessions.
         updated_at: When its last scored session ended.
     """
@@ -352,10 +353,10 @@ class LiveEntry:
     submitter: str
     agents: list[str]
     agent_names: int
-    started: int
-    finished: int
-    abandoned: int
-    open: int
+    sessions_started: int
+    sessions_finished: int
+    sessions_abandoned: int
+    sessions_open: int
     summary: dict[str, Any]
     updated_at: dt.datetime
 
@@ -419,10 +420,10 @@ def entries(sessions: Sessions, suite: Suite) -> list[LiveEntry]:
                 submitter=group[0].token.name,
                 agents=names[:AGENTS_SHOWN],
                 agent_names=len(names),
-                started=len(group),
-                finished=counts[FINISHED],
-                abandoned=counts[ABANDONED],
-                open=len(group) - len(scored),
+                sessions_started=len(group),
+                sessions_finished=counts[FINISHED],
+                sessions_abandoned=counts[ABANDONED],
+                sessions_open=len(group) - len(scored),
                 summary=board_summary(scores, families),
                 updated_at=max(s.finished_at or s.created_at for s in scored),
             )

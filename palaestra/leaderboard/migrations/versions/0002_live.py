@@ -23,8 +23,9 @@ def upgrade() -> None:
             sa.Column("body_bytes", sa.BigInteger(), nullable=False, server_default="0")
         )
     # Files stored before: their size once, so the quota never reads them again.
-    size = "octet_length(body)" if op.get_bind().dialect.name == "postgresql" else None
-    op.execute(f"UPDATE submissions SET body_bytes = {size or 'length(CAST(body AS BLOB))'}")
+    postgres = op.get_bind().dialect.name == "postgresql"
+    size = "octet_length(body)" if postgres else "length(CAST(body AS BLOB))"
+    op.execute(f"UPDATE submissions SET body_bytes = {size}")
     op.create_table(
         "live_sessions",
         sa.Column("id", sa.String(32), primary_key=True),
