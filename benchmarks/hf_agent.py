@@ -14,9 +14,9 @@ import gymnasium as gym
 import torch
 
 import palaestra  # noqa: F401 - registers the environments
-from palaestra.agents.generation import SamplingConfig
-from palaestra.agents.hf import HFAgent
-from palaestra.agents.models import load_model
+from palaestra.llm.generation import SamplingConfig
+from palaestra.llm.hf_agent import HFAgent
+from palaestra.llm.models import load_model
 
 ENV_ID = "palaestra/Bandit-v0"
 

@@ -25,7 +25,7 @@ from palaestra.leaderboard.live_client import evaluate_live
 from palaestra.leaderboard.served import ServerProcess
 from palaestra.leaderboard.store import create_token
 from palaestra.leaderboard.suites import load_suite
-from palaestra.runner import run_episode
+from palaestra.rollout.loop import run_episode
 
 
 def local_ms_per_step(families: list[str]) -> tuple[float, int]:

@@ -137,8 +137,8 @@ def trl_steps(steps: int, mini_batches: int, trl_defaults: bool = False) -> dict
     from trl import GRPOConfig, GRPOTrainer
 
     import palaestra  # noqa: F401
-    from palaestra.agents.models import resolve_model
-    from palaestra.agents.prompting import extract_action
+    from palaestra.llm.models import resolve_model
+    from palaestra.llm.prompting import extract_action
 
     env = gym.make("palaestra/Bandit-v0", horizon=1, means=MEANS)
     observation, info = env.reset(seed=0)

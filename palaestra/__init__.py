@@ -17,7 +17,7 @@ from importlib.metadata import PackageNotFoundError, version
 from types import ModuleType
 
 from palaestra.envs.registration import env_ids, register_envs
-from palaestra.runner import EpisodeRecord, run_episode, run_episodes
+from palaestra.rollout.loop import EpisodeRecord, run_episode, run_episodes
 
 try:
     __version__ = version("palaestra")

@@ -27,10 +27,10 @@ from rich.table import Table
 from tyro.extras import SubcommandApp
 
 from palaestra.agents.factory import make_agent
-from palaestra.agents.openai_agent import AgentServerError
 from palaestra.envs.registration import ENTRIES
 from palaestra.errors import PalaestraError
-from palaestra.runner import EpisodeRecord, run_episodes, summarize
+from palaestra.llm.openai_agent import AgentServerError
+from palaestra.rollout.loop import EpisodeRecord, run_episodes, summarize
 
 app = SubcommandApp()
 # Piped output (logs, CI) gets a wide console so the tables are not squeezed to 80 columns.
@@ -152,7 +152,7 @@ def baseline(
         seed: Seed of the networks, exploration and evaluation episodes.
         out: Folder for curve.json and curve.png.
     """
-    from palaestra.agents.baselines import BaselineConfig, save_curve, train_baseline
+    from palaestra.baselines.training import BaselineConfig, save_curve, train_baseline
 
     config = BaselineConfig(
         env=env_id,

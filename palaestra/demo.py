@@ -21,7 +21,7 @@ import numpy as np
 from rich.console import Console
 
 from palaestra.agents.factory import make_agent
-from palaestra.runner import EpisodeRecord, run_episode, summarize
+from palaestra.rollout.loop import EpisodeRecord, run_episode, summarize
 
 BANDIT_IDS = (
     "palaestra/Bandit-TwoArmed-v0",

@@ -18,6 +18,6 @@ if os.environ.get("PYTEST_XDIST_WORKER"):
 @pytest.fixture(scope="session")
 def tiny() -> tuple[Any, Any]:
     """The tiny test model and its tokenizer, built once per test worker."""
-    from palaestra.agents.models import load_model
+    from palaestra.llm.models import load_model
 
     return load_model("tiny")

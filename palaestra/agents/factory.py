@@ -30,7 +30,7 @@ def make_agent(spec: str, env: gym.Env[Any, Any], seed: int | None = None) -> Ag
     Args:
         spec: A scripted agent name (``random``, ``oracle``, ``ucb``, ``thompson``,
             ``epsilon-greedy``), ``hf:MODEL`` (a local or hub model, see
-            :mod:`palaestra.agents.models`) or ``openai:MODEL@URL`` (an OpenAI-compatible
+            :mod:`palaestra.llm.models`) or ``openai:MODEL@URL`` (an OpenAI-compatible
             server; ``openai:MODEL`` for OpenAI itself).
         env: The environment the agent will play (the oracle reads its state).
         seed: Seed of the agent's own randomness.
@@ -40,11 +40,11 @@ def make_agent(spec: str, env: gym.Env[Any, Any], seed: int | None = None) -> Ag
     """
     kind, _, rest = spec.partition(":")
     if kind == "hf" and rest:
-        from palaestra.agents.hf import HFAgent
+        from palaestra.llm.hf_agent import HFAgent
 
         return HFAgent.from_spec(rest, seed=seed or 0)
     if kind == "openai" and rest:
-        from palaestra.agents.openai_agent import OpenAIChatAgent
+        from palaestra.llm.openai_agent import OpenAIChatAgent
 
         model, _, url = rest.partition("@")
         if not model:

@@ -32,12 +32,12 @@ from typing import Any
 
 import torch
 
-from palaestra.agents.records import Episode, Turn
 from palaestra.algorithms.base import Sampler, TrainingSet
 from palaestra.algorithms.batch import TokenBatch
 from palaestra.algorithms.grpo import GRPO, GRPOConfig
 from palaestra.algorithms.losses import LossAggregation
 from palaestra.errors import InvalidArgumentError
+from palaestra.rollout.records import Episode, Turn
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -24,10 +24,10 @@ from typing import Any, Literal
 
 import torch
 
-from palaestra.agents.records import Episode
 from palaestra.algorithms.base import LossContext, Sampler, TokenLoss, TrainingSet, group_indices
 from palaestra.algorithms.grpo import GRPO, GRPOConfig
 from palaestra.errors import InvalidArgumentError
+from palaestra.rollout.records import Episode
 
 
 @dataclass(frozen=True, kw_only=True)

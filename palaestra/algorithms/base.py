@@ -19,7 +19,6 @@ from typing import Any, ClassVar, Literal, NamedTuple, Protocol
 
 import torch
 
-from palaestra.agents.records import Episode, Turn
 from palaestra.algorithms.batch import TokenBatch
 from palaestra.algorithms.losses import (
     LOSS_AGGREGATIONS,
@@ -33,6 +32,7 @@ from palaestra.algorithms.losses import (
     token_covariance,
 )
 from palaestra.errors import InvalidArgumentError
+from palaestra.rollout.records import Episode, Turn
 
 
 @dataclass(frozen=True, kw_only=True)

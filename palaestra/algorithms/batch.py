@@ -1,7 +1,7 @@
 """Episodes to training sequences: the ``concat`` and ``per_turn`` layouts.
 
 * ``concat``: one sequence per episode, the prompts and responses of all its turns in order
-  (:func:`~palaestra.agents.records.concat_tokens`); the loss mask selects the sampled
+  (:func:`~palaestra.rollout.records.concat_tokens`); the loss mask selects the sampled
   response tokens, so observation and template tokens are never trained. Needs
   full-history prompts.
 * ``per_turn``: one sequence per turn, its prompt (as the model saw it, e.g. the last k
@@ -20,7 +20,7 @@ from typing import Literal
 
 import torch
 
-from palaestra.agents.records import Episode, concat_tokens
+from palaestra.rollout.records import Episode, concat_tokens
 
 Layout = Literal["concat", "per_turn"]
 LAYOUTS: tuple[str, ...] = ("concat", "per_turn")

@@ -10,9 +10,9 @@ from typing import Any, Literal
 
 import gymnasium as gym
 
-from palaestra.agents.prompting import EXTRACT_MODES, ExtractMode
 from palaestra.algorithms.batch import LAYOUTS, Layout
 from palaestra.errors import InvalidArgumentError, did_you_mean
+from palaestra.llm.prompting import EXTRACT_MODES, ExtractMode
 
 Schedule = Literal["constant", "linear", "cosine"]
 Precision = Literal["auto", "fp32", "bf16"]

@@ -22,9 +22,9 @@ from typing import Literal
 
 import torch
 
-from palaestra.agents.records import Episode
 from palaestra.algorithms.base import Algorithm, PolicyLossConfig, episode_returns, group_normalized
 from palaestra.errors import InvalidArgumentError
+from palaestra.rollout.records import Episode
 
 GiGPOMode = Literal["mean_norm", "mean_std_norm"]
 

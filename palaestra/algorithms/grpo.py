@@ -18,7 +18,6 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from palaestra.agents.records import Episode
 from palaestra.algorithms.base import (
     Algorithm,
     PolicyLossConfig,
@@ -29,6 +28,7 @@ from palaestra.algorithms.base import (
     group_indices,
     group_normalized,
 )
+from palaestra.rollout.records import Episode
 
 
 @dataclass(frozen=True, kw_only=True)

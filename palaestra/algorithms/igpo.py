@@ -31,10 +31,10 @@ from typing import Any
 
 import torch
 
-from palaestra.agents.records import Episode
 from palaestra.algorithms.base import Algorithm, Scorer, group_indices
 from palaestra.algorithms.grpo import GRPOConfig
 from palaestra.errors import InvalidArgumentError
+from palaestra.rollout.records import Episode
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -8,9 +8,9 @@ from typing import Any
 
 import torch
 
-from palaestra.agents.models import load_model
 from palaestra.algorithms.config import TrainConfig
 from palaestra.errors import InvalidArgumentError
+from palaestra.llm.models import load_model
 from palaestra.optional import require
 
 

@@ -9,7 +9,6 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from palaestra.agents.records import Episode
 from palaestra.algorithms.base import (
     Algorithm,
     PolicyLossConfig,
@@ -18,6 +17,7 @@ from palaestra.algorithms.base import (
     group_indices,
 )
 from palaestra.algorithms.losses import LossAggregation
+from palaestra.rollout.records import Episode
 
 
 @dataclass(frozen=True, kw_only=True)

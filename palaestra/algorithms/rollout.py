@@ -11,9 +11,9 @@ from collections.abc import Sequence
 from dataclasses import replace
 from typing import Any
 
-from palaestra.agents.hf import HFAgent
-from palaestra.agents.records import Episode, Turn
 from palaestra.errors import PalaestraError
+from palaestra.llm.hf_agent import HFAgent
+from palaestra.rollout.records import Episode, Turn
 
 #: Group ids of stream s start at s x this (never mixed with the main groups).
 STREAM_GROUPS = 100_000

@@ -23,11 +23,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Literal
 
-from palaestra.agents.records import Episode
 from palaestra.algorithms.base import Algorithm, PolicyLossConfig, episode_returns, group_normalized
 from palaestra.algorithms.grpo import GRPOConfig
 from palaestra.algorithms.rloo import RLOO
 from palaestra.errors import InvalidArgumentError
+from palaestra.rollout.records import Episode
 
 BASES = ("grpo", "rloo", "gigpo")
 

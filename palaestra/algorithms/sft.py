@@ -1,6 +1,6 @@
 """Supervised warm start on demonstrations from a scripted agent (the oracle, usually).
 
-Demonstrations are played through the same :class:`~palaestra.agents.prompting.ChatSession`
+Demonstrations are played through the same :class:`~palaestra.llm.prompting.ChatSession`
 as RL rollouts, so the warm start sees exactly the prompts the policy will see. For the math
 environments the oracle writes the generated worked solution, so this is the usual short SFT
 on solutions before RL.
@@ -16,10 +16,10 @@ import gymnasium as gym
 import torch
 
 from palaestra.agents.factory import make_agent
-from palaestra.agents.prompting import ChatSession, PromptConfig
 from palaestra.algorithms.batch import Sample, TokenBatch
 from palaestra.algorithms.config import TrainConfig
 from palaestra.algorithms.losses import token_logprobs_and_entropy
+from palaestra.llm.prompting import ChatSession, PromptConfig
 
 
 def demonstrations(

@@ -32,7 +32,6 @@ from typing import Any, Literal
 
 import torch
 
-from palaestra.agents.records import Episode
 from palaestra.algorithms.base import (
     Algorithm,
     LossContext,
@@ -47,6 +46,7 @@ from palaestra.algorithms.grpo import GRPO, GRPOConfig
 from palaestra.algorithms.losses import Gather, clip_cov_tokens, local_gather, token_covariance
 from palaestra.algorithms.rloo import RLOO, RLOOConfig
 from palaestra.errors import InvalidArgumentError
+from palaestra.rollout.records import Episode
 
 #: Episode metrics that count tool calls, in order of preference.
 TOOL_METRICS = ("tool_calls", "searches")

@@ -3,7 +3,7 @@
 One iteration, top to bottom (:meth:`Trainer.iteration`):
 
 1. **rollout**: the algorithm's (default: ``groups`` seeds, ``group_size`` episodes each),
-   played at once by an :class:`~palaestra.agents.hf.HFAgent` on the current policy with
+   played at once by an :class:`~palaestra.llm.hf_agent.HFAgent` on the current policy with
    the exact token ids and log-probs kept;
 2. **select**: the episodes to train on (DAPO's filter, replays, regularization sets);
 3. **batch**: episodes become token sequences in the ``concat`` or ``per_turn`` layout;
@@ -36,9 +36,6 @@ from typing import Any
 import gymnasium as gym
 import torch
 
-from palaestra.agents.generation import SamplingConfig
-from palaestra.agents.hf import HFAgent
-from palaestra.agents.prompting import PromptConfig
 from palaestra.algorithms.base import Algorithm, LossContext, TrainingSet
 from palaestra.algorithms.batch import TokenBatch, build_samples, mini_batch_rows
 from palaestra.algorithms.checkpoints import Checkpoints
@@ -57,6 +54,9 @@ from palaestra.algorithms.runlog import RunLog, read_metrics
 from palaestra.algorithms.sft import warm_start
 from palaestra.algorithms.update_stats import UPDATE_KEYS, UpdateStats
 from palaestra.errors import InvalidArgumentError, PalaestraError
+from palaestra.llm.generation import SamplingConfig
+from palaestra.llm.hf_agent import HFAgent
+from palaestra.llm.prompting import PromptConfig
 from palaestra.progress import track
 
 

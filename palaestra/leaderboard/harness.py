@@ -23,7 +23,7 @@ from palaestra.leaderboard.schema import (
 )
 from palaestra.leaderboard.suites import Suite, Task
 from palaestra.progress import track
-from palaestra.runner import run_episode
+from palaestra.rollout.loop import run_episode
 
 
 @dataclasses.dataclass(frozen=True)
@@ -199,7 +199,7 @@ def play_episode(agent_spec: str, task: dict[str, Any], seed: int) -> dict[str, 
 @functools.lru_cache(maxsize=1)
 def _local_model(spec: str) -> Any:
     """A local model's agent, loaded once per process rather than once per episode."""
-    from palaestra.agents.hf import HFAgent
+    from palaestra.llm.hf_agent import HFAgent
 
     return HFAgent.from_spec(spec)
 

@@ -13,7 +13,7 @@ from palaestra.agents import (
 )
 from palaestra.agents.scripted import FALLBACK_WORDS
 from palaestra.errors import InvalidArgumentError
-from palaestra.runner import run_episodes
+from palaestra.rollout.loop import run_episodes
 
 
 def mean_regret(env_id: str, agent: object, episodes: int = 30) -> float:

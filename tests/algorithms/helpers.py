@@ -2,9 +2,9 @@
 
 import torch
 
-from palaestra.agents.records import Episode, Turn
 from palaestra.algorithms.base import LossContext
 from palaestra.algorithms.batch import TokenBatch
+from palaestra.rollout.records import Episode, Turn
 
 
 def episode(rewards: list[float], group: int = 0, observations: list[str] | None = None) -> Episode:

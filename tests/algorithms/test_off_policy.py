@@ -15,11 +15,11 @@ import gymnasium as gym
 import pytest
 import torch
 
-from palaestra.agents.records import Episode
 from palaestra.algorithms import GRPO, AgenticAEPO, AgenticAEPOConfig, GRPOConfig, make_algorithm
 from palaestra.algorithms.base import Algorithm, Sampler, TrainingSet
 from palaestra.algorithms.trainer import TrainConfig, Trainer
 from palaestra.errors import InvalidArgumentError
+from palaestra.rollout.records import Episode
 from tests.algorithms.test_trainer import Alternating, config
 
 

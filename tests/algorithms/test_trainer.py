@@ -17,12 +17,12 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
-from palaestra.agents.records import Episode
 from palaestra.algorithms import GRPO, make_algorithm
 from palaestra.algorithms.trainer import TrainConfig, Trainer, TrainingError, read_metrics
 from palaestra.demo import REFERENCE_RUNS
 from palaestra.envs.core import TextEnv, Transition
 from palaestra.errors import InvalidArgumentError
+from palaestra.rollout.records import Episode
 
 BANDIT = {
     "env": "palaestra/Bandit-v0",
@@ -208,7 +208,7 @@ def test_outputs_and_checkpoints(tmp_path: Path) -> None:
     described = json.loads((out / "config.json").read_text())
     assert described["algorithm"] == "grpo" and described["train"]["steps"] == 3
     # The checkpoint is a model spec for agents.
-    from palaestra.agents.hf import HFAgent
+    from palaestra.llm.hf_agent import HFAgent
 
     assert HFAgent.from_spec(str(saved / "model")).run("palaestra/Math-v0", [0])[0].length == 1
 

@@ -15,7 +15,7 @@ from palaestra.leaderboard.demo import Entry, leaderboard_demo
 def test_reference_checkpoint_and_baselines_reach_the_table(
     tmp_path: Path, tiny: tuple[Any, Any]
 ) -> None:
-    from palaestra.agents.hf import HFAgent
+    from palaestra.llm.hf_agent import HFAgent
 
     # A run folder as the trainer leaves it: a checkpoint with its agent settings and metrics.
     run = tmp_path / "grpo-arithmetic"

@@ -16,7 +16,7 @@ from palaestra.leaderboard.live_client import LiveEpisodeEnv, _Connection
 from palaestra.leaderboard.live_env import advance
 from palaestra.leaderboard.live_store import live_seed
 from palaestra.leaderboard.schema import board_summary
-from palaestra.runner import EpisodeRecord, run_episode
+from palaestra.rollout.loop import EpisodeRecord, run_episode
 
 from .conftest import SMALL, Board
 

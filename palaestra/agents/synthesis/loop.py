@@ -14,11 +14,11 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
-from palaestra.agents.prompting import PromptConfig
 from palaestra.agents.synthesis.extract import ReplyError, extract_policy
 from palaestra.agents.synthesis.prompts import Feedback, feedback_text, task_prompt
 from palaestra.agents.synthesis.selfplay import Evaluation, evaluate_policy, social_game
 from palaestra.errors import InvalidArgumentError, did_you_mean
+from palaestra.llm.prompting import PromptConfig
 from palaestra.progress import track
 from palaestra.sandbox import isolation
 from palaestra.sandbox.policy import PolicyLimits
@@ -55,13 +55,13 @@ class AgentWriter:
         """A writer for ``hf:MODEL`` or ``openai:MODEL@URL``."""
         kind, _, rest = spec.partition(":")
         if kind == "hf" and rest:
-            from palaestra.agents.generation import SamplingConfig
-            from palaestra.agents.hf import HFAgent
+            from palaestra.llm.generation import SamplingConfig
+            from palaestra.llm.hf_agent import HFAgent
 
             sampling = SamplingConfig(max_new_tokens=max_new_tokens, temperature=0.7)
             return cls(HFAgent.from_spec(rest, prompt=WRITER_PROMPT, sampling=sampling, seed=seed))
         if kind == "openai" and rest:
-            from palaestra.agents.openai_agent import OpenAIChatAgent
+            from palaestra.llm.openai_agent import OpenAIChatAgent
 
             model, _, url = rest.partition("@")
             return cls(

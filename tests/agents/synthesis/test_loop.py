@@ -73,9 +73,9 @@ def test_sparse_feedback_gives_the_reward_only(mode: str) -> None:
 
 
 def test_the_tiny_model_writes_garbage_and_the_loop_goes_on(tiny: tuple[Any, Any]) -> None:
-    from palaestra.agents.generation import SamplingConfig
-    from palaestra.agents.hf import HFAgent
     from palaestra.agents.synthesis.loop import WRITER_PROMPT, AgentWriter
+    from palaestra.llm.generation import SamplingConfig
+    from palaestra.llm.hf_agent import HFAgent
 
     model, tokenizer = tiny
     agent = HFAgent(model, tokenizer, prompt=WRITER_PROMPT, sampling=SamplingConfig(64))

@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from palaestra.runner import EpisodeRecord
+from palaestra.rollout.loop import EpisodeRecord
 
 
 @dataclass

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 from gymnasium.utils.env_checker import check_env
 
-from palaestra.agents.numeric import NumericView
+from palaestra.envs.wrappers.numeric import NumericView
 from palaestra.errors import InvalidArgumentError
 
 

@@ -6,10 +6,10 @@ from typing import Any
 import gymnasium as gym
 import pytest
 
-from palaestra.agents.chat_check import ChatTemplateError, check_chat_tokens
-from palaestra.agents.generation import SamplingConfig
-from palaestra.agents.hf import HFAgent
-from palaestra.agents.prompting import PromptConfig
+from palaestra.llm.chat_check import ChatTemplateError, check_chat_tokens
+from palaestra.llm.generation import SamplingConfig
+from palaestra.llm.hf_agent import HFAgent
+from palaestra.llm.prompting import PromptConfig
 
 
 def episodes(model: Any, tokenizer: Any, config: PromptConfig) -> list[Any]:

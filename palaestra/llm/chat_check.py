@@ -19,8 +19,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from palaestra.agents.prompting import ChatSession, ChatTemplateError, PromptConfig
-from palaestra.agents.records import Episode, PrefixError, Turn, concat_tokens
+from palaestra.llm.prompting import ChatSession, ChatTemplateError, PromptConfig
+from palaestra.rollout.records import Episode, PrefixError, Turn, concat_tokens
 
 __all__ = ["PROBE_CONVERSATION", "ChatCheckReport", "ChatTemplateError", "check_chat_tokens"]
 
@@ -62,7 +62,7 @@ def check_chat_tokens(
 
     Args:
         tokenizer: The model's tokenizer (with its chat template).
-        episodes: Episodes played by an :class:`~palaestra.agents.hf.HFAgent` with full
+        episodes: Episodes played by an :class:`~palaestra.llm.hf_agent.HFAgent` with full
             history (their sampled tokens are checked).
         prompt: The prompt settings the episodes were played with.
         raise_on_failure: Raise :class:`ChatTemplateError` instead of returning problems.

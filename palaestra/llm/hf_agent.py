@@ -12,11 +12,11 @@ from typing import Any
 import gymnasium as gym
 import torch
 
-from palaestra.agents.generation import Decoder, Generation, SamplingConfig
-from palaestra.agents.prompting import ChatSession, PromptConfig, extract_action
-from palaestra.agents.records import Episode, Turn
 from palaestra.errors import InvalidArgumentError
-from palaestra.runner import EpisodeRecord
+from palaestra.llm.generation import Decoder, Generation, SamplingConfig
+from palaestra.llm.prompting import ChatSession, PromptConfig, extract_action
+from palaestra.rollout.loop import EpisodeRecord
+from palaestra.rollout.records import Episode, Turn
 
 #: The file beside a saved model that holds the agent settings it was trained with.
 SETTINGS_FILE = "palaestra_agent.json"
@@ -47,7 +47,7 @@ class HFAgent:
     (``reset``/``act``), many through ``reset_batch``/``act_batch``, and collects training
     data with :meth:`play`: every turn's exact prompt and response token ids, and the
     log-probability and entropy of each sampled token. Generation is batched across
-    episodes with a KV cache (:func:`~palaestra.agents.generation.generate`).
+    episodes with a KV cache (:func:`~palaestra.llm.generation.generate`).
 
     Args:
         model: A causal LM (``AutoModelForCausalLM``).
@@ -95,12 +95,12 @@ class HFAgent:
     def from_spec(
         cls, spec: str, *, device: str = "cpu", dtype: str = "auto", **kwargs: Any
     ) -> HFAgent:
-        """Load the model ``spec`` names (see :mod:`palaestra.agents.models`) into an agent.
+        """Load the model ``spec`` names (see :mod:`palaestra.llm.models`) into an agent.
 
         A local model folder saved by the trainer carries ``palaestra_agent.json``: the
         prompt and sampling settings it was trained with, used unless given here.
         """
-        from palaestra.agents.models import load_model
+        from palaestra.llm.models import load_model
 
         model, tokenizer = load_model(spec, device=device, dtype=dtype)
         return cls(model, tokenizer, name=f"hf:{spec}", **{**_saved_settings(spec), **kwargs})
@@ -159,7 +159,7 @@ class HFAgent:
         return replies
 
     def decoder(self) -> Decoder:
-        """A :class:`~palaestra.agents.generation.Decoder` with this agent's settings."""
+        """A :class:`~palaestra.llm.generation.Decoder` with this agent's settings."""
         return Decoder(
             self.model,
             sampling=self.sampling,

@@ -19,9 +19,9 @@ import gymnasium as gym
 import pytest
 
 import palaestra
-from palaestra.agents.models import resolve_model
-from palaestra.agents.openai_agent import AgentServerError, OpenAIChatAgent
-from palaestra.agents.prompting import PromptConfig
+from palaestra.llm.models import resolve_model
+from palaestra.llm.openai_agent import AgentServerError, OpenAIChatAgent
+from palaestra.llm.prompting import PromptConfig
 
 
 def free_port() -> int:

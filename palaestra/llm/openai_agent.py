@@ -12,7 +12,7 @@ is raised with what happened; :meth:`OpenAIChatAgent.run` attaches the episodes 
 already finished to it, so no finished work is lost.
 
 :meth:`OpenAIChatAgent.run` has the same signature as :meth:`HFAgent.run
-<palaestra.agents.hf.HFAgent.run>`: both play many episodes at once.
+<palaestra.llm.hf_agent.HFAgent.run>`: both play many episodes at once.
 """
 
 from __future__ import annotations
@@ -24,14 +24,14 @@ from typing import Any
 
 import gymnasium as gym
 
-from palaestra.agents.prompting import (
+from palaestra.errors import InvalidArgumentError, PalaestraError
+from palaestra.llm.prompting import (
     PromptConfig,
     extract_action,
     format_observation,
     system_message,
 )
-from palaestra.errors import InvalidArgumentError, PalaestraError
-from palaestra.runner import EpisodeRecord, run_episode
+from palaestra.rollout.loop import EpisodeRecord, run_episode
 
 
 class AgentServerError(PalaestraError):

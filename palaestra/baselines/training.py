@@ -1,6 +1,6 @@
 """Non-LLM reference agents: tianshou's DQN and PPO on the numeric view of an environment.
 
-``train_baseline`` trains on :class:`~palaestra.agents.numeric.NumericView` copies of a
+``train_baseline`` trains on :class:`~palaestra.envs.wrappers.numeric.NumericView` copies of a
 registered environment, evaluating the greedy policy after every epoch, and returns the
 learning curve with a uniformly random policy's return on the same evaluation seeds as the
 reference line. ``palaestra baseline ENV_ID --algo dqn|ppo`` runs it from the command line
@@ -17,7 +17,7 @@ from typing import Any, Literal
 import gymnasium as gym
 import numpy as np
 
-from palaestra.agents.numeric import NumericView
+from palaestra.envs.wrappers.numeric import NumericView
 from palaestra.errors import InvalidArgumentError
 
 BaselineAlgo = Literal["dqn", "ppo"]

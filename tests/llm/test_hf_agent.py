@@ -6,10 +6,10 @@ import gymnasium as gym
 import pytest
 
 import palaestra
-from palaestra.agents.generation import Generation, SamplingConfig
-from palaestra.agents.hf import HFAgent
-from palaestra.agents.prompting import PromptConfig
-from palaestra.agents.records import PrefixError, concat_tokens
+from palaestra.llm.generation import Generation, SamplingConfig
+from palaestra.llm.hf_agent import HFAgent
+from palaestra.llm.prompting import PromptConfig
+from palaestra.rollout.records import PrefixError, concat_tokens
 
 
 def agent(tiny: tuple[Any, Any], **kwargs: Any) -> HFAgent:
@@ -193,8 +193,8 @@ def test_a_saved_model_plays_with_the_settings_it_was_saved_with(
 def test_damaged_settings_files_are_clear_errors(
     tiny: tuple[Any, Any], tmp_path: Any, text: str
 ) -> None:
-    from palaestra.agents.hf import SETTINGS_FILE
     from palaestra.errors import InvalidArgumentError
+    from palaestra.llm.hf_agent import SETTINGS_FILE
 
     model, tokenizer = tiny
     model.save_pretrained(tmp_path)

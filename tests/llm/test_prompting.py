@@ -4,14 +4,14 @@ from typing import Any
 
 import pytest
 
-from palaestra.agents.prompting import (
+from palaestra.errors import InvalidArgumentError
+from palaestra.llm.prompting import (
     ChatSession,
     PromptConfig,
     extract_action,
     format_observation,
     system_message,
 )
-from palaestra.errors import InvalidArgumentError
 
 ACTIONS = ["go north", "go", "take apple", "open fridge"]
 

@@ -5,8 +5,8 @@ from typing import Any
 import pytest
 import torch
 
-from palaestra.agents.generation import SamplingConfig, generate
 from palaestra.errors import InvalidArgumentError
+from palaestra.llm.generation import SamplingConfig, generate
 
 
 def ids(tokenizer: Any, text: str) -> list[int]:
@@ -117,7 +117,7 @@ def test_uses_the_current_cache_argument(tiny: tuple[Any, Any]) -> None:
     import inspect
     import warnings
 
-    from palaestra.agents.generation import cache_argument
+    from palaestra.llm.generation import cache_argument
 
     model, tokenizer = tiny
     name = cache_argument(model)
