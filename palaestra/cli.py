@@ -30,7 +30,7 @@ from palaestra.agents.factory import make_agent
 from palaestra.envs.registration import ENTRIES
 from palaestra.errors import PalaestraError
 from palaestra.llm.openai_agent import AgentServerError
-from palaestra.rollout.loop import EpisodeRecord, run_episodes, summarize
+from palaestra.rollout.loop import EpisodeRecord, run_episodes, summarize_episodes
 
 app = SubcommandApp()
 # Piped output (logs, CI) gets a wide console so the tables are not squeezed to 80 columns.
@@ -415,7 +415,7 @@ def demo(
 
 def print_summary(title: str, results: dict[str, list[EpisodeRecord]]) -> None:
     """Print one row of summary figures per agent (return as mean ± std over episodes)."""
-    summaries = {name: summarize(records) for name, records in results.items()}
+    summaries = {name: summarize_episodes(records) for name, records in results.items()}
     fixed = ("episodes", "return", "return_std", "success_rate", "length", "invalid_rate")
     metrics = sorted({k for s in summaries.values() for k in s} - set(fixed))
     table = Table(title=title)

@@ -21,7 +21,7 @@ import numpy as np
 from rich.console import Console
 
 from palaestra.agents.factory import make_agent
-from palaestra.rollout.loop import EpisodeRecord, run_episode, summarize
+from palaestra.rollout.loop import EpisodeRecord, run_episode, summarize_episodes
 
 BANDIT_IDS = (
     "palaestra/Bandit-TwoArmed-v0",
@@ -90,7 +90,7 @@ def bandit_demo(
     for env_id in BANDIT_IDS:
         print_summary(f"{env_id}: {episodes} episodes per agent", results[env_id])
         for agent, records in results[env_id].items():
-            s = summarize(records)
+            s = summarize_episodes(records)
             lines.append(
                 f"| {env_id} | {agent} | {s['regret']:.2f} | {s['optimal_arm_rate']:.3f} "
                 f"| {s['success_rate']:.2f} | {s['return']:.2f} |"

@@ -124,13 +124,13 @@ def evaluate(
         return
     from palaestra.leaderboard.live_client import evaluate_live
     from palaestra.leaderboard.suites import load_suite
-    from palaestra.rollout.loop import summarize
+    from palaestra.rollout.loop import summarize_episodes
 
     suite_id = load_suite(suite).id if Path(suite).is_file() else suite
     run = evaluate_live(
         agent, server, token, suite_id, name=name, families=families, progress=progress
     )
-    figures = summarize(run.records)
+    figures = summarize_episodes(run.records)
     console.print(
         f"live session {run.session} {run.status}"
         f"{' (resumed)' if run.resumed else ''}: {len(run.records)} episodes played here, "

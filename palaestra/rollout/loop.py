@@ -129,7 +129,7 @@ def run_episodes(
             environment.close()
 
 
-def summarize(records: list[EpisodeRecord]) -> dict[str, float]:
+def summarize_episodes(records: list[EpisodeRecord]) -> dict[str, float]:
     """Mean figures over ``records``.
 
     Returns:

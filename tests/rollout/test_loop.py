@@ -7,7 +7,7 @@ import pytest
 
 import palaestra
 from palaestra.agents import OracleAgent, RandomAgent
-from palaestra.rollout.loop import summarize
+from palaestra.rollout.loop import summarize_episodes
 
 
 class Stubborn:
@@ -53,11 +53,11 @@ def test_run_episodes_seeds_and_summary() -> None:
     env = gym.make("palaestra/Bandit-v0")
     records = palaestra.run_episodes(env, OracleAgent(env), episodes=4, seed=10)
     assert [r.seed for r in records] == [10, 11, 12, 13]
-    summary = summarize(records)
+    summary = summarize_episodes(records)
     assert summary["episodes"] == 4 and summary["success_rate"] == 1.0
     assert summary["regret"] == 0.0 and summary["optimal_arm_rate"] == 1.0
     assert summary["length"] == 50 and summary["invalid_rate"] == 0.0
-    assert summarize([]) == {"episodes": 0.0}
+    assert summarize_episodes([]) == {"episodes": 0.0}
 
 
 def test_run_episodes_by_id_with_on_step() -> None:
