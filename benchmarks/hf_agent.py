@@ -17,6 +17,7 @@ import palaestra  # noqa: F401 - registers the environments
 from palaestra.llm.generation import SamplingConfig
 from palaestra.llm.hf_agent import HFAgent
 from palaestra.llm.models import load_model
+from palaestra.rollout import play
 
 ENV_ID = "palaestra/Bandit-v0"
 
@@ -27,7 +28,7 @@ def rate(agent: HFAgent, episodes: int, horizon: int, batch: int) -> tuple[float
     for first in range(0, episodes, batch):
         seeds = list(range(first, min(first + batch, episodes)))
         envs = [gym.make(ENV_ID, horizon=horizon) for _ in seeds]
-        tokens += sum(e.response_tokens for e in agent.play(envs, seeds))
+        tokens += sum(e.response_tokens for e in play(agent, envs, seeds))
     return tokens / (time.perf_counter() - start), tokens
 
 

@@ -13,11 +13,12 @@ Importing palaestra registers every environment with Gymnasium::
 from __future__ import annotations
 
 import importlib
+import warnings
 from importlib.metadata import PackageNotFoundError, version
 from types import ModuleType
 
 from palaestra.envs.registration import env_ids, register_envs
-from palaestra.rollout.loop import EpisodeRecord, run_episode, run_episodes
+from palaestra.rollout import Episode, play, run_episode, run_episodes
 
 try:
     __version__ = version("palaestra")
@@ -26,11 +27,19 @@ except PackageNotFoundError:  # running from a source tree that is not installed
 
 register_envs()
 
-__all__ = ["EpisodeRecord", "__version__", "env_ids", "run_episode", "run_episodes"]
+__all__ = ["Episode", "__version__", "env_ids", "play", "run_episode", "run_episodes"]
 
 
-def __getattr__(name: str) -> ModuleType:
+def __getattr__(name: str) -> ModuleType | type[Episode]:
     # `palaestra.testing.check(...)` works after a bare `import palaestra`.
-    if name in {"testing", "cli", "agents", "envs", "errors"}:
+    if name in {"testing", "cli", "agents", "envs", "errors", "rollout"}:
         return importlib.import_module(f"palaestra.{name}")
+    if name == "EpisodeRecord":
+        warnings.warn(
+            "palaestra.EpisodeRecord is now palaestra.Episode (one record for every agent); "
+            "the old name goes in the next release",
+            DeprecationWarning,
+            stacklevel=2,
+        )
+        return Episode
     raise AttributeError(f"module 'palaestra' has no attribute {name!r}")

@@ -26,11 +26,10 @@ from rich.console import Console
 from rich.table import Table
 from tyro.extras import SubcommandApp
 
-from palaestra.agents.factory import make_agent
+from palaestra.agents.factory import play_agent
 from palaestra.envs.registration import ENTRIES
 from palaestra.errors import PalaestraError
-from palaestra.llm.openai_agent import AgentServerError
-from palaestra.rollout.loop import EpisodeRecord, run_episodes, summarize_episodes
+from palaestra.rollout import AgentError, Episode, summarize_episodes
 
 app = SubcommandApp()
 # Piped output (logs, CI) gets a wide console so the tables are not squeezed to 80 columns.
@@ -109,19 +108,11 @@ def run(
         out: Write the per-episode records to this JSON file.
         progress: Show a progress bar.
     """
-    env = gym.make(env_id)
-    failure: AgentServerError | None = None
+    failure: AgentError | None = None
     try:
-        player = make_agent(agent, env, seed=seed)
-        batched = getattr(player, "run", None)  # LLM agents play many episodes at once
-        if batched is not None:
-            records = batched(env_id, [seed + k for k in range(episodes)])
-        else:
-            records = run_episodes(env, player, episodes=episodes, seed=seed, progress=progress)
-    except AgentServerError as exc:
+        records = play_agent(agent, env_id, [seed + k for k in range(episodes)], progress=progress)
+    except AgentError as exc:
         records, failure = exc.completed, exc
-    finally:
-        env.close()
     print_summary(f"{agent} on {env_id}", {agent: records})
     if out is not None:
         out.parent.mkdir(parents=True, exist_ok=True)
@@ -413,7 +404,7 @@ def demo(
     )
 
 
-def print_summary(title: str, results: dict[str, list[EpisodeRecord]]) -> None:
+def print_summary(title: str, results: dict[str, list[Episode]]) -> None:
     """Print one row of summary figures per agent (return as mean ± std over episodes)."""
     summaries = {name: summarize_episodes(records) for name, records in results.items()}
     fixed = ("episodes", "return", "return_std", "success_rate", "length", "invalid_rate")

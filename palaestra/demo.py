@@ -14,14 +14,14 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import Any, SupportsFloat
 
 import gymnasium as gym
 import numpy as np
 from rich.console import Console
 
 from palaestra.agents.factory import make_agent
-from palaestra.rollout.loop import EpisodeRecord, run_episode, summarize_episodes
+from palaestra.rollout import Episode, run_episodes, summarize_episodes
 
 BANDIT_IDS = (
     "palaestra/Bandit-TwoArmed-v0",
@@ -35,25 +35,37 @@ BANDIT_AGENTS = ("oracle", "thompson", "ucb", "epsilon-greedy", "random")
 
 def bandit_regret(
     env_id: str, agent_name: str, *, episodes: int, seed: int = 0
-) -> tuple[list[EpisodeRecord], np.ndarray]:
+) -> tuple[list[Episode], np.ndarray]:
     """Play ``episodes`` episodes and return the records and the mean regret curve.
 
     Returns:
         The records, and the mean over episodes of the cumulative regret after each round.
     """
-    env = gym.make(env_id)
+    env = _RegretInInfo(gym.make(env_id))
     agent = make_agent(agent_name, env, seed=seed)
-    curves: list[list[float]] = []
-
-    def record_regret(env: gym.Env[str, str], reward: float, info: dict[str, Any]) -> None:
-        curves[-1].append(env.unwrapped.regret)  # type: ignore[attr-defined]
-
-    records = []
-    for k in range(episodes):
-        curves.append([])
-        records.append(run_episode(env, agent, seed=seed + k, on_step=record_regret))
-    env.close()
+    try:
+        records = run_episodes(env, agent, episodes=episodes, seed=seed)
+    finally:
+        env.close()
+    curves = [[turn.info["regret"] for turn in record.turns] for record in records]
     return records, np.mean(np.asarray(curves), axis=0)
+
+
+class _RegretInInfo(gym.Wrapper[str, str, str, str]):
+    """Puts the bandit's cumulative regret so far into every step's info."""
+
+    def step(self, action: str) -> tuple[str, SupportsFloat, bool, bool, dict[str, Any]]:
+        observation, reward, terminated, truncated, info = self.env.step(action)
+        return (
+            observation,
+            reward,
+            terminated,
+            truncated,
+            {
+                **info,
+                "regret": self.env.unwrapped.regret,  # type: ignore[attr-defined]
+            },
+        )
 
 
 def bandit_demo(
@@ -78,7 +90,7 @@ def bandit_demo(
     out.mkdir(parents=True, exist_ok=True)
     pairs = [(env_id, agent) for env_id in BANDIT_IDS for agent in BANDIT_AGENTS]
     curves: dict[str, dict[str, np.ndarray]] = {env_id: {} for env_id in BANDIT_IDS}
-    results: dict[str, dict[str, list[EpisodeRecord]]] = {env_id: {} for env_id in BANDIT_IDS}
+    results: dict[str, dict[str, list[Episode]]] = {env_id: {} for env_id in BANDIT_IDS}
     for env_id, agent in track(pairs, description="bandit baselines", enabled=progress):
         records, curve = bandit_regret(env_id, agent, episodes=episodes)
         results[env_id][agent] = records

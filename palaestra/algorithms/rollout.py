@@ -13,7 +13,7 @@ from typing import Any
 
 from palaestra.errors import PalaestraError
 from palaestra.llm.hf_agent import HFAgent
-from palaestra.rollout.records import Episode, Turn
+from palaestra.rollout import Episode, Turn, play
 
 #: Group ids of stream s start at s x this (never mixed with the main groups).
 STREAM_GROUPS = 100_000
@@ -52,6 +52,7 @@ class TrainerSampler:
         self.seed, self.max_turns = seed, max_turns
         self.process_index, self.processes = process
         self.iteration = 0
+        self.clock: dict[str, float] = {"agent_s": 0.0, "env_s": 0.0}
 
     def seeds(self, groups: int | None = None, *, stream: int = 0) -> list[int]:
         """The seed of each group of this iteration (at most ``groups`` per iteration)."""
@@ -92,12 +93,14 @@ class TrainerSampler:
         try:
             for start in range(0, len(seeds), size):
                 stop = start + size
-                episodes += self.agent.play(
+                episodes += play(
+                    self.agent,
                     self.envs[: len(seeds[start:stop])],
                     seeds[start:stop],
                     groups=group_ids[start:stop],
                     max_turns=self.max_turns,
                     prefixes=None if prefixes is None else prefixes[start:stop],
+                    clock=self.clock,
                 )
         except PalaestraError:
             raise
@@ -109,6 +112,13 @@ class TrainerSampler:
         finally:
             self.agent.sampling = sampling
         return episodes
+
+    def timing(self, *, reset: bool = False) -> dict[str, float]:
+        """Seconds spent generating and stepping environments in rollouts so far."""
+        seconds = {"generate_s": self.clock["agent_s"], "env_s": self.clock["env_s"]}
+        if reset:
+            self.clock = dict.fromkeys(self.clock, 0.0)
+        return seconds
 
 
 def rollout_metrics(episodes: list[Episode]) -> dict[str, float]:

@@ -9,6 +9,7 @@ on solutions before RL.
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -19,7 +20,9 @@ from palaestra.agents.factory import make_agent
 from palaestra.algorithms.batch import Sample, TokenBatch
 from palaestra.algorithms.config import TrainConfig
 from palaestra.algorithms.losses import token_logprobs_and_entropy
+from palaestra.errors import InvalidArgumentError
 from palaestra.llm.prompting import ChatSession, PromptConfig
+from palaestra.rollout import Agent, BatchAgent, Turn, run_episodes
 
 
 def demonstrations(
@@ -33,35 +36,58 @@ def demonstrations(
     prompt: PromptConfig,
 ) -> list[Sample]:
     """One sample (prompt + demonstrated reply) per turn of ``episodes`` scripted episodes."""
-    samples: list[Sample] = []
     env = gym.make(env_id, **env_kwargs)
-    end = [tokenizer.eos_token_id]
     try:
         agent = make_agent(agent_spec, env, seed=seed)
-        for k in range(episodes):
-            observation, info = env.reset(seed=seed + k)
-            agent.reset(str(info.get("instruction", "")))
-            session = ChatSession(tokenizer, str(info.get("instruction", "")), prompt)
-            done = False
-            while not done:
-                prompt_ids = session.observe(observation, info)
-                action = agent.act(observation, info)
-                reply = list(tokenizer(action, add_special_tokens=False)["input_ids"]) + end
-                session.reply(reply, action)
-                samples.append(
-                    Sample(
-                        input_ids=prompt_ids + reply,
-                        loss_mask=[0] * len(prompt_ids) + [1] * len(reply),
-                        turn_index=[-1] * len(prompt_ids) + [0] * len(reply),
-                        sample_logprobs=[0.0] * (len(prompt_ids) + len(reply)),
-                        episode=k,
-                    )
-                )
-                observation, _, terminated, truncated, info = env.step(action)
-                done = terminated or truncated
+        if not isinstance(agent, Agent) or isinstance(agent, BatchAgent):
+            raise InvalidArgumentError(
+                f"demonstrations come from a scripted agent, not {agent_spec}"
+            )
+        played = run_episodes(
+            env, _Demonstrator(agent, tokenizer, prompt), episodes=episodes, seed=seed
+        )
     finally:
         env.close()
-    return samples
+    return [
+        Sample(
+            input_ids=turn.prompt_ids + turn.response_ids,
+            loss_mask=[0] * len(turn.prompt_ids) + [1] * len(turn.response_ids),
+            turn_index=[-1] * len(turn.prompt_ids) + [0] * len(turn.response_ids),
+            sample_logprobs=[0.0] * (len(turn.prompt_ids) + len(turn.response_ids)),
+            episode=k,
+        )
+        for k, episode in enumerate(played)
+        for turn in episode.turns
+    ]
+
+
+class _Demonstrator:
+    """A scripted agent whose actions are written as the chat tokens an LLM would reply."""
+
+    max_batch_size = 1
+
+    def __init__(self, agent: Agent, tokenizer: Any, prompt: PromptConfig) -> None:
+        self.agent, self.tokenizer, self.prompt = agent, tokenizer, prompt
+        self.session = ChatSession(tokenizer, "", prompt)
+
+    def start(self, instructions: Sequence[str]) -> None:
+        (instruction,) = instructions
+        self.agent.reset(instruction)
+        self.session = ChatSession(self.tokenizer, instruction, self.prompt)
+
+    def respond(
+        self, episodes: Sequence[int], observations: Sequence[str], infos: Sequence[dict[str, Any]]
+    ) -> list[Turn | None]:
+        ((observation, info),) = zip(observations, infos, strict=True)
+        prompt_ids = self.session.observe(observation, info)
+        action = self.agent.act(observation, info)
+        reply = list(self.tokenizer(action, add_special_tokens=False)["input_ids"])
+        reply.append(self.tokenizer.eos_token_id)
+        self.session.reply(reply, action)
+        return [
+            Turn(observation=observation, action=action, response=action,
+                 prompt_ids=prompt_ids, response_ids=reply)
+        ]  # fmt: skip
 
 
 def supervised_steps(

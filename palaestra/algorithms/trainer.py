@@ -197,7 +197,7 @@ class Trainer:
         except RolloutError as exc:
             raise TrainingError(str(exc)) from exc
         metrics = rollout_metrics(episodes)
-        metrics.update(rollout_s=rollout_s, **self.agent.timing(reset=True))
+        metrics.update(rollout_s=rollout_s, **self.sampler.timing(reset=True))
         start = time.perf_counter()
         # With nothing left to learn from (all groups flat), the iteration makes no update.
         if training.episodes:

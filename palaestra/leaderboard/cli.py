@@ -124,7 +124,7 @@ def evaluate(
         return
     from palaestra.leaderboard.live_client import evaluate_live
     from palaestra.leaderboard.suites import load_suite
-    from palaestra.rollout.loop import summarize_episodes
+    from palaestra.rollout import summarize_episodes
 
     suite_id = load_suite(suite).id if Path(suite).is_file() else suite
     run = evaluate_live(

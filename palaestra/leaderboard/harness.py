@@ -23,7 +23,7 @@ from palaestra.leaderboard.schema import (
 )
 from palaestra.leaderboard.suites import Suite, Task
 from palaestra.progress import track
-from palaestra.rollout.loop import run_episode
+from palaestra.rollout import run_episode
 
 
 @dataclasses.dataclass(frozen=True)
@@ -218,18 +218,11 @@ def _play(agent_spec: str, task: Task, seed: int) -> EpisodeResult:
     env = gym.make(task.env, **task.kwargs)
     try:
         agent = agent_for(agent_spec, env, seed)
-        record = run_episode(env, agent, seed=seed)
+        episode = run_episode(env, agent, seed=seed)
     finally:
         env.close()
-    return EpisodeResult(
-        task=task.name,
-        env=task.env,
-        seed=seed,
-        actions=[str(a) for a in record.actions],
-        rewards=record.rewards,
-        success=record.success,
-        metrics={k: float(v) for k, v in record.metrics.items() if math.isfinite(float(v))},
-    )
+    episode.env_id = task.env  # the id the task names, whatever the spec's own id
+    return EpisodeResult.from_episode(task.name, episode)
 
 
 class Mismatch(PalaestraError):  # noqa: N818 - a verdict, reported to the submitter

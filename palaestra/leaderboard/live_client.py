@@ -1,7 +1,7 @@
 """Playing a live session: any palaestra agent against a leaderboard server's envs.
 
 Each episode is a :class:`LiveEpisodeEnv`, a Gymnasium env whose steps go to the server,
-and is played by :func:`palaestra.rollout.loop.run_episode` like any other env. A run that was
+and is played by :func:`palaestra.rollout.run_episode` like any other env. A run that was
 cut off (a dropped connection, a killed process) is resumed by running the same command
 again: the server hands back the open session, finished episodes are skipped, and an
 episode cut off midway is replayed to the agent from its committed steps before play goes
@@ -22,7 +22,7 @@ from palaestra.errors import InvalidArgumentError, RemoteEnvError
 from palaestra.leaderboard.client import SubmissionRefused, checked, http_client
 from palaestra.leaderboard.harness import PRIVILEGED_AGENTS, agent_for
 from palaestra.progress import track
-from palaestra.rollout.loop import EpisodeRecord, run_episode
+from palaestra.rollout import Episode, run_episode
 
 #: Longest observation and action a live episode's spaces hold.
 MAX_TEXT = 1 << 20
@@ -140,7 +140,7 @@ class LiveRun:
     session: str
     status: str
     resumed: bool
-    records: list[EpisodeRecord] = field(default_factory=list)
+    records: list[Episode] = field(default_factory=list)
     diverged: int = 0
 
 

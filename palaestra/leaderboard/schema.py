@@ -12,6 +12,7 @@ import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from palaestra.leaderboard.names import clean_name
+from palaestra.rollout import Episode
 
 #: Bumped on any incompatible change to the results file.
 SCHEMA_VERSION: Literal[1] = 1
@@ -40,6 +41,21 @@ class EpisodeResult(BaseModel):
     def total_reward(self) -> float:
         """The episode's return."""
         return float(sum(self.rewards))
+
+    @classmethod
+    def from_episode(cls, task: str, episode: Episode) -> EpisodeResult:
+        """The results-file entry of a played episode of ``task`` (non-finite metrics left out)."""
+        if episode.env_id is None or episode.seed is None:
+            raise ValueError("a scored episode has a registered env and a seed")
+        return cls(
+            task=task,
+            env=episode.env_id,
+            seed=episode.seed,
+            actions=[str(a) for a in episode.actions],
+            rewards=episode.rewards,
+            success=episode.success,
+            metrics={k: v for k, v in episode.metrics.items() if math.isfinite(v)},
+        )
 
 
 class Aggregate(BaseModel):

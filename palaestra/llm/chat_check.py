@@ -101,13 +101,13 @@ def _probe_episode(tokenizer: Any, config: PromptConfig, report: ChatCheckReport
         messages.append({"role": "assistant", "content": reply})
         episode.turns.append(
             Turn(
-                prompt_ids,
-                response_ids,
-                [0.0] * len(response_ids),
-                [0.0] * len(response_ids),
-                observation,
-                reply,
-                reply,
+                observation=observation,
+                action=reply,
+                response=reply,
+                prompt_ids=prompt_ids,
+                response_ids=response_ids,
+                logprobs=[0.0] * len(response_ids),
+                entropies=[0.0] * len(response_ids),
             )
         )
     return episode

@@ -4,19 +4,16 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import time
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-import gymnasium as gym
 import torch
 
 from palaestra.errors import InvalidArgumentError
 from palaestra.llm.generation import Decoder, Generation, SamplingConfig
 from palaestra.llm.prompting import ChatSession, PromptConfig, extract_action
-from palaestra.rollout.loop import EpisodeRecord
-from palaestra.rollout.records import Episode, Turn
+from palaestra.rollout.records import Turn
 
 #: The file beside a saved model that holds the agent settings it was trained with.
 SETTINGS_FILE = "palaestra_agent.json"
@@ -37,17 +34,15 @@ def _saved_settings(spec: str) -> dict[str, Any]:
         raise InvalidArgumentError(f"{path} is not a palaestra agent settings file: {exc}") from exc
 
 
-EnvBatch = Sequence[gym.Env[str, str]] | gym.vector.VectorEnv
-
-
 class HFAgent:
     """A ``transformers`` causal LM as a palaestra agent.
 
-    It plays one episode through the :class:`~palaestra.agents.Agent` protocol
-    (``reset``/``act``), many through ``reset_batch``/``act_batch``, and collects training
-    data with :meth:`play`: every turn's exact prompt and response token ids, and the
-    log-probability and entropy of each sampled token. Generation is batched across
-    episodes with a KV cache (:func:`~palaestra.llm.generation.generate`).
+    It plays one episode through the :class:`~palaestra.rollout.Agent` protocol
+    (``reset``/``act``) and many at once through :class:`~palaestra.rollout.BatchAgent`
+    (``start``/``respond``, driven by :func:`palaestra.rollout.play`), recording in each
+    :class:`~palaestra.rollout.Turn` what training needs: the exact prompt and response
+    token ids, and the log-probability and entropy of each sampled token. Generation is
+    batched across episodes with a KV cache (:class:`~palaestra.llm.generation.Decoder`).
 
     Args:
         model: A causal LM (``AutoModelForCausalLM``).
@@ -55,7 +50,7 @@ class HFAgent:
         sampling: Sampling parameters.
         prompt: How episodes become prompts and replies become actions.
         seed: Seed of the sampling generator.
-        max_batch_size: Most sequences generated in one batch.
+        max_batch_size: Most episodes played (sequences generated) at once.
         name: Description used in results tables.
     """
 
@@ -89,7 +84,7 @@ class HFAgent:
         limit = getattr(model.config, "max_position_embeddings", None) or 1 << 30
         self.max_prompt_tokens = int(limit) - self.sampling.max_new_tokens
         self._sessions: list[ChatSession] = []
-        self._seconds = {"generate_s": 0.0, "env_s": 0.0}
+        self._decoder = self.decoder()
 
     @classmethod
     def from_spec(
@@ -117,39 +112,74 @@ class HFAgent:
         }
         (folder / SETTINGS_FILE).write_text(json.dumps(settings, indent=1))
 
-    # ------------------------------------------------------------------ Agent protocol
+    # ------------------------------------------------------------------ agent protocols
 
     def reset(self, instruction: str) -> None:
         """Start one episode."""
-        self.reset_batch([instruction])
+        self.start([instruction])
 
     def act(self, observation: str, info: dict[str, Any]) -> str:
         """Reply to one observation and return the extracted action."""
-        return self.act_batch([observation], [info])[0]
+        turn = self.respond([0], [observation], [info])[0]
+        return "" if turn is None else str(turn.action)
 
-    def reset_batch(self, instructions: Sequence[str]) -> None:
-        """Start one episode per instruction."""
+    def start(self, instructions: Sequence[str]) -> None:
+        """Begin one chat per episode, with a fresh KV cache."""
         self._sessions = [ChatSession(self.tokenizer, text, self.prompt) for text in instructions]
+        self._decoder = self.decoder()
 
-    def act_batch(self, observations: Sequence[str], infos: Sequence[dict[str, Any]]) -> list[str]:
-        """Reply to one observation per episode started by :meth:`reset_batch`."""
-        if len(observations) != len(self._sessions):
+    def respond(
+        self, episodes: Sequence[int], observations: Sequence[str], infos: Sequence[dict[str, Any]]
+    ) -> list[Turn | None]:
+        """Sample a reply in each listed episode, all in one batch.
+
+        With full-history prompts each episode's KV cache is kept from turn to turn, so a
+        turn only runs its new tokens. An episode whose next prompt would not fit the model
+        gets ``None`` (it ends, truncated).
+        """
+        if len(episodes) > self.max_batch_size:
             raise InvalidArgumentError(
-                f"{len(observations)} observations for {len(self._sessions)} episodes"
+                f"{len(episodes)} episodes exceed max_batch_size={self.max_batch_size}; "
+                "play them in waves (palaestra.rollout.run_episodes does)"
             )
-        prompts = [
-            s.observe(o, i) for s, o, i in zip(self._sessions, observations, infos, strict=True)
-        ]
-        actions = []
-        for session, info, generation in zip(
-            self._sessions, infos, self.generate(prompts), strict=True
-        ):
+        if any(k >= len(self._sessions) for k in episodes):
+            raise InvalidArgumentError(f"episodes {list(episodes)} were not started")
+        prompts = {
+            k: self._sessions[k].observe(o, i)
+            for k, o, i in zip(episodes, observations, infos, strict=True)
+        }
+        fits = [k for k in episodes if len(prompts[k]) <= self.max_prompt_tokens]
+        replies = self._decoder.generate([prompts[k] for k in fits], keys=fits) if fits else []
+        generations = dict(zip(fits, replies, strict=True))
+        turns: list[Turn | None] = []
+        for k, observation, info in zip(episodes, observations, infos, strict=True):
+            generation = generations.get(k)
+            if generation is None:
+                turns.append(None)
+                continue
             text = self.decode(generation.token_ids)
-            session.reply(generation.token_ids, text)
-            actions.append(extract_action(text, self.prompt.extract, info.get("available_actions")))
-        return actions
+            self._sessions[k].reply(generation.token_ids, text)
+            turns.append(
+                Turn(
+                    observation=observation,
+                    action=extract_action(text, self.prompt.extract, info.get("available_actions")),
+                    response=text,
+                    prompt_ids=list(prompts[k]),
+                    response_ids=generation.token_ids,
+                    logprobs=generation.logprobs,
+                    entropies=generation.entropies,
+                    finish_reason=generation.finish_reason,
+                )
+            )
+        return turns
 
-    # ------------------------------------------------------------------ rollouts
+    def replay(self, episode: int, observation: str, info: dict[str, Any], turn: Turn) -> Turn:
+        """Take an earlier episode's ``turn`` as this episode's reply to ``observation``."""
+        prompt = self._sessions[episode].observe(observation, info)
+        self._sessions[episode].reply(turn.response_ids, turn.response)
+        return dataclasses.replace(turn, prompt_ids=list(prompt), observation=observation, info={})
+
+    # ------------------------------------------------------------------ generation
 
     def generate(self, prompts: Sequence[Sequence[int]]) -> list[Generation]:
         """Sample one reply per prompt, in batches of at most ``max_batch_size``."""
@@ -171,206 +201,3 @@ class HFAgent:
     def decode(self, token_ids: Sequence[int]) -> str:
         """Text of a reply, special tokens removed."""
         return str(self.tokenizer.decode(list(token_ids), skip_special_tokens=True))
-
-    def play(
-        self,
-        envs: EnvBatch,
-        seeds: Sequence[int],
-        *,
-        groups: Sequence[int] | None = None,
-        max_turns: int | None = None,
-        prefixes: Sequence[Sequence[Turn]] | None = None,
-    ) -> list[Episode]:
-        """Play one episode per seed, all at once, and return what was sampled.
-
-        Generation is batched over the episodes (``max_batch_size`` must be at least the
-        number of seeds; :meth:`run` plays more in waves), and with full-history prompts each
-        episode's KV cache is kept from turn to turn, so a turn only runs its new tokens.
-
-        Args:
-            envs: One environment per seed (a list, or a vector env with as many copies).
-            seeds: Reset seed of each episode.
-            groups: Group id of each episode (default: its position).
-            max_turns: Stop an episode after this many turns (it counts as truncated).
-            prefixes: Turns each episode replays before it samples (a branch of an earlier
-                episode of the same seed: the same replies, sent as the same actions, on a
-                deterministic environment); empty for a fresh episode.
-        """
-        if len(seeds) > self.max_batch_size:
-            raise InvalidArgumentError(
-                f"{len(seeds)} episodes exceed max_batch_size={self.max_batch_size}; "
-                "play them in waves (HFAgent.run does)"
-            )
-        batch = _EnvBatch(envs, len(seeds))
-        if prefixes is not None and (batch.vector is not None or len(prefixes) != len(seeds)):
-            raise InvalidArgumentError(
-                "prefixes need a list of environments (a vector env steps every copy) and one "
-                "prefix per seed"
-            )
-        decoder = self.decoder()
-        groups = list(groups) if groups is not None else list(range(len(seeds)))
-        observations, infos = batch.reset(seeds)
-        episodes = [
-            Episode(
-                env_id=batch.env_id,
-                seed=seed,
-                instruction=str(info.get("instruction", "")),
-                group=group,
-                ground_truth=info.get("ground_truth"),
-                answer_template=info.get("answer_template"),
-            )
-            for seed, group, info in zip(seeds, groups, infos, strict=True)
-        ]
-        sessions = [ChatSession(self.tokenizer, e.instruction, self.prompt) for e in episodes]
-        prompts = [s.observe(o, i) for s, o, i in zip(sessions, observations, infos, strict=True)]
-        active = list(range(len(seeds)))
-
-        def record(k: int, result: StepResult) -> bool:
-            """Record episode k's step result; whether the episode goes on."""
-            observation, reward, terminated, truncated, info = result
-            turn = episodes[k].turns[-1]
-            turn.reward, turn.info = float(reward), info
-            turn.invalid_action = bool(info.get("invalid_action", False))
-            over_limit = max_turns is not None and len(episodes[k].turns) >= max_turns
-            if terminated or truncated or over_limit:
-                _finish(episodes[k], info, terminated)
-                return False
-            observations[k], infos[k] = observation, info
-            prompts[k] = sessions[k].observe(observation, info)
-            return True
-
-        for k, prefix in enumerate(prefixes or []):
-            for turn in prefix:
-                episodes[k].turns.append(
-                    dataclasses.replace(
-                        turn, prompt_ids=list(prompts[k]), observation=observations[k], info={}
-                    )
-                )
-                sessions[k].reply(turn.response_ids, turn.response)
-                start = time.perf_counter()
-                result = batch.step({k: turn.action})[k]
-                self._seconds["env_s"] += time.perf_counter() - start
-                if not record(k, result):
-                    active.remove(k)
-                    break
-        while active:
-            # Episodes whose next prompt would not fit the model end here, truncated.
-            active = [k for k in active if len(prompts[k]) <= self.max_prompt_tokens]
-            start = time.perf_counter()
-            generations = decoder.generate([prompts[k] for k in active], keys=active)
-            self._seconds["generate_s"] += time.perf_counter() - start
-            actions = {}
-            for k, generation in zip(active, generations, strict=True):
-                text = self.decode(generation.token_ids)
-                actions[k] = (
-                    text,
-                    extract_action(text, self.prompt.extract, infos[k].get("available_actions")),
-                )
-                episodes[k].turns.append(
-                    Turn(
-                        prompt_ids=list(prompts[k]),
-                        response_ids=generation.token_ids,
-                        logprobs=generation.logprobs,
-                        entropies=generation.entropies,
-                        observation=observations[k],
-                        response=text,
-                        action=actions[k][1],
-                        finish_reason=generation.finish_reason,
-                    )
-                )
-                sessions[k].reply(generation.token_ids, text)
-            start = time.perf_counter()
-            results = batch.step({k: action for k, (_, action) in actions.items()})
-            self._seconds["env_s"] += time.perf_counter() - start
-            active = [k for k, result in results.items() if record(k, result)]
-        return episodes
-
-    def timing(self, *, reset: bool = False) -> dict[str, float]:
-        """Seconds spent generating and stepping environments in :meth:`play` so far."""
-        seconds = dict(self._seconds)
-        if reset:
-            self._seconds = dict.fromkeys(self._seconds, 0.0)
-        return seconds
-
-    def run(
-        self, env_id: str, seeds: Sequence[int], *, env_kwargs: dict[str, Any] | None = None
-    ) -> list[EpisodeRecord]:
-        """Play one episode of ``env_id`` per seed, ``max_batch_size`` at a time."""
-        records: list[EpisodeRecord] = []
-        for start in range(0, len(seeds), self.max_batch_size):
-            chunk = list(seeds[start : start + self.max_batch_size])
-            envs = [gym.make(env_id, **(env_kwargs or {})) for _ in chunk]
-            try:
-                records += [episode.to_record() for episode in self.play(envs, chunk)]
-            finally:
-                for env in envs:
-                    env.close()
-        return records
-
-
-def _finish(episode: Episode, info: dict[str, Any], terminated: bool) -> None:
-    episode.terminated = bool(terminated)
-    episode.success = bool(info.get("success", False))
-    episode.metrics = {k: float(v) for k, v in info.get("episode_metrics", {}).items()}
-
-
-StepResult = tuple[str, float, bool, bool, dict[str, Any]]
-
-
-class _EnvBatch:
-    """Steps a list of envs, or a vector env, for a subset of active episodes."""
-
-    def __init__(self, envs: EnvBatch, size: int) -> None:
-        self.vector: gym.vector.VectorEnv | None = None
-        self.envs: list[gym.Env[str, str]] = []
-        if isinstance(envs, gym.vector.VectorEnv):
-            self.vector, count, spec = envs, envs.num_envs, envs.spec
-        else:
-            self.envs, count = list(envs), len(envs)
-            spec = self.envs[0].spec if self.envs else None
-        if count != size:
-            raise InvalidArgumentError(f"{count} environments for {size} seeds; give one per seed")
-        self.env_id = spec.id if spec is not None else None
-        self.size = size
-
-    def reset(self, seeds: Sequence[int]) -> tuple[list[str], list[dict[str, Any]]]:
-        if self.vector is not None:
-            observations, infos = self.vector.reset(seed=list(seeds))  # type: ignore[arg-type]
-            return list(observations), [_unbatch(infos, k) for k in range(self.size)]
-        pairs = [env.reset(seed=seed) for env, seed in zip(self.envs, seeds, strict=True)]
-        return [p[0] for p in pairs], [p[1] for p in pairs]
-
-    def step(self, actions: dict[int, str]) -> dict[int, StepResult]:
-        if self.vector is None:
-            return {k: _as_step(self.envs[k].step(a)) for k, a in actions.items()}
-        # Finished copies get a placeholder action; their results are ignored.
-        full = tuple(actions.get(k, "") for k in range(self.size))
-        obs, rewards, terminated, truncated, infos = self.vector.step(full)
-        return {
-            k: (
-                obs[k],
-                float(rewards[k]),
-                bool(terminated[k]),
-                bool(truncated[k]),
-                _unbatch(infos, k),
-            )
-            for k in actions
-        }
-
-
-def _as_step(result: tuple[str, Any, bool, bool, dict[str, Any]]) -> StepResult:
-    observation, reward, terminated, truncated, info = result
-    return observation, float(reward), terminated, truncated, info
-
-
-def _unbatch(infos: dict[str, Any], index: int) -> dict[str, Any]:
-    """The info dict of one copy of a vector env (keys present for that copy only)."""
-    single = {}
-    for key, value in infos.items():
-        if key.startswith("_"):
-            continue
-        present = infos.get(f"_{key}")
-        if present is not None and not present[index]:
-            continue
-        single[key] = _unbatch(value, index) if isinstance(value, dict) else value[index]
-    return single

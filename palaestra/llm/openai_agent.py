@@ -3,47 +3,40 @@
 OpenAI, vLLM, SGLang, Ollama, llama.cpp's server and ``transformers serve`` all speak the
 chat-completions protocol. The agent sends the episode as chat messages (system =
 instruction, user = observations, assistant = its earlier replies), extracts the action from
-the reply, and plays several episodes concurrently (one thread per episode).
+the reply, and plays many episodes at once (:class:`~palaestra.rollout.BatchAgent`): each round
+it sends one request per running episode, ``concurrency`` at a time.
 
 Failures: the ``openai`` client retries connection errors, timeouts, 429 and 5xx with
 exponential backoff (``max_retries``); a malformed response is retried the same number of
 times. When the retries are exhausted, or the server refuses the key, :class:`AgentServerError`
-is raised with what happened; :meth:`OpenAIChatAgent.run` attaches the episodes that had
-already finished to it, so no finished work is lost.
-
-:meth:`OpenAIChatAgent.run` has the same signature as :meth:`HFAgent.run
-<palaestra.llm.hf_agent.HFAgent.run>`: both play many episodes at once.
+is raised with what happened; the rollout loop attaches the episodes that had already
+finished to it (``completed``), so no finished work is lost.
 """
 
 from __future__ import annotations
 
 import time
 from collections.abc import Sequence
-from concurrent.futures import ThreadPoolExecutor, as_completed
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
-import gymnasium as gym
-
-from palaestra.errors import InvalidArgumentError, PalaestraError
+from palaestra.errors import InvalidArgumentError
 from palaestra.llm.prompting import (
     PromptConfig,
     extract_action,
     format_observation,
     system_message,
 )
-from palaestra.rollout.loop import EpisodeRecord, run_episode
+from palaestra.rollout import AgentError, Turn
 
 
-class AgentServerError(PalaestraError):
+class AgentServerError(AgentError):
     """The model server failed after the allowed retries (or refused the credentials).
 
     Attributes:
-        completed: Episodes that finished before the failure.
+        completed: Episodes that finished before the failure (filled in by the rollout
+            loop).
     """
-
-    def __init__(self, message: str, completed: Sequence[EpisodeRecord] = ()) -> None:
-        super().__init__(message)
-        self.completed = list(completed)
 
 
 class OpenAIChatAgent:
@@ -58,7 +51,8 @@ class OpenAIChatAgent:
         max_tokens: Reply length limit.
         timeout: Seconds per request.
         max_retries: Retries per request (with exponential backoff).
-        concurrency: Episodes played at once by :meth:`run`.
+        concurrency: Requests in flight at once (and episodes played at once by
+            :func:`palaestra.rollout.run_episodes`).
         extra_body: Extra JSON fields for the server (e.g. ``{"generation_config": ...}``).
     """
 
@@ -99,67 +93,57 @@ class OpenAIChatAgent:
             timeout=timeout,
             max_retries=max_retries,
         )
-        self._messages: list[dict[str, str]] = []
+        self._chats: list[list[dict[str, str]]] = []
 
-    # ------------------------------------------------------------------ Agent protocol
+    @property
+    def max_batch_size(self) -> int:
+        """Episodes played at once: one request in flight per episode."""
+        return self.concurrency
+
+    # ------------------------------------------------------------------ agent protocols
 
     def reset(self, instruction: str) -> None:
         """Start an episode."""
-        self._messages = [{"role": "system", "content": system_message(instruction, self.prompt)}]
+        self.start([instruction])
 
     def act(self, observation: str, info: dict[str, Any]) -> str:
         """Send the chat so far, return the action extracted from the reply."""
-        return self._act(self._messages, observation, info)
+        return str(self._turn(0, observation, info).action)
 
-    def session(self) -> _Session:
-        """A per-episode view of this agent, for use from several threads at once."""
-        return _Session(self)
+    def start(self, instructions: Sequence[str]) -> None:
+        """Begin one chat per episode."""
+        self._chats = [
+            [{"role": "system", "content": system_message(text, self.prompt)}]
+            for text in instructions
+        ]
 
-    # ------------------------------------------------------------------ many episodes
-
-    def run(
-        self, env_id: str, seeds: Sequence[int], *, env_kwargs: dict[str, Any] | None = None
-    ) -> list[EpisodeRecord]:
-        """Play one episode per seed, ``concurrency`` at a time; records in seed order.
+    def respond(
+        self, episodes: Sequence[int], observations: Sequence[str], infos: Sequence[dict[str, Any]]
+    ) -> list[Turn | None]:
+        """One request per listed episode, ``concurrency`` in flight at once.
 
         Raises:
-            AgentServerError: The server failed; ``completed`` holds the finished episodes.
+            AgentServerError: A request failed after its retries.
         """
-        records: dict[int, EpisodeRecord] = {}
-
-        def one(index: int) -> tuple[int, EpisodeRecord]:
-            env = gym.make(env_id, **(env_kwargs or {}))
-            try:
-                return index, run_episode(env, self.session(), seed=seeds[index])
-            finally:
-                env.close()
-
-        failure: AgentServerError | None = None
-        with ThreadPoolExecutor(max_workers=self.concurrency) as pool:
-            futures = [pool.submit(one, k) for k in range(len(seeds))]
-            for future in as_completed(futures):
-                try:
-                    index, record = future.result()
-                    records[index] = record
-                except AgentServerError as exc:
-                    if failure is None:
-                        failure = exc
-                        for pending in futures:
-                            pending.cancel()
-        ordered = [records[k] for k in sorted(records)]
-        if failure is not None:
-            raise AgentServerError(str(failure), ordered) from failure
-        return ordered
+        if any(k >= len(self._chats) for k in episodes):
+            raise InvalidArgumentError(f"episodes {list(episodes)} were not started")
+        calls = list(zip(episodes, observations, infos, strict=True))
+        if len(calls) == 1:
+            return [self._turn(*calls[0])]
+        with ThreadPoolExecutor(max_workers=min(self.concurrency, len(calls))) as pool:
+            return list(pool.map(lambda call: self._turn(*call), calls))
 
     # ------------------------------------------------------------------ internals
 
-    def _act(self, messages: list[dict[str, str]], observation: str, info: dict[str, Any]) -> str:
+    def _turn(self, episode: int, observation: str, info: dict[str, Any]) -> Turn:
+        messages = self._chats[episode]
         messages.append(
             {"role": "user", "content": format_observation(observation, info, self.prompt)}
         )
         reply = self._complete(messages)
         messages.append({"role": "assistant", "content": reply})
-        return extract_action(reply, self.prompt.extract, info.get("available_actions"))
+        action = extract_action(reply, self.prompt.extract, info.get("available_actions"))
+        return Turn(observation=observation, action=action, response=reply)
 
     def _complete(self, messages: list[dict[str, str]]) -> str:
         import openai
@@ -204,19 +188,3 @@ class OpenAIChatAgent:
 
     def _where(self) -> str:
         return f"the server at {self.base_url or 'api.openai.com'}"
-
-
-class _Session:
-    """One episode's chat with a shared :class:`OpenAIChatAgent` (thread-safe use)."""
-
-    def __init__(self, agent: OpenAIChatAgent) -> None:
-        self.agent = agent
-        self.messages: list[dict[str, str]] = []
-
-    def reset(self, instruction: str) -> None:
-        self.messages = [
-            {"role": "system", "content": system_message(instruction, self.agent.prompt)}
-        ]
-
-    def act(self, observation: str, info: dict[str, Any]) -> str:
-        return self.agent._act(self.messages, observation, info)

@@ -1,155 +1,240 @@
-"""Run agents on environments and keep per-episode records."""
+"""The rollout loop.
+
+Every caller that plays episodes (the CLI, the trainer, the leaderboard harness, the demos)
+plays them through :func:`play`; :func:`run_episode` and :func:`run_episodes` are its
+one-episode and many-episode front ends.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+import time
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import gymnasium as gym
-import numpy as np
 
-from palaestra.agents.base import Agent
+from palaestra.errors import InvalidArgumentError, PalaestraError
 from palaestra.progress import track
-
-#: ``on_step(env, reward, info)``, called by :func:`run_episode` after every step.
-StepCallback = Callable[[gym.Env[str, str], float, dict[str, Any]], None]
+from palaestra.rollout.agent import Agent, BatchAgent, ReplayingAgent, as_batch_agent
+from palaestra.rollout.envs import EnvBatch, Envs
+from palaestra.rollout.records import Episode, Turn
 
 #: Step cap for environments without a time limit, so a looping agent cannot hang a run.
 DEFAULT_MAX_STEPS = 10_000
 
+#: ``factory(env, seed) -> Agent``: a fresh agent for one episode of ``env``.
+AgentFactory = Callable[[gym.Env[Any, Any], int | None], Agent]
 
-@dataclass
-class EpisodeRecord:
-    """What happened in one episode.
+
+class AgentError(PalaestraError):
+    """An agent failed during a rollout (a model server that stopped answering).
 
     Attributes:
-        env_id: Registered id of the environment (``None`` for unregistered ones).
-        seed: Seed passed to ``reset``.
-        actions: Actions in order, as the agent returned them.
-        rewards: Reward of each step.
-        success: ``info["success"]`` at the end (``False`` if the env did not say).
-        terminated: Whether the task ended (rather than being cut by a step limit).
-        metrics: ``info["episode_metrics"]`` at the end.
-        invalid_actions: Number of steps whose action was invalid.
+        completed: The episodes that finished before the failure, in seed order.
     """
 
-    env_id: str | None
-    seed: int | None
-    actions: list[str] = field(default_factory=list)
-    rewards: list[float] = field(default_factory=list)
-    success: bool = False
-    terminated: bool = False
-    metrics: dict[str, float] = field(default_factory=dict)
-    invalid_actions: int = 0
+    def __init__(self, message: str, completed: Sequence[Episode] = ()) -> None:
+        super().__init__(message)
+        self.completed = list(completed)
 
-    @property
-    def total_reward(self) -> float:
-        """Sum of the rewards (the undiscounted return)."""
-        return float(sum(self.rewards))
 
-    @property
-    def length(self) -> int:
-        """Number of steps."""
-        return len(self.rewards)
+def play(
+    agent: Agent | BatchAgent | Sequence[Agent],
+    envs: Envs,
+    seeds: Sequence[int | None],
+    *,
+    groups: Sequence[int] | None = None,
+    max_turns: int | None = None,
+    prefixes: Sequence[Sequence[Turn]] | None = None,
+    options: dict[str, Any] | None = None,
+    clock: dict[str, float] | None = None,
+) -> list[Episode]:
+    """Play one episode per seed, all at once, and return their records.
 
-    def to_dict(self) -> dict[str, Any]:
-        """JSON-ready form."""
-        return asdict(self)
+    Each round, the agent takes a turn in every episode still running (an LLM agent
+    generates for all of them in one batch), then each of those environments steps.
+
+    Args:
+        agent: A :class:`BatchAgent`, one :class:`Agent` per episode, or one plain agent
+            for a single episode.
+        envs: One environment per seed (a list, or a vector env with as many copies).
+        seeds: Reset seed of each episode.
+        groups: Group id of each episode (default: its position).
+        max_turns: Stop an episode after this many turns (it counts as truncated);
+            :data:`DEFAULT_MAX_STEPS` when ``None``.
+        prefixes: Turns each episode replays before the agent takes over (a branch of an
+            earlier episode of the same seed: the same replies, sent as the same actions,
+            on a deterministic environment); needs a :class:`ReplayingAgent`.
+        options: Options for every ``reset``.
+        clock: Where to add the seconds spent in the agent (``agent_s``) and in the
+            environments (``env_s``).
+
+    Raises:
+        AgentError: The agent failed; ``completed`` holds the episodes that had finished.
+    """
+    batch = EnvBatch(envs, len(seeds))
+    player = as_batch_agent(agent, len(seeds))
+    replayable = isinstance(player, ReplayingAgent) and batch.vector is None
+    if prefixes is not None and (not replayable or len(prefixes) != len(seeds)):
+        raise InvalidArgumentError(
+            "prefixes need a list of environments (a vector env steps every copy), one prefix "
+            "per seed, and an agent that can replay turns"
+        )
+    seconds = clock if clock is not None else {}
+    seconds.setdefault("agent_s", 0.0)
+    seconds.setdefault("env_s", 0.0)
+    limit = DEFAULT_MAX_STEPS if max_turns is None else max_turns
+    start = time.perf_counter()
+    observations, infos = batch.reset(seeds, options)
+    seconds["env_s"] += time.perf_counter() - start
+    episodes = [
+        Episode(
+            env_id=batch.env_id,
+            seed=seed,
+            instruction=str(info.get("instruction", "")),
+            group=group,
+            ground_truth=info.get("ground_truth"),
+            answer_template=info.get("answer_template"),
+        )
+        for seed, group, info in zip(
+            seeds, groups if groups is not None else range(len(seeds)), infos, strict=True
+        )
+    ]
+    player.start([e.instruction for e in episodes])
+    finished: set[int] = set()
+
+    def advance(turns: dict[int, Turn]) -> list[int]:
+        """Send each turn's action and record the result; the episodes that go on."""
+        start = time.perf_counter()
+        results = batch.step({k: turn.action for k, turn in turns.items()})
+        seconds["env_s"] += time.perf_counter() - start
+        going = []
+        for k, turn in turns.items():
+            observation, reward, terminated, truncated, info = results[k]
+            turn.reward, turn.info = reward, info
+            turn.invalid_action = bool(info.get("invalid_action", False))
+            episode = episodes[k]
+            episode.turns.append(turn)
+            if terminated or truncated or len(episode.turns) >= limit:
+                episode.terminated = terminated
+                episode.success = bool(info.get("success", False))
+                episode.metrics = {
+                    key: float(value) for key, value in info.get("episode_metrics", {}).items()
+                }
+                finished.add(k)
+            else:
+                observations[k], infos[k] = observation, info
+                going.append(k)
+        return going
+
+    active = list(range(len(seeds)))
+    try:
+        for k, prefix in enumerate(prefixes or []):
+            assert isinstance(player, ReplayingAgent)  # checked above
+            for earlier in prefix:
+                if not advance({k: player.replay(k, observations[k], infos[k], earlier)}):
+                    active.remove(k)
+                    break
+        while active:
+            start = time.perf_counter()
+            replies = player.respond(
+                active, [observations[k] for k in active], [infos[k] for k in active]
+            )
+            seconds["agent_s"] += time.perf_counter() - start
+            # An agent that cannot go on (an LLM whose context is full) ends the episode.
+            finished.update(k for k, turn in zip(active, replies, strict=True) if turn is None)
+            active = advance(
+                {k: turn for k, turn in zip(active, replies, strict=True) if turn is not None}
+            )
+    except AgentError as exc:
+        exc.completed = [episodes[k] for k in sorted(finished)]
+        raise
+    return episodes
 
 
 def run_episode(
-    env: gym.Env[str, str],
-    agent: Agent,
+    env: gym.Env[Any, Any],
+    agent: Agent | BatchAgent,
     *,
     seed: int | None = None,
     options: dict[str, Any] | None = None,
     max_steps: int = DEFAULT_MAX_STEPS,
-    on_step: StepCallback | None = None,
-) -> EpisodeRecord:
+) -> Episode:
     """Play one episode of ``agent`` on ``env`` and return its record.
 
     Args:
-        env: A palaestra (or any text) environment, wrapped or not.
+        env: A palaestra (or any) environment, wrapped or not.
         agent: The agent; ``agent.reset`` gets ``info["instruction"]``.
         seed: Seed for ``env.reset``; the same seed replays the same episode.
         options: Options for ``env.reset``.
         max_steps: Stop (as truncated) after this many steps if the episode has not ended.
-        on_step: Called as ``on_step(env, reward, info)`` after every step (to record
-            figures the record does not keep, such as the regret so far).
     """
-    observation, info = env.reset(seed=seed, options=options)
-    agent.reset(str(info.get("instruction", "")))
-    spec = getattr(env, "spec", None)
-    record = EpisodeRecord(env_id=spec.id if spec is not None else None, seed=seed)
-    for _ in range(max_steps):
-        action = agent.act(observation, info)
-        observation, reward, terminated, truncated, info = env.step(action)
-        record.actions.append(action)
-        record.rewards.append(float(reward))
-        record.invalid_actions += bool(info.get("invalid_action", False))
-        if on_step is not None:
-            on_step(env, float(reward), info)
-        if terminated or truncated:
-            record.terminated = bool(terminated)
-            break
-    record.success = bool(info.get("success", False))
-    record.metrics = {k: float(v) for k, v in info.get("episode_metrics", {}).items()}
-    return record
+    return play(agent, [env], [seed], options=options, max_turns=max_steps)[0]
 
 
 def run_episodes(
-    env: gym.Env[str, str] | str,
-    agent: Agent,
+    env: gym.Env[Any, Any] | str,
+    agent: Agent | BatchAgent | AgentFactory,
     *,
-    episodes: int,
+    episodes: int | None = None,
     seed: int = 0,
+    seeds: Sequence[int] | None = None,
+    env_kwargs: dict[str, Any] | None = None,
+    batch_size: int = 1,
     progress: bool = False,
     max_steps: int = DEFAULT_MAX_STEPS,
-) -> list[EpisodeRecord]:
-    """Play ``episodes`` episodes with seeds ``seed, seed + 1, ...``.
+) -> list[Episode]:
+    """Play many episodes, ``batch_size`` at a time, and return their records in seed order.
 
     Args:
-        env: An environment or a registered id (made here and closed afterwards).
-        agent: The agent.
-        episodes: Number of episodes.
+        env: An environment, or a registered id (``batch_size`` copies are made here and
+            closed afterwards).
+        agent: A batch agent (an LLM agent, which plays ``batch_size`` episodes at once), a
+            plain agent (reused from episode to episode; ``batch_size`` must be 1), or a
+            factory ``(env, seed) -> Agent`` that makes a fresh agent for every episode.
+        episodes: Number of episodes, with seeds ``seed, seed + 1, ...``.
         seed: Seed of the first episode.
+        seeds: The seeds, instead of ``episodes`` and ``seed``.
+        env_kwargs: Keyword arguments of ``gym.make`` when ``env`` is an id.
+        batch_size: Episodes played at once.
         progress: Show a progress bar.
-        max_steps: Per-episode step cap (see :func:`run_episode`).
+        max_steps: Per-episode step cap.
+
+    Raises:
+        AgentError: The agent failed; ``completed`` holds every episode that had finished.
     """
+    todo = list(seeds) if seeds is not None else [seed + k for k in range(episodes or 0)]
+    if batch_size < 1 or (batch_size > 1 and not isinstance(env, str)):
+        raise InvalidArgumentError(
+            f"batch_size={batch_size}: give an env id to play more than one episode at once"
+        )
+    if batch_size > 1 and isinstance(agent, Agent) and not isinstance(agent, BatchAgent):
+        raise InvalidArgumentError(
+            "a plain agent plays one episode at a time; give a factory for batch_size > 1"
+        )
     owned = isinstance(env, str)
-    environment = gym.make(env) if isinstance(env, str) else env
+    envs = (
+        [gym.make(env, **(env_kwargs or {})) for _ in range(min(batch_size, len(todo)))]
+        if isinstance(env, str)
+        else [env]
+    )
+    done: list[Episode] = []
     try:
-        return [
-            run_episode(environment, agent, seed=seed + i, max_steps=max_steps)
-            for i in track(range(episodes), description="episodes", enabled=progress)
-        ]
+        waves = range(0, len(todo), len(envs) or 1)
+        for start in track(waves, description=f"episodes ({len(envs)} at a time)",
+                           enabled=progress):  # fmt: skip
+            wave = todo[start : start + len(envs)]
+            player: Agent | BatchAgent | list[Agent] = (
+                agent
+                if isinstance(agent, Agent | BatchAgent)
+                else [agent(e, s) for e, s in zip(envs, wave, strict=False)]
+            )
+            done += play(player, envs[: len(wave)], wave, max_turns=max_steps)
+    except AgentError as exc:
+        exc.completed = done + exc.completed
+        raise
     finally:
         if owned:
-            environment.close()
-
-
-def summarize_episodes(records: list[EpisodeRecord]) -> dict[str, float]:
-    """Mean figures over ``records``.
-
-    Returns:
-        ``episodes``, ``return`` and ``return_std``, ``success_rate``, ``length``,
-        ``invalid_rate`` (invalid steps per step), and the mean of every episode metric.
-    """
-    if not records:
-        return {"episodes": 0.0}
-    returns = [r.total_reward for r in records]
-    steps = sum(r.length for r in records)
-    summary = {
-        "episodes": float(len(records)),
-        "return": float(sum(returns) / len(returns)),
-        "return_std": float(np.std(returns)),
-        "success_rate": sum(r.success for r in records) / len(records),
-        "length": steps / len(records),
-        "invalid_rate": sum(r.invalid_actions for r in records) / max(steps, 1),
-    }
-    keys = sorted({k for r in records for k in r.metrics} - {"invalid_actions"})
-    for key in keys:
-        values = [r.metrics[key] for r in records if key in r.metrics]
-        summary[key] = sum(values) / len(values)
-    return summary
+            for environment in envs:
+                environment.close()
+    return done

@@ -1,44 +1,49 @@
-"""What an LLM rollout records: episodes of turns with the exact tokens that were sampled.
+"""The record of an episode, whoever played it: turns with what was seen, done and sampled.
 
-The trainer trains on these ids as they are; nothing is re-tokenized. With the full-history
-prompt (the default) every turn's prompt extends the previous prompt and response, so an
-episode is also one token sequence (:func:`concat_tokens`) whose loss mask selects exactly
-the sampled response tokens.
+One :class:`Episode` describes an episode of any agent on any environment. Scripted agents
+leave the token fields of their turns empty; LLM agents fill them with the exact ids they
+sampled, which the trainer trains on as they are (nothing is re-tokenized). With the
+full-history prompt (the default) every turn's prompt extends the previous prompt and
+response, so an episode is also one token sequence (:func:`concat_tokens`) whose loss mask
+selects exactly the sampled response tokens.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from palaestra.rollout.loop import EpisodeRecord
+import numpy as np
 
 
 @dataclass
 class Turn:
-    """One agent turn.
+    """One agent turn: the observation answered, the action taken, and what it earned.
 
     Attributes:
+        observation: The observation the turn answered.
+        action: The action sent to the environment (``""`` if none could be extracted
+            from an LLM's reply).
+        response: An LLM agent's whole reply (the action is extracted from it); ``""``
+            for other agents.
         prompt_ids: Token ids the model was conditioned on (the whole chat so far).
         response_ids: Token ids it sampled, end-of-turn token included when it stopped.
         logprobs: Log-probability of each response token under the sampling distribution.
         entropies: Entropy of the sampling distribution at each response token.
-        observation: The observation text the turn answered.
-        response: The decoded response.
-        action: The action sent to the environment (``""`` if none could be extracted).
         reward: The environment's reward for the step.
         invalid_action: Whether the environment found the action invalid.
         finish_reason: ``stop`` (end-of-turn token) or ``length`` (token limit).
         info: The step's ``info`` (privileged keys included, for trainers).
     """
 
-    prompt_ids: list[int]
-    response_ids: list[int]
-    logprobs: list[float]
-    entropies: list[float]
-    observation: str
-    response: str
-    action: str
+    observation: Any
+    action: Any
+    response: str = ""
+    prompt_ids: list[int] = field(default_factory=list)
+    response_ids: list[int] = field(default_factory=list)
+    logprobs: list[float] = field(default_factory=list)
+    entropies: list[float] = field(default_factory=list)
     reward: float = 0.0
     invalid_action: bool = False
     finish_reason: str = "stop"
@@ -47,15 +52,15 @@ class Turn:
 
 @dataclass
 class Episode:
-    """A whole episode played by an LLM agent.
+    """A whole episode.
 
     Attributes:
-        env_id: Registered id of the environment.
+        env_id: Registered id of the environment (``None`` for unregistered ones).
         seed: Reset seed; episodes with the same seed form a group.
         instruction: ``info["instruction"]`` at reset.
         turns: The turns in order.
-        success: ``info["success"]`` at the end.
-        terminated: Whether the task ended (not cut by a limit).
+        success: ``info["success"]`` at the end (``False`` if the env did not say).
+        terminated: Whether the task ended (rather than being cut by a step limit).
         metrics: ``info["episode_metrics"]`` at the end.
         group: Group id (GRPO groups: same seed, same group).
         ground_truth: ``info["ground_truth"]`` where the env exposes it (for IGPO).
@@ -64,7 +69,7 @@ class Episode:
 
     env_id: str | None
     seed: int | None
-    instruction: str
+    instruction: str = ""
     turns: list[Turn] = field(default_factory=list)
     success: bool = False
     terminated: bool = False
@@ -74,27 +79,78 @@ class Episode:
     answer_template: str | None = None
 
     @property
+    def actions(self) -> list[Any]:
+        """The actions in order."""
+        return [t.action for t in self.turns]
+
+    @property
+    def rewards(self) -> list[float]:
+        """The reward of each step."""
+        return [t.reward for t in self.turns]
+
+    @property
     def total_reward(self) -> float:
-        """Sum of the turn rewards."""
+        """Sum of the rewards (the undiscounted return)."""
         return float(sum(t.reward for t in self.turns))
+
+    @property
+    def length(self) -> int:
+        """Number of steps."""
+        return len(self.turns)
+
+    @property
+    def invalid_actions(self) -> int:
+        """Number of steps whose action was invalid."""
+        return sum(t.invalid_action for t in self.turns)
 
     @property
     def response_tokens(self) -> int:
         """Number of sampled tokens."""
         return sum(len(t.response_ids) for t in self.turns)
 
-    def to_record(self) -> EpisodeRecord:
-        """The same episode as a runner record (actions, rewards, outcome; no tokens)."""
-        return EpisodeRecord(
-            env_id=self.env_id,
-            seed=self.seed,
-            actions=[t.action for t in self.turns],
-            rewards=[t.reward for t in self.turns],
-            success=self.success,
-            terminated=self.terminated,
-            metrics=dict(self.metrics),
-            invalid_actions=sum(t.invalid_action for t in self.turns),
-        )
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready outcome: id, seed, actions, rewards, success, metrics (no tokens)."""
+        return {
+            "env_id": self.env_id,
+            "seed": self.seed,
+            "actions": [a if isinstance(a, str) else _plain(a) for a in self.actions],
+            "rewards": self.rewards,
+            "success": self.success,
+            "terminated": self.terminated,
+            "metrics": dict(self.metrics),
+            "invalid_actions": self.invalid_actions,
+        }
+
+
+def _plain(value: Any) -> Any:
+    """A numpy scalar or array as the JSON value it stands for."""
+    return value.tolist() if isinstance(value, np.ndarray | np.generic) else value
+
+
+def summarize_episodes(episodes: Sequence[Episode]) -> dict[str, float]:
+    """Mean figures over ``episodes``.
+
+    Returns:
+        ``episodes``, ``return`` and ``return_std``, ``success_rate``, ``length``,
+        ``invalid_rate`` (invalid steps per step), and the mean of every episode metric.
+    """
+    if not episodes:
+        return {"episodes": 0.0}
+    returns = [e.total_reward for e in episodes]
+    steps = sum(e.length for e in episodes)
+    summary = {
+        "episodes": float(len(episodes)),
+        "return": float(sum(returns) / len(returns)),
+        "return_std": float(np.std(returns)),
+        "success_rate": sum(e.success for e in episodes) / len(episodes),
+        "length": steps / len(episodes),
+        "invalid_rate": sum(e.invalid_actions for e in episodes) / max(steps, 1),
+    }
+    keys = sorted({k for e in episodes for k in e.metrics} - {"invalid_actions"})
+    for key in keys:
+        values = [e.metrics[key] for e in episodes if key in e.metrics]
+        summary[key] = sum(values) / len(values)
+    return summary
 
 
 class PrefixError(ValueError):

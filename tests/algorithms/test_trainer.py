@@ -17,6 +17,7 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
+import palaestra
 from palaestra.algorithms import GRPO, make_algorithm
 from palaestra.algorithms.trainer import TrainConfig, Trainer, TrainingError, read_metrics
 from palaestra.demo import REFERENCE_RUNS
@@ -210,7 +211,8 @@ def test_outputs_and_checkpoints(tmp_path: Path) -> None:
     # The checkpoint is a model spec for agents.
     from palaestra.llm.hf_agent import HFAgent
 
-    assert HFAgent.from_spec(str(saved / "model")).run("palaestra/Math-v0", [0])[0].length == 1
+    reloaded = HFAgent.from_spec(str(saved / "model"))
+    assert palaestra.run_episode(gym.make("palaestra/Math-v0"), reloaded, seed=0).length == 1
 
 
 def test_existing_run_needs_resume(tmp_path: Path) -> None:

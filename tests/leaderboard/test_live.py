@@ -16,7 +16,7 @@ from palaestra.leaderboard.live_client import LiveEpisodeEnv, _Connection
 from palaestra.leaderboard.live_env import advance
 from palaestra.leaderboard.live_store import live_seed
 from palaestra.leaderboard.schema import board_summary
-from palaestra.rollout.loop import EpisodeRecord, run_episode
+from palaestra.rollout import Episode, run_episode
 
 from .conftest import SMALL, Board
 
@@ -31,7 +31,7 @@ def start(board: Board, token: str | None = None, **body: Any) -> Any:
     )
 
 
-def play_session(board: Board, agent: str, token: str | None = None) -> list[EpisodeRecord]:
+def play_session(board: Board, agent: str, token: str | None = None) -> list[Episode]:
     """Play every episode of the token's session with ``agent`` through the API."""
     view = start(board, token, agent=agent).json()
     board.client.headers.update(board.headers(token))

@@ -10,12 +10,13 @@ from palaestra.llm.chat_check import ChatTemplateError, check_chat_tokens
 from palaestra.llm.generation import SamplingConfig
 from palaestra.llm.hf_agent import HFAgent
 from palaestra.llm.prompting import PromptConfig
+from palaestra.rollout import play
 
 
 def episodes(model: Any, tokenizer: Any, config: PromptConfig) -> list[Any]:
     player = HFAgent(model, tokenizer, sampling=SamplingConfig(max_new_tokens=6), prompt=config)
-    return player.play(
-        [gym.make("palaestra/Bandit-TwoArmed-v0", horizon=4) for _ in range(2)], [0, 1]
+    return play(
+        player, [gym.make("palaestra/Bandit-TwoArmed-v0", horizon=4) for _ in range(2)], [0, 1]
     )
 
 

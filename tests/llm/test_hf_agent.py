@@ -9,6 +9,7 @@ import palaestra
 from palaestra.llm.generation import Generation, SamplingConfig
 from palaestra.llm.hf_agent import HFAgent
 from palaestra.llm.prompting import PromptConfig
+from palaestra.rollout import play, run_episodes
 from palaestra.rollout.records import PrefixError, concat_tokens
 
 
@@ -20,7 +21,7 @@ def agent(tiny: tuple[Any, Any], **kwargs: Any) -> HFAgent:
 
 def test_play_records_exact_tokens(tiny: tuple[Any, Any]) -> None:
     envs = [gym.make("palaestra/Bandit-TwoArmed-v0", horizon=5) for _ in range(3)]
-    episodes = agent(tiny).play(envs, [0, 0, 1], groups=[7, 7, 8])
+    episodes = play(agent(tiny), envs, [0, 0, 1], groups=[7, 7, 8])
     assert [e.group for e in episodes] == [7, 7, 8]
     for episode in episodes:
         assert episode.env_id == "palaestra/Bandit-TwoArmed-v0" and len(episode.turns) == 5
@@ -38,11 +39,11 @@ def test_play_records_exact_tokens(tiny: tuple[Any, Any]) -> None:
 
 
 def test_same_seed_same_rollout(tiny: tuple[Any, Any]) -> None:
-    def play() -> list[list[int]]:
+    def rollout() -> list[list[int]]:
         envs = [gym.make("palaestra/Bandit-TwoArmed-v0", horizon=3) for _ in range(2)]
-        return [t.response_ids for e in agent(tiny, seed=5).play(envs, [0, 1]) for t in e.turns]
+        return [t.response_ids for e in play(agent(tiny, seed=5), envs, [0, 1]) for t in e.turns]
 
-    assert play() == play()
+    assert rollout() == rollout()
 
 
 @pytest.mark.parametrize("mode", ["sync", "async"])
@@ -55,11 +56,13 @@ def test_vector_env(tiny: tuple[Any, Any], mode: str) -> None:
         vector_kwargs={"shared_memory": False} if mode == "async" else {},
     )
     try:
-        episodes = agent(tiny, seed=2).play(vector, [0, 1, 2])
+        episodes = play(agent(tiny, seed=2), vector, [0, 1, 2])
     finally:
         vector.close()
-    listed = agent(tiny, seed=2).play(
-        [gym.make("palaestra/Bandit-TwoArmed-v0", horizon=4) for _ in range(3)], [0, 1, 2]
+    listed = play(
+        agent(tiny, seed=2),
+        [gym.make("palaestra/Bandit-TwoArmed-v0", horizon=4) for _ in range(3)],
+        [0, 1, 2],
     )
     assert [len(e.turns) for e in episodes] == [4, 4, 4]
     assert [e.total_reward for e in episodes] == [e.total_reward for e in listed]
@@ -71,7 +74,7 @@ def test_unextractable_and_endless_replies_are_invalid_actions(tiny: tuple[Any, 
     player = agent(
         tiny, prompt=PromptConfig(extract="tag"), sampling=SamplingConfig(max_new_tokens=4)
     )
-    episode = player.play([gym.make("palaestra/Bandit-v0", horizon=3)], [0])[0]
+    episode = play(player, [gym.make("palaestra/Bandit-v0", horizon=3)], [0])[0]
     assert all(t.action == "" and t.invalid_action for t in episode.turns)
     assert episode.metrics["invalid_actions"] == 3.0
     assert {t.finish_reason for t in episode.turns} <= {"length", "stop"}
@@ -79,10 +82,10 @@ def test_unextractable_and_endless_replies_are_invalid_actions(tiny: tuple[Any, 
 
 def test_max_turns_and_prompt_limit(tiny: tuple[Any, Any]) -> None:
     player = agent(tiny)
-    episode = player.play([gym.make("palaestra/Bandit-v0")], [0], max_turns=2)[0]
+    episode = play(player, [gym.make("palaestra/Bandit-v0")], [0], max_turns=2)[0]
     assert len(episode.turns) == 2 and not episode.terminated
     player.max_prompt_tokens = 400  # the prompt outgrows this after a few turns
-    short = player.play([gym.make("palaestra/Bandit-v0")], [0])[0]
+    short = play(player, [gym.make("palaestra/Bandit-v0")], [0])[0]
     assert 0 < len(short.turns) < 50 and not short.terminated
 
 
@@ -111,7 +114,7 @@ def test_windowed_history_needs_per_turn_layout(
     player = agent(tiny, prompt=PromptConfig(history=1))
     replies = ["A", "B", "A", "B"]
     monkeypatch.setattr(player, "decoder", lambda: ScriptedDecoder(tokenizer, replies))
-    episode = player.play([gym.make("palaestra/Bandit-v0", horizon=4)], [0])[0]
+    episode = play(player, [gym.make("palaestra/Bandit-v0", horizon=4)], [0])[0]
     assert [t.action for t in episode.turns] == replies
     assert episode.turns[1].prompt_ids[: len(episode.turns[0].prompt_ids)] == (
         episode.turns[0].prompt_ids
@@ -120,7 +123,7 @@ def test_windowed_history_needs_per_turn_layout(
         concat_tokens(episode)
     full = agent(tiny)  # the full history extends every prompt
     monkeypatch.setattr(full, "decoder", lambda: ScriptedDecoder(tokenizer, replies))
-    _, mask, _ = concat_tokens(full.play([gym.make("palaestra/Bandit-v0", horizon=4)], [0])[0])
+    _, mask, _ = concat_tokens(play(full, [gym.make("palaestra/Bandit-v0", horizon=4)], [0])[0])
     assert sum(mask) == sum(len(t.response_ids) for t in episode.turns)
 
 
@@ -128,20 +131,20 @@ def test_agent_protocol_and_run(tiny: tuple[Any, Any]) -> None:
     player = agent(tiny)
     record = palaestra.run_episode(gym.make("palaestra/Bandit-TwoArmed-v0"), player, seed=0)
     assert record.length == 30
-    records = player.run("palaestra/Math-v0", [0, 1, 2])
+    records = run_episodes("palaestra/Math-v0", player, seeds=[0, 1, 2], batch_size=3)
     assert [r.seed for r in records] == [0, 1, 2] and all(r.length == 1 for r in records)
 
 
 def test_ground_truth_reaches_the_episode(tiny: tuple[Any, Any]) -> None:
     env = gym.make("palaestra/Math-v0", expose_ground_truth=True)
-    episode = agent(tiny).play([env], [3])[0]
+    episode = play(agent(tiny), [env], [3])[0]
     assert episode.ground_truth == env.unwrapped.problem.answer
     assert episode.ground_truth not in episode.turns[0].observation.split(":")[0]
 
 
 def test_mismatched_envs_and_seeds(tiny: tuple[Any, Any]) -> None:
     with pytest.raises(palaestra.errors.InvalidArgumentError, match="2 environments for 3 seeds"):
-        agent(tiny).play([gym.make("palaestra/Bandit-v0")] * 2, [0, 1, 2])
+        play(agent(tiny), [gym.make("palaestra/Bandit-v0")] * 2, [0, 1, 2])
 
 
 def test_cache_reuse_across_turns_matches_fresh_prefill(tiny: tuple[Any, Any]) -> None:
@@ -149,7 +152,7 @@ def test_cache_reuse_across_turns_matches_fresh_prefill(tiny: tuple[Any, Any]) -
     # different turns); every turn must equal a fresh, single-prompt generation.
     player = agent(tiny, sampling=SamplingConfig(max_new_tokens=5, temperature=0))
     envs = [gym.make("palaestra/Bandit-TwoArmed-v0", horizon=h) for h in (2, 5, 4)]
-    episodes = player.play(envs, [0, 1, 2])
+    episodes = play(player, envs, [0, 1, 2])
     assert [len(e.turns) for e in episodes] == [2, 5, 4]
     for episode in episodes:
         for turn in episode.turns:
@@ -161,8 +164,8 @@ def test_cache_reuse_across_turns_matches_fresh_prefill(tiny: tuple[Any, Any]) -
 def test_too_many_episodes_for_one_batch(tiny: tuple[Any, Any]) -> None:
     player = agent(tiny, max_batch_size=2)
     with pytest.raises(palaestra.errors.InvalidArgumentError, match="exceed max_batch_size=2"):
-        player.play([gym.make("palaestra/Bandit-v0") for _ in range(3)], [0, 1, 2])
-    assert len(player.run("palaestra/Math-v0", [0, 1, 2])) == 3
+        play(player, [gym.make("palaestra/Bandit-v0") for _ in range(3)], [0, 1, 2])
+    assert len(run_episodes("palaestra/Math-v0", player, seeds=[0, 1, 2], batch_size=2)) == 3
 
 
 def test_a_saved_model_plays_with_the_settings_it_was_saved_with(

@@ -22,6 +22,7 @@ import palaestra
 from palaestra.llm.models import resolve_model
 from palaestra.llm.openai_agent import AgentServerError, OpenAIChatAgent
 from palaestra.llm.prompting import PromptConfig
+from palaestra.rollout import run_episodes
 
 
 def free_port() -> int:
@@ -72,7 +73,13 @@ def test_plays_through_a_real_server(served_tiny: tuple[str, str]) -> None:
     agent = OpenAIChatAgent(
         model, base_url=url, max_tokens=6, concurrency=3, prompt=PromptConfig(extract="choice")
     )
-    records = agent.run("palaestra/Bandit-TwoArmed-v0", [0, 1, 2], env_kwargs={"horizon": 3})
+    records = run_episodes(
+        "palaestra/Bandit-TwoArmed-v0",
+        agent,
+        seeds=[0, 1, 2],
+        env_kwargs={"horizon": 3},
+        batch_size=agent.max_batch_size,
+    )
     assert [r.seed for r in records] == [0, 1, 2]
     assert all(r.length == 3 and r.terminated for r in records)
     assert all("regret" in r.metrics for r in records)
@@ -232,7 +239,13 @@ def test_finished_episodes_are_kept_when_the_server_dies(
     behaviour.good_after = 6  # two 3-round episodes, then 503s
     agent = agent_for(url, concurrency=1, max_retries=0)
     with pytest.raises(AgentServerError) as info:
-        agent.run("palaestra/Bandit-TwoArmed-v0", [0, 1, 2, 3], env_kwargs={"horizon": 3})
+        run_episodes(
+            "palaestra/Bandit-TwoArmed-v0",
+            agent,
+            seeds=[0, 1, 2, 3],
+            env_kwargs={"horizon": 3},
+            batch_size=agent.max_batch_size,
+        )
     assert [r.seed for r in info.value.completed] == [0, 1]
     assert all(r.length == 3 for r in info.value.completed)
 
