@@ -17,6 +17,7 @@ import warnings
 from importlib.metadata import PackageNotFoundError, version
 from types import ModuleType
 
+from palaestra import _moved
 from palaestra.envs.registration import env_ids, register_envs
 from palaestra.rollout import Episode, play, run_episode, run_episodes
 
@@ -26,6 +27,7 @@ except PackageNotFoundError:  # running from a source tree that is not installed
     __version__ = "0.0.0"
 
 register_envs()
+_moved.install()
 
 __all__ = ["Episode", "__version__", "env_ids", "play", "run_episode", "run_episodes"]
 

@@ -19,6 +19,7 @@ import numpy as np
 
 from palaestra.envs.wrappers.numeric import NumericView
 from palaestra.errors import InvalidArgumentError
+from palaestra.rollout import run_episodes
 
 BaselineAlgo = Literal["dqn", "ppo"]
 
@@ -83,29 +84,36 @@ def _make(config: BaselineConfig) -> Any:
     return lambda: NumericView(gym.make(config.env, **kwargs))
 
 
-def evaluate(policy: Any, make: Any, episodes: int, seed: int) -> float:
+def mean_return(policy: Any, make: Any, episodes: int, seed: int) -> float:
     """Mean return of ``policy`` (``None``: uniformly random) over seeded episodes."""
-    import torch
-    from tianshou.data import Batch
-
     env = make()
-    rng = np.random.default_rng(seed)
-    total = 0.0
-    for episode in range(episodes):
-        observation, _ = env.reset(seed=seed + episode)
-        done = False
-        while not done:
-            if policy is None:
-                action = int(rng.integers(env.action_space.n))
-            else:
-                with torch.no_grad():
-                    batch = Batch(obs=observation[None], info={})
-                    action = int(policy(batch).act[0])
-            observation, reward, terminated, truncated, _ = env.step(action)
-            total += reward
-            done = terminated or truncated
-    env.close()
-    return total / episodes
+    try:
+        played = run_episodes(
+            env, _PolicyAgent(policy, env.action_space.n, seed), episodes=episodes, seed=seed
+        )
+    finally:
+        env.close()
+    return float(np.mean([episode.total_reward for episode in played]))
+
+
+class _PolicyAgent:
+    """A tianshou policy's greedy action on each numeric observation (random without one)."""
+
+    def __init__(self, policy: Any, actions: int, seed: int) -> None:
+        self.policy, self.actions = policy, actions
+        self.rng = np.random.default_rng(seed)
+
+    def reset(self, instruction: str) -> None:
+        pass
+
+    def act(self, observation: np.ndarray, info: dict[str, Any]) -> int:
+        if self.policy is None:
+            return int(self.rng.integers(self.actions))
+        import torch
+        from tianshou.data import Batch
+
+        with torch.no_grad():
+            return int(self.policy(Batch(obs=observation[None], info={})).act[0])
 
 
 def _algorithm(config: BaselineConfig, env: Any) -> Any:
@@ -155,7 +163,7 @@ def train_baseline(config: BaselineConfig) -> BaselineResult:
     buffer = VectorReplayBuffer(max(10_000, config.steps_per_epoch), config.n_envs)
     collector: Any = Collector(algorithm, envs, buffer, exploration_noise=True)
     eval_seed = 10_000 + config.seed
-    result = BaselineResult(random_return=evaluate(None, make, config.eval_episodes, eval_seed))
+    result = BaselineResult(random_return=mean_return(None, make, config.eval_episodes, eval_seed))
     steps = 0
     for _ in range(config.epochs):
         # One epoch of tianshou's own trainer at a time, then a seeded greedy evaluation.
@@ -186,7 +194,7 @@ def train_baseline(config: BaselineConfig) -> BaselineResult:
         stats = algorithm.run_training(params)
         steps += int(stats.train_step)
         result.curve.append(
-            (steps, evaluate(algorithm.policy, make, config.eval_episodes, eval_seed))
+            (steps, mean_return(algorithm.policy, make, config.eval_episodes, eval_seed))
         )
     envs.close()
     probe.close()

@@ -5,7 +5,7 @@ The server (:mod:`palaestra.leaderboard.server`), its client
 """
 
 from palaestra.leaderboard.harness import (
-    Challenge,
+    HiddenSeeds,
     Mismatch,
     check_claims,
     evaluate,
@@ -18,15 +18,15 @@ from palaestra.leaderboard.schema import (
     EpisodeResult,
     LearningCurve,
     Results,
-    bootstrap,
     read_learning_curve,
 )
+from palaestra.leaderboard.scoring import bootstrap
 from palaestra.leaderboard.suites import Suite, Task, hidden_seeds, load_suite, parse_suite
 
 __all__ = [
     "Aggregate",
-    "Challenge",
     "EpisodeResult",
+    "HiddenSeeds",
     "LearningCurve",
     "Mismatch",
     "Results",

@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from palaestra.errors import InvalidArgumentError, PalaestraError
-from palaestra.leaderboard.harness import Challenge
+from palaestra.leaderboard.harness import HiddenSeeds
 from palaestra.optional import require
 
 
@@ -49,11 +49,11 @@ def checked(response: Any) -> dict[str, Any]:
     raise SubmissionRefused(f"{response.status_code}: {detail}")
 
 
-def request_challenge(server: str, token: str, suite: str, *, timeout: float = 30.0) -> Challenge:
+def request_challenge(server: str, token: str, suite: str, *, timeout: float = 30.0) -> HiddenSeeds:
     """Ask ``server`` for hidden seeds to play ``suite`` on (one submission's worth)."""
     with http_client(server, token, timeout) as client:
         data = _send(client.post, "/api/challenges", json={"suite": suite})
-    return Challenge(id=data["id"], seeds={k: list(v) for k, v in data["seeds"].items()})
+    return HiddenSeeds(id=data["id"], seeds={k: list(v) for k, v in data["seeds"].items()})
 
 
 def submit(

@@ -14,21 +14,16 @@ import gymnasium as gym
 
 from palaestra.agents.factory import make_agent
 from palaestra.errors import InvalidArgumentError, PalaestraError
-from palaestra.leaderboard.schema import (
-    AgentInfo,
-    EpisodeResult,
-    LearningCurve,
-    Results,
-    summarize,
-)
+from palaestra.leaderboard.schema import AgentInfo, EpisodeResult, LearningCurve, Results
+from palaestra.leaderboard.scoring import score_results
 from palaestra.leaderboard.suites import Suite, Task
 from palaestra.progress import track
 from palaestra.rollout import run_episode
 
 
 @dataclasses.dataclass(frozen=True)
-class Challenge:
-    """Hidden seeds a leaderboard server handed out for one submission.
+class HiddenSeeds:
+    """Hidden seeds a leaderboard server handed out for one submission (its challenge).
 
     Attributes:
         id: The challenge id, written into the results file.
@@ -43,7 +38,7 @@ def _partial_path(out: Path) -> Path:
     return out.with_name(out.name + ".partial.jsonl")
 
 
-def interrupted_challenge(out: Path, agent_spec: str, suite: Suite) -> Challenge | None:
+def interrupted_challenge(out: Path, agent_spec: str, suite: Suite) -> HiddenSeeds | None:
     """The hidden seeds an interrupted run of ``agent_spec`` into ``out`` was playing.
 
     Resuming must finish the same challenge, not ask the server for new seeds.
@@ -51,7 +46,7 @@ def interrupted_challenge(out: Path, agent_spec: str, suite: Suite) -> Challenge
     try:
         header = json.loads(_partial_path(out).read_text().split("\n", 1)[0])
         if header["agent"] == agent_spec and header["hash"] == suite.hash and header["challenge"]:
-            return Challenge(**header["challenge"])
+            return HiddenSeeds(**header["challenge"])
     except (OSError, ValueError, KeyError, TypeError):
         pass
     return None
@@ -91,7 +86,7 @@ def evaluate(
     workers: int = 1,
     episode_timeout: float = 3600.0,
     progress: bool = True,
-    challenge: Challenge | None = None,
+    challenge: HiddenSeeds | None = None,
     learning_curve: LearningCurve | None = None,
 ) -> Results:
     """Play ``agent_spec`` on the suite (development seeds, or a challenge's) and write ``out``.
@@ -152,7 +147,7 @@ def evaluate(
         episodes=[done[(t.name, s)] for t, s in work],
         learning_curve=learning_curve,
     )
-    results = summarize(results, {t.name: t.family for t in tasks})
+    results = score_results(results, {t.name: t.family for t in tasks})
     out.write_text(results.model_dump_json(indent=1))
     partial.unlink()
     return results

@@ -29,7 +29,7 @@ from palaestra.leaderboard.db import (
     Token,
     utcnow,
 )
-from palaestra.leaderboard.schema import Score, board_summary
+from palaestra.leaderboard.scoring import Score, board_summary
 from palaestra.leaderboard.store import (
     NameTaken,
     QuotaExceeded,

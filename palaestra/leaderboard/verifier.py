@@ -20,7 +20,8 @@ from typing import Any
 
 from palaestra.leaderboard.harness import Mismatch, verify
 from palaestra.leaderboard.replay_process import ReplayVerdict, run_limited
-from palaestra.leaderboard.schema import Results, board_summary, scores_of
+from palaestra.leaderboard.schema import Results
+from palaestra.leaderboard.scoring import board_summary, scores_of
 from palaestra.leaderboard.store import (
     Sessions,
     claim_next,

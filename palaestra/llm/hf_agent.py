@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import warnings
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -13,7 +14,8 @@ import torch
 from palaestra.errors import InvalidArgumentError
 from palaestra.llm.generation import Decoder, Generation, SamplingConfig
 from palaestra.llm.prompting import ChatSession, PromptConfig, extract_action
-from palaestra.rollout.records import Turn
+from palaestra.rollout import Episode, Turn, play
+from palaestra.rollout.envs import Envs
 
 #: The file beside a saved model that holds the agent settings it was trained with.
 SETTINGS_FILE = "palaestra_agent.json"
@@ -178,6 +180,16 @@ class HFAgent:
         prompt = self._sessions[episode].observe(observation, info)
         self._sessions[episode].reply(turn.response_ids, turn.response)
         return dataclasses.replace(turn, prompt_ids=list(prompt), observation=observation, info={})
+
+    def play(self, envs: Envs, seeds: Sequence[int], **kwargs: Any) -> list[Episode]:
+        """Deprecated spelling of ``palaestra.rollout.play(agent, envs, seeds, ...)``."""
+        warnings.warn(
+            "HFAgent.play(envs, seeds) is now palaestra.play(agent, envs, seeds); the method "
+            "goes in the next release",
+            DeprecationWarning,
+            stacklevel=2,
+        )
+        return play(self, envs, seeds, **kwargs)
 
     # ------------------------------------------------------------------ generation
 

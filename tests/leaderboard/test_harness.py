@@ -200,11 +200,11 @@ def test_a_local_model_loads_once_and_replays_its_seeds(tmp_path: Path) -> None:
 
 
 def test_overall_counts_tasks_not_played_as_zero(results: Results) -> None:
-    from palaestra.leaderboard.schema import summarize
+    from palaestra.leaderboard.scoring import score_results
 
     played = {t.name: t.family for t in SMALL.tasks}
-    both = summarize(results, played).overall
-    with_missing = summarize(results, {**played, "never-played": "other"}).overall
+    both = score_results(results, played).overall
+    with_missing = score_results(results, {**played, "never-played": "other"}).overall
     assert both is not None and with_missing is not None
     assert with_missing.n == both.n + 1
     assert with_missing.mean == pytest.approx(both.mean * both.n / (both.n + 1))
@@ -213,7 +213,7 @@ def test_overall_counts_tasks_not_played_as_zero(results: Results) -> None:
 def test_the_bootstrap_resamples_in_batches_as_in_one_call() -> None:
     import numpy as np
 
-    from palaestra.leaderboard.schema import BOOTSTRAP_SAMPLES, bootstrap
+    from palaestra.leaderboard.scoring import BOOTSTRAP_SAMPLES, bootstrap
 
     data = np.random.default_rng(3).random(3000)  # 333 resamples a batch
     whole = np.random.default_rng(0).choice(data, size=(BOOTSTRAP_SAMPLES, data.size))

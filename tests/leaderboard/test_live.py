@@ -15,7 +15,7 @@ from palaestra.leaderboard import Results, evaluate
 from palaestra.leaderboard.live_client import LiveEpisodeEnv, _Connection
 from palaestra.leaderboard.live_env import advance
 from palaestra.leaderboard.live_store import live_seed
-from palaestra.leaderboard.schema import board_summary
+from palaestra.leaderboard.scoring import board_summary
 from palaestra.rollout import Episode, run_episode
 
 from .conftest import SMALL, Board
@@ -286,11 +286,11 @@ def test_the_relabelled_oracle_reaches_the_replayed_tier_never_the_live_one(
 ) -> None:
     challenge = board.client.post("/api/challenges", json={"suite": SMALL.id},
                                   headers=board.headers()).json()  # fmt: skip
-    from palaestra.leaderboard.harness import Challenge
+    from palaestra.leaderboard.harness import HiddenSeeds
 
     out = tmp_path / "oracle.json"
     results = evaluate("oracle", SMALL, out, families=["bandits"], progress=False,
-                       challenge=Challenge(challenge["id"], challenge["seeds"]))  # fmt: skip
+                       challenge=HiddenSeeds(challenge["id"], challenge["seeds"]))  # fmt: skip
     forged = results.model_copy(update={"privileged": []})
     forged.agent.name, forged.agent.spec = "random", "random"
     assert board.post(Results.model_validate(forged.model_dump())).status_code == 202

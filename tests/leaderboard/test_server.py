@@ -10,7 +10,7 @@ import pytest
 from sqlalchemy import inspect, text
 
 from palaestra.leaderboard import Results, evaluate
-from palaestra.leaderboard.harness import Challenge
+from palaestra.leaderboard.harness import HiddenSeeds
 from palaestra.leaderboard.store import challenge_seeds, get_submission
 
 from .conftest import SMALL, Board
@@ -231,7 +231,7 @@ def _play_challenge(board: Board, tmp_path: object, token: str | None = None) ->
     )
     assert response.status_code == 201, response.text
     data = response.json()
-    challenge = Challenge(data["id"], data["seeds"])
+    challenge = HiddenSeeds(data["id"], data["seeds"])
     return evaluate(
         "random", SMALL, tmp_path / f"{data['id']}.json", challenge=challenge, progress=False
     )  # type: ignore[operator]
