@@ -65,15 +65,15 @@ def test_invalid_action_stays_and_touches_no_one_else() -> None:
 
 
 def test_cleanup_apples_stop_growing_in_a_polluted_river() -> None:
-    grid = ["#######", "#~~P..#", "#######"]
+    grid = ["#######", "#~~P.@#", "#######"]  # the map's apple cell is the orchard
     dirty = GridGameParallelEnv("cleanup", grid=grid, waste_rate=1.0, apple_rate=1.0)
     dirty.reset(seed=0)
-    dirty._orchard[1, 5] = True  # make one orchard cell
+    dirty.cells[1, 5] = "."  # its apple eaten
     dirty.step({"player_0": "stay"})
     assert dirty.pollution == 1.0 and dirty.cells[1, 5] == "."
     clean = GridGameParallelEnv("cleanup", grid=grid, waste_rate=0.0, apple_rate=1.0)
     clean.reset(seed=0)
-    clean._orchard[1, 5] = True
+    clean.cells[1, 5] = "."
     clean.step({"player_0": "stay"})
     assert clean.cells[1, 5] == "@"
 
