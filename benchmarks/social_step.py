@@ -13,7 +13,7 @@ import time
 import gymnasium as gym
 
 import palaestra  # noqa: F401 - registers the environments
-from palaestra.envs.social import IteratedGameEnv
+from palaestra.envs.social import MatrixGameParallelEnv
 
 MOVES = {
     "prisoners_dilemma": ("cooperate", "defect"),
@@ -31,7 +31,7 @@ IDS = {
 
 def parallel(game: str, steps: int) -> float:
     """Seconds for ``steps`` joint steps of the parallel env."""
-    env = IteratedGameEnv(game, horizon=100)
+    env = MatrixGameParallelEnv(game, horizon=100)
     env.reset(seed=0)
     moves = MOVES[game]
     start = time.perf_counter()
@@ -57,7 +57,7 @@ def single(game: str, steps: int) -> float:
 
 def grid(game: str, size: int, steps: int) -> float:
     """Seconds for ``steps`` joint steps of Gathering/Cleanup on a ``size`` x ``size`` map."""
-    from palaestra.envs.social import GridDilemmaEnv
+    from palaestra.envs.social import GridGameParallelEnv
 
     inner = size - 2
     rows = ["#" * size]
@@ -69,7 +69,7 @@ def grid(game: str, size: int, steps: int) -> float:
             cells[inner // 2] = "P"
         rows.append("#" + "".join(cells) + "#")
     rows.append("#" * size)
-    env = GridDilemmaEnv(game, grid=rows, max_cycles=100)
+    env = GridGameParallelEnv(game, grid=rows, max_cycles=100)
     env.reset(seed=0)
     words = ("forward", "turn left", "right", "zap", "stay")
     start = time.perf_counter()

@@ -196,7 +196,7 @@ ENTRIES += (
     ),
 )
 
-_DILEMMA = "palaestra.envs.social:DilemmaEnv"
+_MATRIX_GAME = "palaestra.envs.social:MatrixGameEnv"
 
 #: The iterated social dilemmas: (name, game, extra kwargs, description).
 SOCIAL_GAMES: tuple[tuple[str, str, dict[str, Any], str], ...] = (
@@ -209,7 +209,7 @@ SOCIAL_GAMES: tuple[tuple[str, str, dict[str, Any], str], ...] = (
 ENTRIES += tuple(
     EnvEntry(
         f"palaestra/{name}-v0",
-        _DILEMMA,
+        _MATRIX_GAME,
         f"{description} against a scripted tit-for-tat (opponent= changes it)",
         {"game": game, **extra},
     )
@@ -252,14 +252,17 @@ def register_pettingzoo() -> None:
             pettingzoo.register(
                 "parallel",
                 env_id,
-                "palaestra.envs.social:IteratedGameEnv",
+                "palaestra.envs.social:MatrixGameParallelEnv",
                 kwargs={"game": game, **extra},
             )
     for name, game, _ in GRID_GAMES:
         env_id = f"palaestra/{name}-v0"
         if env_id not in pettingzoo.parallel_registry:
             pettingzoo.register(
-                "parallel", env_id, "palaestra.envs.social:GridDilemmaEnv", kwargs={"game": game}
+                "parallel",
+                env_id,
+                "palaestra.envs.social:GridGameParallelEnv",
+                kwargs={"game": game},
             )
 
 

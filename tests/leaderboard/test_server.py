@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import json
 from collections.abc import Callable
@@ -9,8 +10,8 @@ from collections.abc import Callable
 import pytest
 from sqlalchemy import inspect, text
 
-from palaestra.leaderboard import Results, evaluate
-from palaestra.leaderboard.harness import HiddenSeeds
+from palaestra.leaderboard import EpisodeResult, Results, evaluate
+from palaestra.leaderboard.harness import HiddenSeeds, play_episode
 from palaestra.leaderboard.store import challenge_seeds, get_submission
 
 from .conftest import SMALL, Board
@@ -68,10 +69,9 @@ def test_episodes_played_on_other_seeds_are_rejected(board: Board, results: Resu
     shifted = results.model_copy(deep=True)
     for episode in shifted.episodes:
         episode.seed += 500
-    from palaestra.leaderboard.harness import _play
-
     for k, episode in enumerate(shifted.episodes):
-        played = _play("random", SMALL.task(episode.task), episode.seed)
+        task = dataclasses.asdict(SMALL.task(episode.task))
+        played = EpisodeResult.model_validate(play_episode("random", task, episode.seed))
         shifted.episodes[k] = played.model_copy(update={"seed": results.episodes[k].seed})
     response = board.post(shifted)
     board.verify_all()

@@ -8,8 +8,8 @@ from dataclasses import dataclass, field
 import gymnasium as gym
 import numpy as np
 
-from palaestra.envs.social.grid import GridDilemmaEnv
-from palaestra.envs.social.iterated import IteratedGameEnv
+from palaestra.envs.social.grid import GridGameParallelEnv
+from palaestra.envs.social.matrix import MatrixGameParallelEnv
 from palaestra.errors import InvalidArgumentError
 from palaestra.sandbox.policy import PolicyLimits, PolicyWorker
 
@@ -43,7 +43,7 @@ class Evaluation:
 
 
 #: The multi-player games policies are synthesized for.
-SocialGame = GridDilemmaEnv | IteratedGameEnv
+SocialGame = GridGameParallelEnv | MatrixGameParallelEnv
 
 
 def social_game(env_id: str) -> SocialGame:
@@ -51,7 +51,7 @@ def social_game(env_id: str) -> SocialGame:
     env = gym.make(env_id)
     game = getattr(env.unwrapped, "game", None)
     env.close()
-    if not isinstance(game, GridDilemmaEnv | IteratedGameEnv):
+    if not isinstance(game, GridGameParallelEnv | MatrixGameParallelEnv):
         raise InvalidArgumentError(
             f"{env_id} is not a social dilemma; policy synthesis plays the social games "
             "(palaestra/Gathering-v0, palaestra/Cleanup-v0, palaestra/PrisonersDilemma-v0, ...)"
@@ -61,7 +61,7 @@ def social_game(env_id: str) -> SocialGame:
 
 def fallback_action(game: SocialGame) -> str:
     """What a failed call plays: ``stay`` on the grid, the default move of a matrix game."""
-    return "stay" if isinstance(game, GridDilemmaEnv) else str(game.default)
+    return "stay" if isinstance(game, GridGameParallelEnv) else str(game.default)
 
 
 def evaluate_policy(

@@ -204,6 +204,33 @@ class ALFWorldEnv(TextEnv):
         return 1.0
 
     @property
+    def game_file(self) -> Path | None:
+        """This episode's ``game.tw-pddl`` (None before the first reset; privileged).
+
+        Its folder also holds the task's ``traj_data.json``.
+        """
+        return self._game
+
+    @property
+    def commands(self) -> tuple[str, ...]:
+        """The commands the engine carried out this episode, in order (invalid ones never)."""
+        return tuple(self._commands)
+
+    @property
+    def walkthrough(self) -> tuple[str, ...]:
+        """The plan :meth:`oracle_action` follows, from the start of the episode (privileged).
+
+        The game's stored walkthrough after a reset; once the episode leaves it, the oracle's
+        next call replaces it with the episode's commands so far followed by a new plan.
+        """
+        return tuple(self._walkthrough)
+
+    @property
+    def on_walkthrough(self) -> bool:
+        """Whether every command so far followed :attr:`walkthrough`."""
+        return self._on_walkthrough
+
+    @property
     def task(self) -> dict[str, Any]:
         """The episode's ``traj_data.json`` (task type and targets; privileged)."""
         assert self._game is not None

@@ -68,7 +68,7 @@ ACTIONS = (
 )
 
 
-class GridDilemmaEnv(TextParallelEnv):
+class GridGameParallelEnv(TextParallelEnv):
     """Gathering or Cleanup as a PettingZoo parallel environment with text per player.
 
     Args:

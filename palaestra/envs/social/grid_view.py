@@ -5,11 +5,11 @@ from __future__ import annotations
 from collections import deque
 from typing import Any
 
-from palaestra.envs.social.grid import _DELTAS, _MOVES, ACTIONS, APPLE, GridDilemmaEnv
+from palaestra.envs.social.grid import _DELTAS, _MOVES, ACTIONS, APPLE, GridGameParallelEnv
 from palaestra.envs.social.versus import VersusScripted, check_opponent, split_arguments
 
 
-def greedy_harvester(env: GridDilemmaEnv, agent: str) -> str:
+def greedy_harvester(env: GridGameParallelEnv, agent: str) -> str:
     """Step toward the nearest apple (breadth-first search); stay when none is reachable."""
     start = env.position[agent]
     seen = {start}
@@ -29,7 +29,7 @@ def greedy_harvester(env: GridDilemmaEnv, agent: str) -> str:
     return "stay"
 
 
-def random_player(env: GridDilemmaEnv, agent: str) -> str:
+def random_player(env: GridGameParallelEnv, agent: str) -> str:
     """A uniformly random action."""
     words = [w for w in ACTIONS if w != "clean" or env.game == "cleanup"]
     return words[int(env.np_random.integers(len(words)))]
@@ -42,7 +42,7 @@ class GridGameEnv(VersusScripted):
     """Play ``player_0`` of Gathering or Cleanup; the other players are scripted.
 
     The rules, text and arguments are those of
-    :class:`~palaestra.envs.social.GridDilemmaEnv`; ``opponent`` is ``greedy`` (walks to
+    :class:`~palaestra.envs.social.GridGameParallelEnv`; ``opponent`` is ``greedy`` (walks to
     the nearest apple, never zaps or cleans) or ``random``. An invalid action counts as
     ``stay``. ``success``: the agent ate at least as many apples as the best other player.
     ``episode_metrics``: the social metrics, the agent's ``return`` and ``apples``.
@@ -50,7 +50,7 @@ class GridGameEnv(VersusScripted):
     Args:
         opponent: The scripted players' strategy.
         game: ``gathering`` or ``cleanup``.
-        **kwargs: Every other :class:`GridDilemmaEnv` argument (``max_cycles``, ``view``,
+        **kwargs: Every other :class:`GridGameParallelEnv` argument (``max_cycles``, ``view``,
             ``regrow_steps``, ``beam_length``, ``waste_rate``, ``apple_rate``, ...) and the
             :class:`TextEnv` ones; an unknown name is an error naming the closest.
 
@@ -59,13 +59,13 @@ class GridGameEnv(VersusScripted):
     """
 
     free_text_actions = False
-    game_class = GridDilemmaEnv
+    game_class = GridGameParallelEnv
 
     def __init__(self, *, opponent: str = "greedy", game: str = "gathering", **kwargs: Any) -> None:
         game_kwargs, env_kwargs = split_arguments(self.game_class, kwargs)
         super().__init__(**env_kwargs)
         self.opponent = check_opponent(opponent, GRID_OPPONENTS)
-        self.game: GridDilemmaEnv = GridDilemmaEnv(game, **game_kwargs)
+        self.game: GridGameParallelEnv = GridGameParallelEnv(game, **game_kwargs)
         # Gathering against greedy players has no chance in it; Cleanup's river does.
         self.seeded = game == "cleanup" or opponent == "random"
 

@@ -324,6 +324,24 @@ class TextWorldEnv(TextEnv):
         }
 
     @property
+    def commands(self) -> tuple[str, ...]:
+        """The commands sent to the game this episode, in order.
+
+        Actions refused before they reach the interpreter (an interpreter command, a chain of
+        commands, characters it cannot read) are not among them.
+        """
+        return tuple(self._commands)
+
+    @property
+    def on_walkthrough(self) -> bool:
+        """Whether every command so far followed the game's walkthrough.
+
+        While it does, :meth:`oracle_action` plays the walkthrough's next command; once a
+        command leaves it, the oracle asks TextWorld's planner instead.
+        """
+        return self._on_walkthrough
+
+    @property
     def max_return(self) -> float | None:
         """The game's maximum score."""
         maximum = self._state.get("max_score") if self._state is not None else None

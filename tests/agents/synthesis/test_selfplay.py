@@ -75,7 +75,7 @@ def _wrapped(attack: str) -> str:
 
 ATTACKS = {
     # The env, the other players and the metrics are not in the policy's process at all.
-    "env-internals": f"    [c for c in {SUBCLASSES} if c.__name__ == 'GridDilemmaEnv'][0]",
+    "env-internals": f"    [c for c in {SUBCLASSES} if c.__name__ == 'GridGameParallelEnv'][0]",
     "metrics": f"    [c for c in {SUBCLASSES} if c.__name__ == 'Evaluation'][0]",
     "import-os": "    import os",
     "import-sys": "    import sys",

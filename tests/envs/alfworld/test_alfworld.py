@@ -8,28 +8,13 @@ from pathlib import Path
 from typing import Any
 
 import gymnasium as gym
-import numpy as np
 import pytest
 
 from palaestra.envs.alfworld import TASK_TYPES, ALFWorldEnv, generated_game
 from palaestra.errors import InvalidArgumentError
+from tests.envs.helpers import check_oracle_recovers, finish_with_oracle, play_oracle
 
 POOL = {"pool_size": 2}
-
-
-def play_oracle(env: gym.Env[str, str], seed: int) -> tuple[float, dict[str, Any], int]:
-    env.reset(seed=seed)
-    return finish_with_oracle(env)
-
-
-def finish_with_oracle(env: gym.Env[str, str]) -> tuple[float, dict[str, Any], int]:
-    """Play the oracle from where the episode is to its end: return, last info, steps."""
-    total, steps = 0.0, 0
-    while True:
-        _, reward, terminated, truncated, info = env.step(env.unwrapped.oracle_action())
-        total, steps = total + reward, steps + 1
-        if terminated or truncated:
-            return total, info, steps
 
 
 @pytest.mark.parametrize("split", ["train", "unseen"])
@@ -39,11 +24,11 @@ def test_oracle_wins_every_task_type_and_split(task_type: str, split: str) -> No
     played: set[Path] = set()
     for seed in range(8):
         total, info, steps = play_oracle(env, seed)
-        walkthrough = env.unwrapped._walkthrough
+        walkthrough = env.unwrapped.walkthrough
         assert info["success"] and total == 1.0, (task_type, split, seed)
         assert steps == len(walkthrough) <= 25  # the shortest plan, with room to spare
         assert env.unwrapped.task["task_type"] == task_type
-        played.add(env.unwrapped._game)
+        played.add(env.unwrapped.game_file)
         if len(played) == 2:  # both games of the pool
             break
     assert len(played) == 2
@@ -58,7 +43,7 @@ def test_oracle_recovers_from_an_unrelated_object_in_hand() -> None:
         if takes:
             break
         goes = [a for a in info["available_actions"] if a.startswith("go to")]
-        _, _, _, _, info = env.step(goes[len(env.unwrapped._commands) % len(goes)])
+        _, _, _, _, info = env.step(goes[len(env.unwrapped.commands) % len(goes)])
     assert takes
     env.step(takes[0])
     _, info, steps = finish_with_oracle(env)
@@ -89,15 +74,8 @@ def test_resets_do_not_load_the_planner_library_again() -> None:
 
 def test_oracle_wins_after_leaving_the_walkthrough() -> None:
     env = gym.make("palaestra/ALFWorld-Pick-v0", **POOL)
-    _, info = env.reset(seed=0)
-    rng = np.random.default_rng(3)
-    for _ in range(4):
-        goes = [a for a in info["available_actions"] if a.startswith("go to")]
-        _, _, terminated, _, info = env.step(goes[int(rng.integers(len(goes)))])
-        assert not terminated
-    assert not env.unwrapped._on_walkthrough
-    _, info, steps = finish_with_oracle(env)
-    assert info["success"] and steps <= 25
+    # Walking to random places leaves the walkthrough; the oracle plans anew.
+    check_oracle_recovers(env, seed=0, wander=4, within=25, rng_seed=3, prefix="go to")
 
 
 def test_expert_action_only_when_asked() -> None:
@@ -116,7 +94,7 @@ def test_expert_action_only_when_asked() -> None:
 def test_old_put_syntax_is_accepted_as_move() -> None:
     env = gym.make("palaestra/ALFWorld-Pick-v0", **POOL)
     env.reset(seed=1)
-    walkthrough = env.unwrapped._walkthrough
+    walkthrough = env.unwrapped.walkthrough
     for command in walkthrough[:-1]:
         env.step(command)
     final = walkthrough[-1]
@@ -134,11 +112,11 @@ def test_old_put_syntax_is_accepted_as_move() -> None:
 def test_other_commands_are_invalid_and_nothing_happens(action: str) -> None:
     env = gym.make("palaestra/ALFWorld-Pick-v0", **POOL)
     env.reset(seed=0)
-    before = env.unwrapped._commands[:]
+    before = env.unwrapped.commands
     observation, reward, terminated, _, info = env.step(action)
     assert observation == "Nothing happens." and info["invalid_action"]
     assert reward == pytest.approx(-0.1) and not terminated
-    assert env.unwrapped._commands == before
+    assert env.unwrapped.commands == before
 
 
 def test_first_observation_and_instruction() -> None:
@@ -298,7 +276,7 @@ def test_a_failed_load_leaves_the_engine_usable(tmp_path: Path) -> None:
             env.step("look")
             outcomes.append("ok")
         except InvalidArgumentError:
-            assert env._game == broken
+            assert env.game_file == broken
             outcomes.append("broken")
     assert "ok" in outcomes[outcomes.index("broken") :]  # a good reset after a failed load
 
@@ -328,7 +306,7 @@ def test_a_household_made_for_one_episode_is_discarded_after_it() -> None:
 
     env = ALFWorldEnv(**ALFWorldEnv.unseen_game_kwargs)
     env.reset(seed=2**100 + 7)
-    task = env._game.parent  # type: ignore[union-attr]
+    task = env.game_file.parent  # type: ignore[union-attr]
     assert task.is_dir()
     env.discard_game()
     assert not task.exists()
@@ -336,5 +314,5 @@ def test_a_household_made_for_one_episode_is_discarded_after_it() -> None:
     pooled = ALFWorldEnv(pool_size=1)
     pooled.reset(seed=0)
     pooled.discard_game()
-    assert pooled._game is not None and pooled._game.exists()  # everyone's: kept
+    assert pooled.game_file is not None and pooled.game_file.exists()  # everyone's: kept
     pooled.close()

@@ -6,7 +6,7 @@ import pytest
 from pettingzoo.test import api_test, parallel_api_test, parallel_seed_test
 from pettingzoo.utils.conversions import parallel_to_aec
 
-from palaestra.envs.social import GridDilemmaEnv, greedy_harvester
+from palaestra.envs.social import GridGameParallelEnv, greedy_harvester
 from palaestra.errors import InvalidArgumentError
 
 
@@ -15,15 +15,17 @@ from palaestra.errors import InvalidArgumentError
 @pytest.mark.filterwarnings("ignore:Observation is not a NumPy array")
 @pytest.mark.filterwarnings("ignore:(Observation|Action) space for each agent probably")
 def test_pettingzoo_api_and_seed_tests(game: str) -> None:
-    api_test(parallel_to_aec(GridDilemmaEnv(game, max_cycles=60)), num_cycles=40)
-    parallel_api_test(GridDilemmaEnv(game, max_cycles=60), num_cycles=80)
-    parallel_seed_test(lambda: GridDilemmaEnv(game, max_cycles=60), num_cycles=60)
-    assert isinstance(pettingzoo.make("parallel", f"palaestra/{game.title()}-v0"), GridDilemmaEnv)
+    api_test(parallel_to_aec(GridGameParallelEnv(game, max_cycles=60)), num_cycles=40)
+    parallel_api_test(GridGameParallelEnv(game, max_cycles=60), num_cycles=80)
+    parallel_seed_test(lambda: GridGameParallelEnv(game, max_cycles=60), num_cycles=60)
+    assert isinstance(
+        pettingzoo.make("parallel", f"palaestra/{game.title()}-v0"), GridGameParallelEnv
+    )
 
 
-def corridor(**kwargs: object) -> GridDilemmaEnv:
+def corridor(**kwargs: object) -> GridGameParallelEnv:
     # Two players facing north in a corridor with one apple between them.
-    env = GridDilemmaEnv("gathering", grid=["#####", "#P@P#", "#####"], **kwargs)  # type: ignore[arg-type]
+    env = GridGameParallelEnv("gathering", grid=["#####", "#P@P#", "#####"], **kwargs)  # type: ignore[arg-type]
     env.reset(seed=0)
     return env
 
@@ -63,21 +65,21 @@ def test_invalid_action_stays_and_touches_no_one_else() -> None:
 
 
 def test_cleanup_apples_stop_growing_in_a_polluted_river() -> None:
-    grid = ["#######", "#~~P..#", "#######"]
-    dirty = GridDilemmaEnv("cleanup", grid=grid, waste_rate=1.0, apple_rate=1.0)
+    grid = ["#######", "#~~P.@#", "#######"]  # the map's apple cell is the orchard
+    dirty = GridGameParallelEnv("cleanup", grid=grid, waste_rate=1.0, apple_rate=1.0)
     dirty.reset(seed=0)
-    dirty._orchard[1, 5] = True  # make one orchard cell
+    dirty.cells[1, 5] = "."  # its apple eaten
     dirty.step({"player_0": "stay"})
     assert dirty.pollution == 1.0 and dirty.cells[1, 5] == "."
-    clean = GridDilemmaEnv("cleanup", grid=grid, waste_rate=0.0, apple_rate=1.0)
+    clean = GridGameParallelEnv("cleanup", grid=grid, waste_rate=0.0, apple_rate=1.0)
     clean.reset(seed=0)
-    clean._orchard[1, 5] = True
+    clean.cells[1, 5] = "."
     clean.step({"player_0": "stay"})
     assert clean.cells[1, 5] == "@"
 
 
 def test_cleaning_removes_waste_in_front_and_costs_the_cleaner() -> None:
-    env = GridDilemmaEnv("cleanup", grid=["######", "#**P.#", "######"], clean_cost=0.5,
+    env = GridGameParallelEnv("cleanup", grid=["######", "#**P.#", "######"], clean_cost=0.5,
                          waste_rate=0.0)  # fmt: skip
     env.reset(seed=0)
     env.step({"player_0": "turn left"})  # facing west, toward the waste
@@ -125,11 +127,11 @@ def test_gymnasium_view_against_greedy() -> None:
 )
 def test_bad_maps(kwargs: dict[str, object], message: str) -> None:
     with pytest.raises(InvalidArgumentError, match=message):
-        GridDilemmaEnv(**kwargs)  # type: ignore[arg-type]
+        GridGameParallelEnv(**kwargs)  # type: ignore[arg-type]
 
 
 def test_step_needs_a_dict_of_actions() -> None:
-    env = GridDilemmaEnv("gathering", max_cycles=10)
+    env = GridGameParallelEnv("gathering", max_cycles=10)
     env.reset(seed=0)
     with pytest.raises(InvalidArgumentError, match="step\\(\\) takes a dict of actions"):
         env.step("forward")  # type: ignore[arg-type]

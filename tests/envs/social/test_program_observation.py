@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import json
 
-from palaestra.envs.social import GridDilemmaEnv, IteratedGameEnv
+from palaestra.envs.social import GridGameParallelEnv, MatrixGameParallelEnv
 
 
 def test_grid_observation_is_the_text_view_as_data() -> None:
-    env = GridDilemmaEnv("cleanup")
+    env = GridGameParallelEnv("cleanup")
     observations, _ = env.reset(seed=0)
     data = env.program_observation("player_0")
     assert json.loads(json.dumps(data)) == data  # JSON types only
@@ -21,7 +21,7 @@ def test_grid_observation_is_the_text_view_as_data() -> None:
 
 
 def test_grid_observation_follows_the_game() -> None:
-    env = GridDilemmaEnv("gathering", grid=("#####", "#P@P#", "#####"), tag_steps=3)
+    env = GridGameParallelEnv("gathering", grid=("#####", "#P@P#", "#####"), tag_steps=3)
     env.reset(seed=0)
     before = env.program_observation("player_0")
     env.step({"player_0": "turn right", "player_1": "turn left"})  # east; west
@@ -36,7 +36,7 @@ def test_grid_observation_follows_the_game() -> None:
 
 
 def test_matrix_game_observation_is_the_history() -> None:
-    env = IteratedGameEnv("prisoners_dilemma", horizon=3)
+    env = MatrixGameParallelEnv("prisoners_dilemma", horizon=3)
     env.reset(seed=0)
     assert env.program_observation("player_0")["my_moves"] == []
     env.step({"player_0": "cooperate", "player_1": "defect"})
@@ -45,5 +45,5 @@ def test_matrix_game_observation_is_the_history() -> None:
     assert data["my_moves"] == ["cooperate"] and data["others_moves"] == [["defect"]]
     assert data["my_rewards"] == [0.0] and data["round"] == 1 and data["max_rounds"] == 3
     assert data["actions"] == ["cooperate", "defect"]
-    goods = IteratedGameEnv("public_goods")
+    goods = MatrixGameParallelEnv("public_goods")
     assert goods.action_names()[0] == "0" and goods.action_names()[-1] == "10"

@@ -5,11 +5,11 @@ from pathlib import Path
 from typing import Any
 
 import gymnasium as gym
-import numpy as np
 import pytest
 
 from palaestra.envs.textworld import GameSpec, TextWorldEnv, clean_feedback, game_path
 from palaestra.errors import InvalidArgumentError
+from tests.envs.helpers import check_oracle_recovers, finish_with_oracle, play_oracle
 
 VARIANTS = [
     "palaestra/TextWorld-v0",
@@ -20,21 +20,11 @@ VARIANTS = [
 ]
 
 
-def play_oracle(env: gym.Env[str, str], seed: int) -> tuple[float, dict[str, Any]]:
-    _, info = env.reset(seed=seed)
-    total = 0.0
-    while True:
-        _, reward, terminated, truncated, info = env.step(env.unwrapped.oracle_action())
-        total += reward
-        if terminated or truncated:
-            return total, info
-
-
 @pytest.mark.parametrize("env_id", VARIANTS)
 def test_walkthrough_wins_every_challenge(env_id: str) -> None:
     env = gym.make(env_id)
     for seed in range(3):
-        total, info = play_oracle(env, seed)
+        total, info, _ = play_oracle(env, seed)
         assert info["success"], (env_id, seed)
         assert total == env.unwrapped.max_return == info["episode_metrics"]["max_score"] > 0
         assert info["episode_metrics"]["invalid_actions"] == 0
@@ -42,18 +32,8 @@ def test_walkthrough_wins_every_challenge(env_id: str) -> None:
 
 def test_planner_oracle_wins_after_leaving_the_walkthrough() -> None:
     env = gym.make("palaestra/TextWorld-Cooking-v0")
-    _, info = env.reset(seed=4)
-    rng = np.random.default_rng(0)
-    for _ in range(6):  # wander off the walkthrough with random admissible commands
-        actions = info["available_actions"]
-        _, _, terminated, _, info = env.step(actions[int(rng.integers(len(actions)))])
-        assert not terminated
-    assert not env.unwrapped._on_walkthrough
-    for _ in range(60):
-        _, _, terminated, truncated, info = env.step(env.unwrapped.oracle_action())
-        if terminated or truncated:
-            break
-    assert info["success"]
+    # Random admissible commands leave the walkthrough; the planner takes over.
+    check_oracle_recovers(env, seed=4, wander=6, within=60, rng_seed=0)
 
 
 def test_expert_action_only_when_asked() -> None:
@@ -75,9 +55,9 @@ def test_reward_is_score_delta_and_first_observation_is_clean() -> None:
     assert "$$$$" not in observation and not observation.rstrip().endswith(">")
     assert "Your task:" in info["instruction"]
     command = env.unwrapped.oracle_action()
-    before = env.unwrapped._score
+    before = env.unwrapped.episode_metrics()["score"]
     observation, reward, _, _, info = env.step(command)
-    assert reward == env.unwrapped._score - before
+    assert reward == env.unwrapped.episode_metrics()["score"] - before
     assert "-= " not in observation.splitlines()[-1]  # no status line
     assert clean_feedback("You see.\n\n>          -= Kitchen =-0/5") == "You see."
 
@@ -110,7 +90,7 @@ def test_refused_actions_are_invalid_without_reaching_the_game(action: str, reas
     _observation, reward, terminated, _, info = env.step(action)
     assert info["invalid_action"] and reason in info["invalid_reason"]
     assert reward == pytest.approx(-0.1) and not terminated
-    assert env.unwrapped._commands == []  # never sent to the interpreter
+    assert env.unwrapped.commands == ()  # never sent to the interpreter
 
 
 @pytest.mark.parametrize(
@@ -132,11 +112,7 @@ def test_game_stays_winnable_after_hostile_actions() -> None:
     env.reset(seed=1)
     for action in ["take", "quit", "xyzzy", "\x00go", "a" * 255, "go\tnorth\n", "y", "no"]:
         env.step(action)
-    info: dict[str, Any] = {}
-    for _ in range(45):
-        _, _, terminated, truncated, info = env.step(env.unwrapped.oracle_action())
-        if terminated or truncated:
-            break
+    _, info, _ = finish_with_oracle(env, within=45)
     assert info["success"]
 
 
@@ -145,7 +121,7 @@ def test_whitespace_is_collapsed() -> None:
     env.reset(seed=0)
     first = env.unwrapped.oracle_action()
     _, _reward, _, _, info = env.step("  " + first.replace(" ", "\t\n ") + ".")
-    assert not info["invalid_action"] and env.unwrapped._commands == [first]
+    assert not info["invalid_action"] and env.unwrapped.commands == (first,)
 
 
 def test_seeds_pick_games_and_repeat() -> None:
@@ -163,7 +139,7 @@ def test_user_game_files_and_folders(tmp_path: Path) -> None:
         shutil.copy(source.with_suffix(suffix), tmp_path / f"mine{suffix}")
     for games in (tmp_path / "mine.z8", tmp_path, [str(tmp_path / "mine.z8")]):
         env = gym.make("palaestra/TextWorld-v0", games=games)
-        total, info = play_oracle(env, 0)
+        total, info, _ = play_oracle(env, 0)
         assert info["success"] and total == 1.0
     # Without TextWorld's .json the game still plays, without admissible commands.
     bare = tmp_path / "bare"

@@ -14,7 +14,7 @@ from palaestra.envs.social.stage import MatrixGame, PublicGoods, make_stage
 from palaestra.errors import InvalidArgumentError
 
 
-class IteratedGameEnv(TextParallelEnv):
+class MatrixGameParallelEnv(TextParallelEnv):
     """A stage game played repeatedly by several agents at once; text in, text out.
 
     **Games.** ``prisoners_dilemma``, ``stag_hunt``, ``chicken`` (2 players, payoffs

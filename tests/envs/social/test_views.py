@@ -58,9 +58,9 @@ def test_unknown_opponent_suggests() -> None:
 @pytest.mark.parametrize(
     ("env_id", "game_class", "view_class"),
     [
-        ("palaestra/Gathering-v0", "GridDilemmaEnv", "GridGameEnv"),
-        ("palaestra/Cleanup-v0", "GridDilemmaEnv", "GridGameEnv"),
-        ("palaestra/PrisonersDilemma-v0", "IteratedGameEnv", "DilemmaEnv"),
+        ("palaestra/Gathering-v0", "GridGameParallelEnv", "GridGameEnv"),
+        ("palaestra/Cleanup-v0", "GridGameParallelEnv", "GridGameEnv"),
+        ("palaestra/PrisonersDilemma-v0", "MatrixGameParallelEnv", "MatrixGameEnv"),
     ],
 )
 def test_views_take_every_argument_of_their_game(

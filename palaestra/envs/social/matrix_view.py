@@ -6,17 +6,17 @@ from typing import Any
 
 import numpy as np
 
-from palaestra.envs.social.iterated import IteratedGameEnv
+from palaestra.envs.social.matrix import MatrixGameParallelEnv
 from palaestra.envs.social.opponents import OPPONENTS
 from palaestra.envs.social.stage import MatrixGame
 from palaestra.envs.social.versus import VersusScripted, check_opponent, split_arguments
 
 
-class DilemmaEnv(VersusScripted):
+class MatrixGameEnv(VersusScripted):
     """Play ``player_0`` of an iterated dilemma against a named scripted opponent.
 
     The game, its rules and its text are those of
-    :class:`~palaestra.envs.social.IteratedGameEnv` (every keyword argument of it is
+    :class:`~palaestra.envs.social.MatrixGameParallelEnv` (every keyword argument of it is
     accepted); the other players are ``opponent`` (``always_cooperate``,
     ``always_defect``, ``tit_for_tat``, ``grim_trigger`` or ``random``). An invalid action
     counts as the game's default move, is marked ``invalid_action`` and adds
@@ -29,8 +29,8 @@ class DilemmaEnv(VersusScripted):
 
     Args:
         opponent: The scripted strategy of the other players.
-        game: The stage game (see :class:`~palaestra.envs.social.IteratedGameEnv`).
-        **kwargs: Every other :class:`IteratedGameEnv` argument (``horizon``, ``noise``,
+        game: The stage game (see :class:`~palaestra.envs.social.MatrixGameParallelEnv`).
+        **kwargs: Every other :class:`MatrixGameParallelEnv` argument (``horizon``, ``noise``,
             ``payoffs``, ...) and the :class:`TextEnv` ones; an unknown name is an error
             naming the closest.
 
@@ -39,7 +39,7 @@ class DilemmaEnv(VersusScripted):
     """
 
     free_text_actions = True
-    game_class = IteratedGameEnv
+    game_class = MatrixGameParallelEnv
 
     def __init__(
         self, *, opponent: str = "tit_for_tat", game: str = "prisoners_dilemma", **kwargs: Any
@@ -47,7 +47,7 @@ class DilemmaEnv(VersusScripted):
         game_kwargs, env_kwargs = split_arguments(self.game_class, kwargs)
         super().__init__(**env_kwargs)
         self.opponent = check_opponent(opponent, OPPONENTS)
-        self.game: IteratedGameEnv = IteratedGameEnv(game, **game_kwargs)
+        self.game: MatrixGameParallelEnv = MatrixGameParallelEnv(game, **game_kwargs)
         # Without noise, random stopping or a random opponent the game has no chance in it.
         self.seeded = bool(self.game.noise or self.game.stop_probability or opponent == "random")
 
