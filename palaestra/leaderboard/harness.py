@@ -192,7 +192,7 @@ def play_episode(agent_spec: str, task: dict[str, Any], seed: int) -> dict[str, 
 
 
 @functools.lru_cache(maxsize=1)
-def _local_model(spec: str) -> Any:
+def local_model(spec: str) -> Any:
     """A local model's agent, loaded once per process rather than once per episode."""
     from palaestra.llm.hf_agent import HFAgent
 
@@ -203,7 +203,7 @@ def agent_for(agent_spec: str, env: gym.Env[Any, Any], seed: int) -> Any:
     """The agent of ``agent_spec`` for one episode of ``env`` (a local model loaded once)."""
     kind, _, rest = agent_spec.partition(":")
     if kind == "hf" and rest:
-        agent = _local_model(rest)
+        agent = local_model(rest)
         agent.reseed(seed)  # the episode samples as a freshly made agent with this seed would
         return agent
     return make_agent(agent_spec, env, seed=seed)

@@ -126,15 +126,15 @@ def test_resume_skips_finished_episodes(tmp_path: Path, monkeypatch: pytest.Monk
     out = tmp_path / "r.json"
     import palaestra.leaderboard.harness as harness
 
-    real, calls, stop = harness._play, [], [True]
+    real, calls, stop = harness.run_episode, [], [True]
 
-    def counting(spec: str, task: object, seed: int) -> object:
+    def counting(env: object, agent: object, *, seed: int) -> object:
         calls.append(seed)
         if len(calls) == 3 and stop and stop.pop():
             raise _StoppedError  # the run is stopped in its third episode
-        return real(spec, task, seed)  # type: ignore[arg-type]
+        return real(env, agent, seed=seed)  # type: ignore[arg-type]
 
-    monkeypatch.setattr(harness, "_play", counting)
+    monkeypatch.setattr(harness, "run_episode", counting)
     with pytest.raises(_StoppedError):
         evaluate("random", SMALL, out, progress=False)
     partial = out.with_name("r.json.partial.jsonl")
@@ -189,12 +189,12 @@ def test_failing_episodes_stop_the_run_with_a_reason(tmp_path: Path, workers: in
 
 
 def test_a_local_model_loads_once_and_replays_its_seeds(tmp_path: Path) -> None:
-    from palaestra.leaderboard.harness import _local_model
+    from palaestra.leaderboard.harness import local_model
 
-    _local_model.cache_clear()
+    local_model.cache_clear()
     first = evaluate("hf:tiny", SMALL, tmp_path / "a.json", families=["bandits"], progress=False)
     again = evaluate("hf:tiny", SMALL, tmp_path / "b.json", families=["bandits"], progress=False)
-    assert _local_model.cache_info().misses == 1
+    assert local_model.cache_info().misses == 1
     assert [e.actions for e in first.episodes] == [e.actions for e in again.episodes]
     verify(first, SMALL)
 
