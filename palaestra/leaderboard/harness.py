@@ -171,7 +171,7 @@ def _play_all(
         for task, seed in track(todo, description="episodes", enabled=progress):
             yield _play(agent_spec, task, seed)
         return
-    from palaestra.workers import WorkerPool
+    from palaestra.processes import WorkerPool
 
     pool = WorkerPool("palaestra.leaderboard.harness:play_episode", workers=workers)
     try:

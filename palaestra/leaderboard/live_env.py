@@ -1,6 +1,6 @@
 """The envs of live sessions, held in worker processes the web process only talks to.
 
-Each live episode's env is stepped in a :class:`~palaestra.workers.WorkerPool` worker, so a
+Each live episode's env is stepped in a :class:`~palaestra.processes.WorkerPool` worker, so a
 slow step costs that worker, not the web process, and a step past its time bound kills the
 worker without touching the server. A worker keeps the envs it stepped (a bounded LRU), keyed
 by episode; an env it does not hold (evicted, its worker replaced, the server restarted) is
@@ -22,7 +22,7 @@ from gymnasium.envs.registration import load_env_creator
 
 from palaestra.envs.core import TextEnv
 from palaestra.envs.json_info import json_safe
-from palaestra.workers import WorkerPool
+from palaestra.processes import WorkerPool
 
 #: Envs one worker keeps (least recently stepped ones are closed first).
 CACHED_ENVS = 64

@@ -11,8 +11,9 @@ The boundary comes from the operating system (see :mod:`palaestra.sandbox.isolat
 * a fresh child per snippet, so no state survives from one snippet to the next, with
   resource limits (CPU time, address space, no file writes, no new processes) and a
   wall-clock limit enforced by killing it;
-* each child talks to the host over two pipes of its own, so its code and result never
-  pass through the worker (whose memory later children start as copies of);
+* each child talks to the host over two pipes of its own, in frames of a bounded size
+  (:mod:`palaestra.processes.frames`), so its code and result never pass through the
+  worker (whose memory later children start as copies of);
 * output and result size limits enforced in the host.
 
 On top, as defence in depth only, a Python layer: an audit hook and builtins whose
@@ -31,9 +32,10 @@ from dataclasses import asdict, dataclass
 from typing import Any, Literal
 
 from palaestra.errors import InvalidArgumentError
+from palaestra.processes import FrameReader, write_frame
 from palaestra.sandbox import isolation
 from palaestra.sandbox.isolation import Isolation
-from palaestra.sandbox.worker import LineReader, Worker, start_worker, write_line
+from palaestra.sandbox.worker import START_SECONDS, Worker, start_worker
 
 #: Modules a snippet may import by default (computation only).
 DEFAULT_ALLOWED_IMPORTS: tuple[str, ...] = (
@@ -181,13 +183,13 @@ class Sandbox:
         """
         wall = self.limits.wall_seconds
         self._runs += 1
-        worker.send({"run": {"wall_seconds": wall, "id": self._runs}})
+        worker.send({"run": {"wall_seconds": wall, "id": self._runs}}, 10.0)
         to_child, from_child = worker.receive_pipes(10.0)
         # A result is at most the output (12 bytes a character in JSON: a surrogate pair of
         # escapes) and a short error.
-        reader = LineReader(from_child, max_bytes=self.limits.max_output_chars * 12 + 65536)
+        reader = FrameReader(from_child, max_bytes=self.limits.max_output_chars * 12 + 65536)
         try:
-            write_line(to_child, request, wall)
+            write_frame(to_child, request, wall)
             os.close(to_child)
             to_child = -1
             try:
@@ -267,24 +269,21 @@ class Sandbox:
             return self._worker
         self._stop()
         worker = start_worker({}, allowed_imports=self.allowed_imports, unsafe=self._unsafe,
-                              python_layer=self.python_layer, channel=True)  # fmt: skip
+                              python_layer=self.python_layer)  # fmt: skip
         try:
-            ready = worker.receive(60.0)
-        except (OSError, TimeoutError):
-            ready = None
+            worker.wait_ready(START_SECONDS)
+        except OSError as exc:  # it ended, answered something else, or took too long
+            raise RuntimeError("the sandbox worker failed to start") from exc
         except BaseException:  # interrupted while it starts: not ours yet, so stop it here
-            worker.stop()
+            worker.kill()
             raise
-        if ready != {"ready": True}:
-            worker.stop()
-            raise RuntimeError("the sandbox worker failed to start")
         self._worker = worker
         return worker
 
     def _stop(self) -> None:
         worker, self._worker = getattr(self, "_worker", None), None
         if worker is not None:
-            worker.stop()
+            worker.kill()
 
 
 _shared: dict[tuple[int, tuple[str, ...], SandboxLimits, bool | None], Sandbox] = {}

@@ -3,7 +3,10 @@
 It runs inside the OS boundary of :mod:`palaestra.sandbox.isolation` (bubblewrap's
 namespaces) unless the user opted out of it. It starts once, imports the allowed modules,
 makes itself undumpable, tied to its parent's life (``PR_SET_PDEATHSIG``) and loads the
-``worker`` seccomp filter; then it serves requests read as JSON lines on stdin. Each
+``worker`` seccomp filter; then it says it is ready (``{"ready": true}``) and serves
+requests read as frames on stdin. The frames are those of :mod:`palaestra.processes.frames`
+(a 4-byte big-endian length, then that much JSON), spelled out again in a few lines below:
+the boundary shows this script nothing of palaestra, so it cannot import them. Each
 request runs in a fresh child forked from this process, so nothing one snippet does
 (patching a module, filling memory) survives into the next. The child, before running the
 untrusted code:
@@ -26,7 +29,7 @@ never pickle, from it, so no snippet's code or output ever passes through this p
 This process, the child's parent, enforces the wall-clock limit by killing it and says
 how it ended; the host applies the output limit.
 
-Started with a ``policy`` in its first line, the process instead serves one policy program
+Started with a ``policy`` in its first frame, the process instead serves one policy program
 for a whole evaluation: a child forked per episode loads it and answers every step's call
 (no fork per call), under the same layers; see :mod:`palaestra.sandbox.policy`.
 """
@@ -44,6 +47,7 @@ import random
 import resource
 import select
 import signal
+import struct
 import sys
 import time
 from typing import Any
@@ -315,7 +319,7 @@ def _namespace(config: dict[str, Any], allowed: frozenset[str], name: str) -> di
 def _child(config: dict[str, Any], allowed: frozenset[str], requests: int, results: int) -> None:
     """Run one snippet: read its request from the host, write the result back to it."""
     _isolate_fds(requests, results)
-    request = _Lines(requests).read()
+    request = _read_frame(requests)
     os.close(requests)
     limits = request["limits"]
     output = _BoundedOutput(int(limits["max_output_chars"]))
@@ -339,7 +343,7 @@ def _child(config: dict[str, Any], allowed: frozenset[str], requests: int, resul
         signal.setitimer(signal.ITIMER_PROF, 0)
     payload = {"status": status, "output": output.getvalue(), "error": error,
                "truncated": output.truncated}  # fmt: skip
-    _write_line(results, payload)
+    _write_frame(results, payload)
 
 
 def _one_line(exc: BaseException) -> str:
@@ -376,43 +380,44 @@ def _guarded_call(function: Any, argument: Any, cpu_seconds: float) -> dict[str,
     return {"value": value}
 
 
-class _Lines:
-    """JSON lines read straight from a file descriptor (no buffer a fork could duplicate)."""
-
-    def __init__(self, fd: int) -> None:
-        self.fd = fd
-        self.pending = b""
-
-    def has_line(self) -> bool:
-        """Whether a whole line is read already (no need to wait for the descriptor)."""
-        return b"\n" in self.pending
-
-    def read_raw(self) -> bytes | None:
-        """The next line without its newline; ``None`` at the end (linear in its length)."""
-        parts = [self.pending]
-        while b"\n" not in parts[-1]:
-            chunk = os.read(self.fd, 1 << 16)
-            if not chunk:
-                self.pending = b"".join(parts)
-                return None
-            parts.append(chunk)
-        line, _, self.pending = b"".join(parts).partition(b"\n")
-        return line
-
-    def read(self) -> Any:
-        """The next line, parsed; ``None`` at the end."""
-        line = self.read_raw()
-        return None if line is None else json.loads(line)
+_HEADER = struct.Struct(">I")
 
 
-def _write_line(fd: int, message: dict[str, Any]) -> None:
-    _write_all(fd, (json.dumps(message) + "\n").encode())
+def _read_frame(fd: int) -> Any:
+    """The next frame's object from the host, read straight from ``fd``; ``None`` at the end.
+
+    Exactly the frame's bytes are read (no buffer a fork could duplicate, nothing of the
+    next frame taken): a forked child may have to leave the rest to this process.
+    """
+    header = _read_exactly(fd, _HEADER.size)
+    payload = None if header is None else _read_exactly(fd, _HEADER.unpack(header)[0])
+    return None if payload is None else json.loads(payload)
 
 
-def _write_all(fd: int, data: bytes) -> None:
-    view = memoryview(data)
+def _read_exactly(fd: int, size: int) -> bytes | None:
+    parts, wanted = [], size
+    while wanted:
+        chunk = os.read(fd, min(wanted, 1 << 16))
+        if not chunk:
+            return None
+        parts.append(chunk)
+        wanted -= len(chunk)
+    return b"".join(parts)
+
+
+def _write_frame(
+    fd: int, message: dict[str, Any], *, dumps: Any = json.dumps, pack: Any = _HEADER.pack,
+    length: Any = len, write: Any = os.write,
+) -> None:  # fmt: skip
+    """Write ``message`` as one frame.
+
+    What it uses is bound when this module loads, not looked up in its globals: a snippet
+    that rebinds them in its child (``len``, say) still has what it did reported.
+    """
+    payload = dumps(message).encode()
+    view = memoryview(pack(length(payload)) + payload)
     while view:
-        view = view[os.write(fd, view) :]
+        view = view[write(fd, view) :]
 
 
 def _policy_episode(
@@ -422,28 +427,28 @@ def _policy_episode(
     """One episode of one policy, in a child forked for it (it never returns).
 
     The child loads the program in a fresh namespace, then answers one observation per
-    line of ``requests`` on ``replies`` until the host closes ``requests``. Both pipes are
+    frame of ``requests`` on ``replies`` until the host closes ``requests``. Both pipes are
     this episode's own: the host holds their other ends, this process has nothing else. The
     episode's CPU budget is the child's hard ``RLIMIT_CPU``; each call runs under its own
     CPU-time timer.
     """
     limits = config["policy"]["limits"]
     _isolate_fds(requests, replies)
-    lines = _Lines(requests)
     sys.stdout = sys.stderr = _BoundedOutput(0)  # what a policy prints is dropped
     _confine(config, limits["memory_mb"], int(limits["episode_cpu_seconds"]) + 1, seed)
     namespace = _namespace(config, allowed, "__policy__")
     loaded = _guarded_call(lambda c: exec(c, namespace), code, float(limits["load_cpu_seconds"]))
     policy = namespace.get("policy")
     if "error" in loaded:
-        _write_line(replies, loaded)
+        _write_frame(replies, loaded)
         return
     if not callable(policy):
-        _write_line(replies, {"kind": "error", "error": "the code defines no function policy(obs)"})
+        missing = "the code defines no function policy(obs)"
+        _write_frame(replies, {"kind": "error", "error": missing})
         return
-    _write_line(replies, {"ready": True})
+    _write_frame(replies, {"ready": True})
     call_cpu = float(limits["call_cpu_seconds"])
-    while (message := lines.read()) is not None:
+    while (message := _read_frame(requests)) is not None:
         outcome = _guarded_call(policy, message["obs"], call_cpu)
         if "value" in outcome:
             value = outcome["value"]
@@ -451,7 +456,7 @@ def _policy_episode(
                 outcome = {"kind": "invalid", "error": f"policy returned {type(value).__name__}"}
             else:
                 outcome = {"value": value[:100]}
-        _write_line(replies, outcome)
+        _write_frame(replies, outcome)
 
 
 class _Child:
@@ -505,14 +510,14 @@ class _Child:
         return ended
 
 
-def _policy_server(config: dict[str, Any], allowed: frozenset[str], lines: _Lines) -> None:
+def _policy_server(config: dict[str, Any], allowed: frozenset[str]) -> None:
     """Serve one policy program for a whole evaluation: a forked child per episode.
 
     Forking from this process (the program compiled, the allowed modules imported) costs
     a few milliseconds, against a tenth of a second for a new interpreter, and still gives
     every episode a fresh process. Each child gets two new pipes whose other ends go to the
     host over the ``channel`` socket: the host and the child talk directly, and nothing a
-    child writes outlives it or reaches this process's lines to the host. At ``end`` (the
+    child writes outlives it or reaches this process's frames to the host. At ``end`` (the
     host has closed the child's requests) the child gets a moment to return, then is
     killed. When a child ends, for any reason, this process says so (``{"ended": ...}``).
     """
@@ -528,30 +533,30 @@ def _policy_server(config: dict[str, Any], allowed: frozenset[str], lines: _Line
         failure = {"kind": "error", "error": _one_line(exc)}
     episode: _Child | None = None
     while True:
-        if episode is not None and not lines.has_line():
-            watched = [lines.fd] + ([episode.pidfd] if episode.pidfd is not None else [])
+        if episode is not None:
+            watched = [0] + ([episode.pidfd] if episode.pidfd is not None else [])
             ready = select.select(watched, [], [], None if episode.pidfd is not None else 0.05)[0]
             if (episode.pidfd is None or episode.pidfd in ready) and (
                 ended := episode.exited()
             ) is not None:
                 episode = None
-                _write_line(control, {"ended": ended})
-            if lines.fd not in ready:
+                _write_frame(control, {"ended": ended})
+            if 0 not in ready:
                 continue
-        message = lines.read()
+        message = _read_frame(0)
         if message is None:
             if episode is not None:
                 episode.end(0.0)
             return
         if episode is not None:  # "end", or a new episode without one
-            _write_line(control, {"ended": episode.end(1.0)})
+            _write_frame(control, {"ended": episode.end(1.0)})
             episode = None
         if "seed" not in message:
             continue
         requests, to_child = os.pipe()
         from_child, replies = os.pipe()
         if code is None:
-            _write_line(replies, failure)
+            _write_frame(replies, failure)
         else:
             pid = os.fork()
             if pid == 0:
@@ -566,10 +571,10 @@ def _policy_server(config: dict[str, Any], allowed: frozenset[str], lines: _Line
         for fd in (requests, to_child, from_child, replies):
             os.close(fd)
         if code is None:
-            _write_line(control, {"ended": "not loaded"})
+            _write_frame(control, {"ended": "not loaded"})
 
 
-def _snippet_server(config: dict[str, Any], allowed: frozenset[str], lines: _Lines) -> None:
+def _snippet_server(config: dict[str, Any], allowed: frozenset[str]) -> None:
     """Serve snippets: a forked child per ``run``, killed at its wall-clock limit.
 
     Each child gets two new pipes whose other ends go to the host over the ``channel``
@@ -580,8 +585,7 @@ def _snippet_server(config: dict[str, Any], allowed: frozenset[str], lines: _Lin
     import socket
 
     channel = socket.socket(fileno=int(config["channel"]))
-    _write_line(1, {"ready": True})
-    while (message := lines.read()) is not None:
+    while (message := _read_frame(0)) is not None:
         requests, to_child = os.pipe()
         from_child, results = os.pipe()
         pid = os.fork()
@@ -601,14 +605,13 @@ def _snippet_server(config: dict[str, Any], allowed: frozenset[str], lines: _Lin
             os.kill(pid, signal.SIGKILL)
             child.wait(None)
             ended = "wall"
-        _write_line(1, {"ended": ended, "run": message["run"]["id"]})
+        _write_frame(1, {"ended": ended, "run": message["run"]["id"]})
 
 
 def main() -> None:
-    # Lines are read from the raw descriptor: a policy server's children share it, and a
-    # buffered reader could swallow a request meant for the next one.
-    lines = _Lines(0)
-    config = lines.read()
+    # Frames are read from the raw descriptor (see _read_frame): a buffered reader could
+    # swallow a request meant for later, and a forked child would hold a copy of it.
+    config = _read_frame(0)
     sys.path.extend(config.get("path", []))
     allowed = frozenset(config["allowed"])
     for name in config["allowed"]:
@@ -620,10 +623,11 @@ def main() -> None:
         # (about 50 ms): do it once here, not in every forked child.
         sys.modules["numpy"].random.seed(0)
     _harden_worker(config.get("seccomp") or {})
+    _write_frame(1, {"ready": True})
     if "policy" in config:
-        _policy_server(config, allowed, lines)
+        _policy_server(config, allowed)
         return
-    _snippet_server(config, allowed, lines)
+    _snippet_server(config, allowed)
 
 
 if __name__ == "__main__":

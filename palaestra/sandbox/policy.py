@@ -22,8 +22,9 @@ from dataclasses import asdict, dataclass
 from typing import Any, Literal, TypeVar, cast
 
 from palaestra.errors import InvalidArgumentError
+from palaestra.processes import FrameReader, write_frame
 from palaestra.sandbox import isolation
-from palaestra.sandbox.worker import LineReader, Worker, start_worker, write_line
+from palaestra.sandbox.worker import Worker, start_worker
 
 #: Modules a policy may import (``random`` is seeded by the harness).
 POLICY_IMPORTS: tuple[str, ...] = ("math", "random", "itertools", "collections", "numpy")
@@ -133,7 +134,7 @@ class PolicyWorker:
         self._process: Worker | None = None
         # This episode's pipes to its child: requests written, replies read.
         self._requests: int | None = None
-        self._replies: LineReader | None = None
+        self._replies: FrameReader | None = None
         self._in_episode = False  # the worker has an episode it will report "ended" for
         self._starting = False
         self._begun_at = 0.0
@@ -158,7 +159,7 @@ class PolicyWorker:
         self.dead, self.spent = None, 0.0
         self._starting = False
         try:
-            self._worker().send({"seed": seed})
+            self._worker().send({"seed": seed}, self.limits.load_wall_seconds)
             self._starting = self._in_episode = True
             # Players' episodes start together: their load times run side by side.
             self._begun_at = time.monotonic()
@@ -175,8 +176,9 @@ class PolicyWorker:
         # A new worker first imports its modules (numpy: a few tenths of a second).
         deadline = self._begun_at + self.limits.load_wall_seconds
         try:
+            self._process.wait_ready(deadline - time.monotonic())
             self._requests, replies = self._process.receive_pipes(deadline - time.monotonic())
-            self._replies = LineReader(replies)
+            self._replies = FrameReader(replies)
             reply = self._replies.receive(max(deadline - time.monotonic(), 0.0))
         except TimeoutError:
             self._stop()
@@ -207,7 +209,7 @@ class PolicyWorker:
         if not self._in_episode or self._process is None:
             return
         try:
-            self._process.send({"end": True})
+            self._process.send({"end": True}, self.limits.call_wall_seconds)
         except OSError:
             self._stop()
 
@@ -237,7 +239,7 @@ class PolicyWorker:
             return
         self._sent_at = time.monotonic()
         try:
-            write_line(self._requests, {"obs": observation}, self.limits.call_wall_seconds)
+            write_frame(self._requests, {"obs": observation}, self.limits.call_wall_seconds)
         except TimeoutError:  # it does not read what it is sent
             self._stop()
             self._fail(Outcome(None, "crashed", "the policy process stopped reading"))
@@ -310,7 +312,6 @@ class PolicyWorker:
             allowed_imports=self.allowed_imports,
             unsafe=self._unsafe,
             python_layer=self.python_layer,
-            channel=True,
         )
         return self._process
 
@@ -323,7 +324,7 @@ class PolicyWorker:
         self._close_pipes()
         try:
             if self._in_episode and self._process is not None:
-                self._process.send({"end": True})
+                self._process.send({"end": True}, 3.0)
             cause = self._await_end(3.0)
         except (OSError, TimeoutError):
             self._stop()
@@ -335,16 +336,16 @@ class PolicyWorker:
         return f"the policy process died ({cause})"
 
     def _await_end(self, timeout: float) -> str:
-        """Read the worker's lines until it reports the episode's end; return its cause."""
+        """Read the worker's frames until it reports the episode's end; return its cause."""
         assert self._process is not None
         deadline = time.monotonic() + timeout
         while True:
-            line = self._process.receive(max(deadline - time.monotonic(), 0.0))
-            if line is None:
+            message = self._process.receive(max(deadline - time.monotonic(), 0.0))
+            if message is None:
                 raise OSError("the sandbox worker died")
-            if "ended" in line:
+            if "ended" in message:
                 self._in_episode = False
-                return str(line["ended"])[:100]
+                return str(message["ended"])[:100]
 
     def _close_pipes(self) -> None:
         requests, self._requests, replies, self._replies = self._requests, None, self._replies, None
@@ -369,4 +370,4 @@ class PolicyWorker:
         self._close_pipes()
         process, self._process = self._process, None
         if process is not None:
-            process.stop()
+            process.kill()

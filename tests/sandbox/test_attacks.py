@@ -24,6 +24,7 @@ import pytest
 from palaestra.agents.synthesis import REFERENCE_POLICIES, evaluate_policy, social_game
 from palaestra.agents.synthesis.loop import ScriptedWriter, synthesize
 from palaestra.envs.math import SAMPLE_DATA
+from palaestra.processes import encode
 from palaestra.sandbox import Sandbox, SandboxLimits
 from palaestra.sandbox.policy import PolicyLimits, PolicyWorker
 from tests.sandbox.conftest import (
@@ -39,7 +40,7 @@ from tests.sandbox.conftest import (
 LIMITS = SandboxLimits(cpu_seconds=1, wall_seconds=3)
 GOLD = SAMPLE_DATA / "sample_math.jsonl"
 # The worker's own globals, reached through a class it defines.
-WORKER_GLOBALS = f"[c for c in {SUBCLASSES} if c.__name__ == '_Lines'][0].read.__globals__"
+WORKER_GLOBALS = f"[c for c in {SUBCLASSES} if c.__name__ == '_Child'][0].wait.__globals__"
 
 
 @pytest.fixture(scope="module")
@@ -433,7 +434,13 @@ WRITE_ALL = (
     "            pass\n"
     "    return 'stay'\n"
 )
-PAYLOADS = ("b'x' * (2 << 20)", "b'[' * 200_000 + b'\\n'", "b'\\xff\\xfe\\n'")
+# Frames (a length, then that much) of a flood, of nesting past the parser's depth, and of
+# bytes that are not UTF-8.
+PAYLOADS = (
+    "(2 << 20).to_bytes(4, 'big') + b'x' * (2 << 20)",
+    "(200_000).to_bytes(4, 'big') + b'[' * 200_000",
+    "(2).to_bytes(4, 'big') + b'\\xff\\xfe'",
+)
 
 
 def test_a_flood_or_a_nested_reply_is_a_failed_call_never_a_crash() -> None:
@@ -506,7 +513,10 @@ def test_killing_or_limiting_the_host_fails_for_root_and_other_users_alike() -> 
     assert json.loads(here.stdout)["errors"] == other["errors"]
 
 
-FORGED = b'{"ended": "exit 0"}\n{"ready": true}\n{"noise": 1}\n{"value": "forged"}\n'
+FORGED = b"".join(
+    encode(message)
+    for message in ({"ended": "exit 0"}, {"ready": True}, {"noise": 1}, {"value": "forged"})
+)
 
 
 def test_a_policy_that_forges_the_protocol_cannot_hang_the_host_or_outlive_its_episode() -> None:

@@ -8,13 +8,15 @@ import time
 import pytest
 
 from palaestra.errors import InvalidArgumentError
+from palaestra.processes import FrameReader
 from palaestra.sandbox.policy import PolicyLimits, PolicyWorker
-from palaestra.sandbox.worker import LineReader
 
 FAST = PolicyLimits(call_cpu_seconds=0.2, call_wall_seconds=1.0, episode_wall_seconds=5.0)
 OBS = {"step": 0, "actions": ["stay", "forward"]}
 SUBCLASSES = "().__class__.__base__.__subclasses__()"
 OS_GLOBALS = f"[c for c in {SUBCLASSES} if c.__name__ == '_wrap_close'][0].__init__.__globals__"
+#: A statement that writes the bytes of an expression as one frame to stdout.
+FRAME = "p = {}; sys.stdout.buffer.write(struct.pack('>I', len(p)) + p)"
 
 
 def run(
@@ -116,11 +118,12 @@ def test_limits_are_validated() -> None:
 @pytest.mark.parametrize(
     ("answer", "failure"),
     [
-        ("print('x' * (2 << 20))", "crashed"),  # a 2 MB line: over the size limit
-        ("print('[' * 200_000)", "crashed"),  # nested past the JSON parser's depth
-        ("print('not json')", "crashed"),
-        ("print('[1, 2]')", "crashed"),  # JSON, but not an object
-        ("sys.stdout.buffer.write(b'\\xff\\xfe\\n')", "crashed"),  # not UTF-8
+        (FRAME.format("b'x' * (2 << 20)"), "crashed"),  # a 2 MB frame: over the size limit
+        (FRAME.format("b'[' * 200_000"), "crashed"),  # nested past the JSON parser's depth
+        (FRAME.format("b'not json'"), "crashed"),
+        (FRAME.format("b'[1, 2]'"), "crashed"),  # JSON, but not an object
+        (FRAME.format("b'\\xff\\xfe'"), "crashed"),  # not UTF-8
+        ("print('not a frame')", "crashed"),
     ],
 )
 def test_what_the_child_answers_never_raises_in_the_host(answer: str, failure: str) -> None:
@@ -129,12 +132,12 @@ def test_what_the_child_answers_never_raises_in_the_host(answer: str, failure: s
     import subprocess
     import sys
 
-    script = f"import sys; {answer}; sys.stdout.flush()"
+    script = f"import struct, sys; {answer}; sys.stdout.flush()"
     child = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE)
     assert child.stdout is not None
     worker = PolicyWorker("def policy(obs):\n    return 'stay'\n")
     worker._requests = os.open(os.devnull, os.O_WRONLY | os.O_NONBLOCK)
-    worker._replies = LineReader(os.dup(child.stdout.fileno()))
+    worker._replies = FrameReader(os.dup(child.stdout.fileno()))
     try:
         outcome = worker.act({"step": 0})
     finally:
@@ -223,7 +226,7 @@ def test_an_interrupted_call_leaves_the_next_its_own_answer(
     with PolicyWorker(code, limits=FAST) as worker:
         worker.start_episode(0)
         with monkeypatch.context() as patch:
-            patch.setattr(LineReader, "receive", _interrupt)
+            patch.setattr(FrameReader, "receive", _interrupt)
             with pytest.raises(KeyboardInterrupt):
                 worker.act({"i": 0})
         worker.start_episode(1)

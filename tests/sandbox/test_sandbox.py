@@ -121,7 +121,7 @@ def test_an_interrupted_run_leaves_no_report_for_the_next(
         raise KeyboardInterrupt
 
     with monkeypatch.context() as patch:
-        patch.setattr(module, "write_line", interrupted)
+        patch.setattr(module, "write_frame", interrupted)
         with pytest.raises(KeyboardInterrupt):
             sandbox.run("print(1)")
     slow = sandbox.run("g = " + OS_GLOBALS + "\nr, w = g['pipe']()\ng['read'](r, 1)")

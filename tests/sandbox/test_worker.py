@@ -1,70 +1,19 @@
-"""A worker's lines are read with a size cap and a deadline; workers live as long as the host."""
+"""Sandbox workers live as long as the host, and a host with many files still reaches them.
+
+How a worker's frames are read (size cap, deadline) is :mod:`tests.processes.test_child`'s.
+"""
 
 from __future__ import annotations
 
 import contextlib
 import os
 import resource
-import subprocess
-import sys
 import threading
 import time
 from pathlib import Path
 
-import pytest
-
 from palaestra.sandbox import Sandbox
 from palaestra.sandbox.policy import PolicyWorker
-from palaestra.sandbox.worker import MAX_LINE_BYTES, Worker
-
-
-def fake(script: str) -> Worker:
-    """A "worker" that runs ``script`` (a stand-in for a worker taken over by its code)."""
-    command = [sys.executable, "-c", f"import sys, time\n{script}\nsys.stdout.flush()"]
-    return Worker(subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                                   start_new_session=True))  # fmt: skip
-
-
-def test_lines_come_one_at_a_time_even_when_sent_together() -> None:
-    worker = fake('print(\'{"a": 1}\\n{"b": 2}\')')
-    try:
-        assert worker.receive(10) == {"a": 1}
-        assert worker.receive(10) == {"b": 2}
-        assert worker.receive(10) is None  # the end
-    finally:
-        worker.stop()
-
-
-@pytest.mark.parametrize(
-    "script",
-    [
-        f"sys.stdout.write('x' * {MAX_LINE_BYTES + 10})",  # never a newline
-        "print('[' * 200_000)",
-        "print('not json')",
-        "print('[1, 2]')",
-        "sys.stdout.buffer.write(b'\\xff\\xfe\\n')",
-    ],
-    ids=["endless", "nested", "not-json", "not-an-object", "not-utf8"],
-)
-def test_what_is_not_a_json_object_line_is_an_os_error(script: str) -> None:
-    worker = fake(script)
-    try:
-        with pytest.raises(OSError, match="answered"):
-            worker.receive(10)
-    finally:
-        worker.stop()
-
-
-def test_a_slow_drip_times_out() -> None:
-    worker = fake("for _ in range(100):\n    sys.stdout.write('x'); sys.stdout.flush()\n"
-                  "    time.sleep(0.1)")  # fmt: skip
-    start = time.monotonic()
-    try:
-        with pytest.raises(TimeoutError):
-            worker.receive(1.0)
-        assert time.monotonic() - start < 2.0
-    finally:
-        worker.stop()
 
 
 def test_a_worker_started_from_a_thread_outlives_the_thread() -> None:

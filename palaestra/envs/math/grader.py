@@ -13,7 +13,7 @@ Every answer goes through, in order:
 math-verify's own timeouts use SIGALRM, which only works in a main thread, and some inputs
 (``9^{9^{9^9}}``) spin in C where no signal reaches them; the pool kills a worker
 that runs past ``timeout`` and starts a new one, so grading always ends
-(:class:`palaestra.workers.WorkerPool`). Workers also cap
+(:class:`palaestra.processes.WorkerPool`). Workers also cap
 their memory and silence math-verify's logging, which otherwise prints whole oversized
 inputs.
 """
@@ -37,7 +37,7 @@ from palaestra.envs.math.answers import (
     parse_number,
 )
 from palaestra.errors import InvalidArgumentError
-from palaestra.workers import TaskResult, WorkerPool
+from palaestra.processes import TaskResult, WorkerPool
 
 #: Address-space cap of a grading worker: a pathological input fails there, not the host.
 WORKER_MEMORY_BYTES = 2 << 30

@@ -1,8 +1,12 @@
 """The worker pool kills tasks past their timeout and keeps serving."""
 
+import signal
 import time
 
-from palaestra.workers import WorkerPool
+import pytest
+
+import palaestra.processes.pool as pool_module
+from palaestra.processes import WorkerPool
 
 
 def test_results_in_order_and_errors_reported() -> None:
@@ -53,4 +57,43 @@ def test_memory_limit() -> None:
         result = pool.map([(2 << 30,)], timeout=10)[0]
         assert result.error == "MemoryError: "
     finally:
+        pool.close()
+
+
+def test_what_a_task_prints_does_not_reach_the_pool() -> None:
+    pool = WorkerPool("builtins:print", workers=1)
+    try:
+        results = pool.map([("hello",), ("x" * 100_000,)], timeout=10)
+        assert [(r.ok, r.value) for r in results] == [(True, None), (True, None)]
+    finally:
+        pool.close()
+
+
+def test_a_worker_that_never_says_ready_fails_cleanly(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(pool_module, "_START_SECONDS", 0.5)
+    pool = WorkerPool("math:sqrt", workers=1, initializer="signal:pause")  # blocks for ever
+    try:
+        start = time.monotonic()
+        results = pool.map([(1,), (2,)], timeout=5)
+        assert time.monotonic() - start < 20
+        assert [r.error for r in results] == ["worker failed to start"] * 2
+    finally:
+        pool.close()
+
+
+def test_an_interrupted_map_leaves_no_answer_for_the_next() -> None:
+    def interrupt(*_: object) -> None:
+        raise KeyboardInterrupt
+
+    pool = WorkerPool("subprocess:getoutput", workers=1)
+    previous = signal.signal(signal.SIGALRM, interrupt)
+    try:
+        pool.map([("true",)], timeout=10)  # started
+        signal.setitimer(signal.ITIMER_REAL, 0.3)
+        with pytest.raises(KeyboardInterrupt):
+            pool.map([("sleep 2; echo first",)], timeout=10)
+        assert [r.value for r in pool.map([("echo second",)], timeout=10)] == ["second"]
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
         pool.close()

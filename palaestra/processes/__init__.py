@@ -1,0 +1,34 @@
+"""Child processes: one way to start one, talk to it, bound its time and kill it.
+
+* :mod:`~palaestra.processes.frames`: length-prefixed JSON frames, read within a size cap
+  and a deadline;
+* :class:`Child`: a process in its own process group, ready after a handshake, spoken to
+  in frames over its stdin and stdout, killed with its group when an exchange fails;
+* :class:`WorkerPool`: functions run in worker children, with a hard timeout per call.
+
+The sandboxes of :mod:`palaestra.sandbox` build their OS boundary around a :class:`Child`.
+"""
+
+from __future__ import annotations
+
+from palaestra.processes.child import READY, Child
+from palaestra.processes.frames import (
+    MAX_FRAME_BYTES,
+    FrameReader,
+    ProtocolError,
+    encode,
+    write_frame,
+)
+from palaestra.processes.pool import TaskResult, WorkerPool
+
+__all__ = [
+    "MAX_FRAME_BYTES",
+    "READY",
+    "Child",
+    "FrameReader",
+    "ProtocolError",
+    "TaskResult",
+    "WorkerPool",
+    "encode",
+    "write_frame",
+]

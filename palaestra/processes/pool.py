@@ -1,0 +1,208 @@
+"""A pool of worker processes whose tasks have a hard timeout.
+
+A task that runs past its timeout has its worker killed and replaced, so a call that spins
+in C code (where no signal reaches it) still ends. Workers are :class:`Child` processes
+(``python -m palaestra.processes.worker_main``), not ``multiprocessing`` children:
+``spawn`` and ``forkserver`` would re-import the user's ``__main__`` script in every
+worker, and ``fork`` copies a parent that may hold threads (torch, pebble) and locks.
+"""
+
+from __future__ import annotations
+
+import os
+import selectors
+import sys
+import threading
+import time
+from collections import deque
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from palaestra.processes.child import Child
+
+#: The largest result a worker may send back, in bytes.
+MAX_RESULT_BYTES = 1 << 30
+# A worker imports its function's module (and runs the initializer) within this time.
+_START_SECONDS = 60.0
+# Workers that die before their handshake this many times in a row cannot start at all.
+_FAILED_STARTS = 3
+
+
+@dataclass(frozen=True)
+class TaskResult:
+    """Outcome of one task.
+
+    Attributes:
+        ok: Whether the function returned.
+        value: Its return value (JSON round-tripped) when ``ok``.
+        error: ``"timeout"``, ``"crashed"`` or ``"ExceptionName: message"`` otherwise.
+    """
+
+    ok: bool
+    value: Any = None
+    error: str | None = None
+
+
+@dataclass(eq=False)  # each worker is itself, whatever it is doing
+class _Worker:
+    """A worker process and what it is doing: starting, running ``task``, or idle."""
+
+    child: Child
+    deadline: float  # of its handshake, then of its task
+    task: int | None = None
+
+
+class _Map:
+    """One :meth:`WorkerPool.map` call: the tasks, their results, the workers' events."""
+
+    def __init__(self, tasks: Sequence[Sequence[Any]], timeout: float) -> None:
+        self.tasks, self.timeout = tasks, timeout
+        self.results: list[TaskResult | None] = [None] * len(tasks)
+        self.queue = deque(range(len(tasks)))
+        self.selector = selectors.DefaultSelector()
+
+    def done(self) -> bool:
+        return all(result is not None for result in self.results)
+
+
+class WorkerPool:
+    """Runs ``module:function`` on JSON-able arguments in worker processes.
+
+    Args:
+        target: ``"package.module:function"``, importable by the workers.
+        workers: Number of worker processes.
+        initializer: ``"package.module:function"`` each worker calls once at start.
+        memory_bytes: Address-space limit of each worker (``None``: no limit).
+    """
+
+    def __init__(
+        self,
+        target: str,
+        *,
+        workers: int,
+        initializer: str | None = None,
+        memory_bytes: int | None = None,
+    ) -> None:
+        self._argv = [
+            sys.executable,
+            "-m",
+            "palaestra.processes.worker_main",
+            target,
+            initializer or "",
+            str(memory_bytes or 0),
+        ]
+        self._size = max(1, workers)
+        self._workers: list[_Worker] = []
+        self._pid = os.getpid()
+        self._lock = threading.Lock()
+        self._failed_starts = 0  # workers that died before their handshake, in a row
+
+    def map(self, tasks: Sequence[Sequence[Any]], timeout: float) -> list[TaskResult]:
+        """Run the function on every argument tuple; each call gets ``timeout`` seconds."""
+        with self._lock:
+            return self._map(tasks, timeout)
+
+    def close(self) -> None:
+        """Stop every worker."""
+        with self._lock:
+            if self._pid == os.getpid():
+                for worker in self._workers:
+                    worker.child.kill()
+            self._workers = []
+
+    def __del__(self) -> None:
+        if getattr(self, "_pid", None) == os.getpid():
+            for worker in getattr(self, "_workers", []):
+                worker.child.kill()
+
+    def _map(self, tasks: Sequence[Sequence[Any]], timeout: float) -> list[TaskResult]:
+        if self._pid != os.getpid():  # forked: the workers belong to the parent
+            self._workers, self._pid = [], os.getpid()
+        for worker in list(self._workers):
+            if not worker.child.alive():
+                self._drop(worker)
+        while len(self._workers) < min(self._size, len(tasks)):
+            self._workers.append(self._start())
+        run = _Map(tasks, timeout)
+        try:
+            for worker in self._workers:
+                run.selector.register(worker.child.fileno(), selectors.EVENT_READ, worker)
+            for worker in list(self._workers):
+                self._dispatch(worker, run)
+            while not run.done():
+                waiting = [w for w in self._workers if w.task is not None or not w.child.ready]
+                wait = min((w.deadline for w in waiting), default=time.monotonic() + 1.0)
+                readable = {key.data for key, _ in run.selector.select(wait - time.monotonic())}
+                now = time.monotonic()
+                for worker in list(self._workers):
+                    if worker in readable or (worker in waiting and now > worker.deadline):
+                        self._collect(worker, run)
+        finally:
+            run.selector.close()
+            # Interrupted (Ctrl-C, a caller's timeout): a busy worker's answer would be
+            # taken for the next call's.
+            for worker in list(self._workers):
+                if worker.task is not None:
+                    self._drop(worker)
+        return [r for r in run.results if r is not None]
+
+    def _start(self) -> _Worker:
+        child = Child(self._argv, max_frame_bytes=MAX_RESULT_BYTES)
+        return _Worker(child, time.monotonic() + _START_SECONDS)
+
+    def _collect(self, worker: _Worker, run: _Map) -> None:
+        """Take what ``worker`` sent (or its missed deadline): a handshake, a result, its end."""
+        child, remaining = worker.child, worker.deadline - time.monotonic()
+        try:
+            if not child.ready:
+                child.wait_ready(remaining)
+                self._failed_starts = 0
+                self._dispatch(worker, run)
+                return
+            reply = child.receive(remaining)
+        except TimeoutError:
+            self._fail(worker, run, "timeout")
+            return
+        except OSError:  # what it sent is no frame, or it ended before its handshake
+            self._fail(worker, run, "crashed")
+            return
+        if reply is None or worker.task is None:  # it ended, or spoke while idle
+            self._fail(worker, run, "crashed")
+            return
+        ok, value, error = bool(reply.get("ok")), reply.get("value"), reply.get("error")
+        run.results[worker.task] = TaskResult(ok, value, error)
+        worker.task = None
+        self._dispatch(worker, run)
+
+    def _dispatch(self, worker: _Worker, run: _Map) -> None:
+        """Give an idle worker the next task, if there is one."""
+        if not worker.child.ready or worker.task is not None or not run.queue:
+            return
+        worker.task = run.queue.popleft()
+        worker.deadline = time.monotonic() + run.timeout
+        try:
+            worker.child.send({"args": list(run.tasks[worker.task])}, run.timeout)
+        except TimeoutError:  # it does not read (and is killed)
+            self._fail(worker, run, "timeout")
+        except OSError:  # gone
+            self._fail(worker, run, "crashed")
+
+    def _fail(self, worker: _Worker, run: _Map, failure: str) -> None:
+        """``worker`` failed its task (or its start): report it, replace the worker."""
+        if worker.task is not None:
+            run.results[worker.task] = TaskResult(False, error=failure)
+        self._failed_starts = 0 if worker.child.ready else self._failed_starts + 1
+        if self._failed_starts >= _FAILED_STARTS:  # it cannot start at all: fail, don't spin
+            while run.queue:
+                run.results[run.queue.popleft()] = TaskResult(False, error="worker failed to start")
+        run.selector.unregister(worker.child.fileno())
+        self._drop(worker)
+        if run.queue:
+            fresh = self._start()
+            self._workers.append(fresh)
+            run.selector.register(fresh.child.fileno(), selectors.EVENT_READ, fresh)
+
+    def _drop(self, worker: _Worker) -> None:
+        worker.child.kill()
+        self._workers.remove(worker)
