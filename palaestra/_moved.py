@@ -24,6 +24,7 @@ MOVED = {
     "palaestra.agents.chat_check": "palaestra.llm.chat_check",
     "palaestra.agents.numeric": "palaestra.envs.wrappers.numeric",
     "palaestra.agents.baselines": "palaestra.baselines.training",
+    "palaestra.workers": "palaestra.processes.pool",
 }
 
 
