@@ -21,6 +21,10 @@ class RateLimiter:
         self._events: dict[str, deque[float]] = {}
         self._lock = threading.Lock()
 
+    def __len__(self) -> int:
+        """Keys remembered (a flood of keys is forgotten once it is quiet)."""
+        return len(self._events)
+
     def allow(self, key: str) -> float:
         """Record an event; 0 when allowed, else the seconds until one is."""
         now = time.monotonic()

@@ -147,6 +147,12 @@ class Sandbox:
         self._runs = 0
         self._lock = threading.Lock()
 
+    @property
+    def worker_pid(self) -> int | None:
+        """Process id of the running worker (the boundary's outer process); ``None`` if none."""
+        worker = self._worker
+        return worker.pid if worker is not None and worker.alive() else None
+
     def run(self, code: str, *, seed: int = 0) -> SandboxResult:
         """Run ``code``; ``random`` (and numpy's global generator) are seeded with ``seed``.
 

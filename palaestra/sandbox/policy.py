@@ -142,6 +142,12 @@ class PolicyWorker:
         self.spent = 0.0
         self.dead: Outcome | None = None
 
+    @property
+    def worker_pid(self) -> int | None:
+        """Process id of the running worker (the boundary's outer process); ``None`` if none."""
+        process = self._process
+        return process.pid if process is not None and process.alive() else None
+
     # ------------------------------------------------------------------ episodes
     def start_episode(self, seed: int) -> Outcome | None:
         """Fork a fresh child for an episode (seeding ``random`` with ``seed``).

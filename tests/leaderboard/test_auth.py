@@ -20,4 +20,4 @@ def test_rate_limiter_window_and_memory(monkeypatch: pytest.MonkeyPatch) -> None
         limiter.allow(f"address {k}")
     now[0] += 0.06
     limiter.allow("b")
-    assert len(limiter._events) == 1
+    assert len(limiter) == 1

@@ -59,8 +59,7 @@ def guarded() -> Sandbox:
 def assert_intact(box: Sandbox) -> None:
     """A normal snippet gives its usual result, and the worker has no other process."""
     assert box.run("import math\nprint(math.factorial(10))").output == "3628800\n"
-    assert box._worker is not None
-    assert len(processes_in(pid_namespace(box._worker))) == 1
+    assert len(processes_in(pid_namespace(box.worker_pid))) == 1
 
 
 # ---------------------------------------------------------------- the Python layer
@@ -335,10 +334,10 @@ def test_a_child_dead_of_a_nameless_signal_leaves_the_worker_alone(bare: Sandbox
         """
     )
     bare.run("pass")
-    worker = bare._worker
+    worker = bare.worker_pid
     result = bare.run(code)
     assert result.status == "crashed" and result.error == "the process died of signal 40"
-    assert bare._worker is worker
+    assert bare.worker_pid == worker
     assert_intact(bare)
 
 
@@ -375,8 +374,7 @@ def test_a_child_that_closes_its_result_pipe_is_killed_at_the_deadline(guarded: 
     result = guarded.run(code)
     assert time.monotonic() - start < LIMITS.wall_seconds + 1.5
     assert result.status == "timeout"
-    assert guarded._worker is not None
-    namespace = pid_namespace(guarded._worker)
+    namespace = pid_namespace(guarded.worker_pid)
     assert len(processes_in(namespace)) == 1  # the worker: the child is gone
     assert_intact(guarded)
 
@@ -391,7 +389,7 @@ def test_nothing_outlives_a_killed_host() -> None:
         box = Sandbox(limits=SandboxLimits(wall_seconds=120, cpu_seconds=100),
                       python_layer=False)
         box.run("pass")
-        print(pid_namespace(box._worker), flush=True)
+        print(pid_namespace(box.worker_pid), flush=True)
         threading.Thread(target=box.run, args=("import time\\ntime.sleep(100)",)).start()
         time.sleep(100)
         """
@@ -419,8 +417,7 @@ def test_a_policy_cannot_leave_the_process_group_or_outlive_the_worker() -> None
     worker = PolicyWorker(code, limits=PolicyLimits(call_wall_seconds=2))
     worker.start_episode(0)
     assert worker.act({"step": 0}).action == "stay"
-    assert worker._process is not None
-    namespace = pid_namespace(worker._process)
+    namespace = pid_namespace(worker.worker_pid)
     worker.close()
     assert gone(namespace)
 
@@ -549,8 +546,7 @@ def test_a_policy_that_forges_the_protocol_cannot_hang_the_host_or_outlive_its_e
     with PolicyWorker(code, limits=limits) as worker:
         for episode in range(3):
             worker.start_episode(episode)
-            assert worker._process is not None
-            namespace = pid_namespace(worker._process)
+            namespace = pid_namespace(worker.worker_pid)
             assert len(processes_in(namespace)) <= 2  # the worker and this episode's child
             outcomes = [worker.act({"step": step}) for step in range(3)]
             # A fresh process each episode, and nothing of the last one in its pipes.

@@ -147,7 +147,7 @@ def test_a_root_host_runs_the_sandbox_as_nobody_where_nobody_can_read_it() -> No
         from palaestra.sandbox import Sandbox
         with Sandbox() as box:
             box.run("pass")
-            pid = box._worker.process.pid
+            pid = box.worker_pid
             inner = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()[0]
             status = Path(f"/proc/{inner}/status").read_text()
             uid = next(line.split()[1] for line in status.splitlines()

@@ -23,10 +23,10 @@ def test_a_worker_started_from_a_thread_outlives_the_thread() -> None:
         thread.start()
         thread.join()
         time.sleep(0.5)
-        assert box._worker is not None and box._worker.alive()
-        worker = box._worker
+        worker = box.worker_pid
+        assert worker is not None
         assert box.run("print(1)").output == "1\n"
-        assert box._worker is worker
+        assert box.worker_pid == worker
 
 
 def test_a_host_with_many_open_files_still_talks_to_its_sandboxes() -> None:
