@@ -10,7 +10,7 @@ from palaestra.algorithms import IGPO, make_algorithm
 from palaestra.algorithms.igpo import information_gains, written_answer
 from palaestra.algorithms.trainer import TrainConfig, Trainer
 from palaestra.errors import InvalidArgumentError
-from tests.algorithms.helpers import episode
+from tests.algorithms.helpers import PAIR_ADVANTAGE, episode
 
 SEARCHQA = {"env": "palaestra/SearchQA-v0", "env_kwargs": '{"expose_ground_truth": true}'}
 
@@ -77,7 +77,7 @@ def test_advantages_by_hand() -> None:
     igpo = IGPO()
     igpo.attach_scorer(lambda requests: [next(table) for _ in requests], lambda text: [1])
     z = 0.4 / (math.sqrt(0.32) + 1e-6)
-    o = 0.5 / (math.sqrt(0.5) + 1e-6)
+    o = PAIR_ADVANTAGE
     got = igpo.turn_advantages([a, b])
     assert got[0] == pytest.approx([z + o, o])
     assert got[1] == pytest.approx([-z - o, -o])

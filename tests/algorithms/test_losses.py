@@ -1,12 +1,18 @@
-"""Hand-computed token losses and their aggregation."""
+"""Hand-computed token losses, their aggregation, and Clip-Cov / KL-Cov's token choices."""
+
+import math
 
 import pytest
 import torch
 
 from palaestra.algorithms.losses import (
     Normalizer,
+    clip_cov_tokens,
     clipped_surrogate,
+    kl_cov_loss,
+    kl_cov_tokens,
     kl_k3,
+    token_covariance,
     token_logprobs_and_entropy,
 )
 
@@ -85,3 +91,45 @@ def test_micro_batches_add_up_to_the_batch(mode: str) -> None:
     whole = normalizer.aggregate(loss, mask)
     parts = sum(normalizer.aggregate(loss[k : k + 2], mask[k : k + 2]) for k in range(0, 6, 2))
     assert parts.item() == pytest.approx(whole.item())
+
+
+def test_token_covariance_by_hand() -> None:
+    # A = 1, -1, 3 (mean 1); logp = -1, -2, -3 (mean -2):
+    # Cov = (0)(1), (-2)(0), (2)(-1) = 0, 0, -2; the masked-out 4th token is 0.
+    cov = token_covariance(
+        torch.tensor([1.0, -1.0, 3.0, 9.0]),
+        torch.tensor([-1.0, -2.0, -3.0, 5.0]),
+        torch.tensor([1.0, 1.0, 1.0, 0.0]),
+    )
+    assert cov.tolist() == [0.0, 0.0, -2.0, 0.0]
+
+
+def test_clip_cov_chooses_ceil_r_n_tokens_inside_the_bounds() -> None:
+    cov = torch.tensor([[0.5, 2.0, 3.0, 4.0, 7.0]])
+    # ⌈0.3 · 5⌉ = 2 of the 3 candidates (Cov 2, 3, 4 inside (1, 5)).
+    chosen = clip_cov_tokens(
+        cov, torch.ones(1, 5), ratio=0.3, lower=1.0, upper=5.0, generator=torch.Generator()
+    )
+    assert chosen.sum() == 2 and chosen[0, 0] == 0 and chosen[0, 4] == 0
+
+
+def test_kl_cov_chooses_the_top_fraction() -> None:
+    cov = torch.tensor([[0.1, 5.0, 2.0, 9.0]])
+    # ⌈0.5 · 4⌉ = 2 tokens with the largest Cov: positions 3 and 1.
+    assert kl_cov_tokens(cov, torch.ones(1, 4), ratio=0.5).tolist() == [[0.0, 1.0, 0.0, 1.0]]
+
+
+def test_kl_cov_penalty_at_ratio_one_and_a_half() -> None:
+    # ρ = 1.5 (logp = log 1.5, old = 0), β = 1, token chosen: β|log ρ| = 0.4055, and its
+    # derivative in logp is +1. With A = 0 the loss is the penalty alone.
+    logp = torch.tensor([math.log(1.5)], requires_grad=True)
+    penalty = kl_cov_loss(logp, torch.zeros(1), torch.zeros(1), torch.ones(1), coef=1.0)
+    assert penalty.item() == pytest.approx(0.4055, abs=1e-4)
+    penalty.sum().backward()
+    assert logp.grad is not None and logp.grad.item() == pytest.approx(1.0)
+    # With A = 2 the penalty is added to the unclipped −A·ρ = −3 (no clip at 1 + 0.2).
+    logp.grad = None
+    loss = kl_cov_loss(logp, torch.zeros(1), torch.full((1,), 2.0), torch.ones(1), coef=1.0)
+    assert loss.item() == pytest.approx(-3.0 + 0.4055, abs=1e-4)
+    loss.sum().backward()
+    assert logp.grad.item() == pytest.approx(-3.0 + 1.0)
