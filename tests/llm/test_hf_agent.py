@@ -205,3 +205,11 @@ def test_damaged_settings_files_are_clear_errors(
     (tmp_path / SETTINGS_FILE).write_text(text)
     with pytest.raises(InvalidArgumentError, match="not a palaestra agent settings file"):
         HFAgent.from_spec(str(tmp_path))
+
+
+def test_the_old_play_method_warns_and_plays(tiny: tuple[Any, Any]) -> None:
+    envs = [gym.make("palaestra/Bandit-TwoArmed-v0", horizon=3) for _ in range(2)]
+    with pytest.warns(DeprecationWarning, match="palaestra.play"):
+        old = agent(tiny, seed=4).play(envs, [0, 1])
+    new = play(agent(tiny, seed=4), envs, [0, 1])
+    assert [e.actions for e in old] == [e.actions for e in new]
