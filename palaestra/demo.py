@@ -20,6 +20,7 @@ import gymnasium as gym
 import numpy as np
 from rich.console import Console
 
+from palaestra import reporting
 from palaestra.agents.factory import make_agent
 from palaestra.rollout.loop import EpisodeRecord, run_episode, summarize_episodes
 
@@ -70,11 +71,10 @@ def bandit_demo(
     Returns:
         The path of the regret plot.
     """
-    from palaestra.cli import print_summary
     from palaestra.plots import plot_curves
     from palaestra.progress import track
 
-    console = console or Console()
+    console = console or reporting.console
     out.mkdir(parents=True, exist_ok=True)
     pairs = [(env_id, agent) for env_id in BANDIT_IDS for agent in BANDIT_AGENTS]
     curves: dict[str, dict[str, np.ndarray]] = {env_id: {} for env_id in BANDIT_IDS}
@@ -88,7 +88,8 @@ def bandit_demo(
         "|" + "---|" * 6,
     ]
     for env_id in BANDIT_IDS:
-        print_summary(f"{env_id}: {episodes} episodes per agent", results[env_id])
+        title = f"{env_id}: {episodes} episodes per agent"
+        console.print(reporting.summary_table(title, results[env_id]))
         for agent, records in results[env_id].items():
             s = summarize_episodes(records)
             lines.append(
@@ -148,7 +149,7 @@ def training_demo(
     from palaestra.algorithms import make_algorithm
     from palaestra.algorithms.trainer import TrainConfig, Trainer, read_metrics
 
-    console = console or Console()
+    console = console or reporting.console
     folders = []
     for name, settings in REFERENCE_RUNS.items():
         run = out / name
