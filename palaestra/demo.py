@@ -20,6 +20,7 @@ import gymnasium as gym
 import numpy as np
 from rich.console import Console
 
+from palaestra import reporting
 from palaestra.agents.factory import make_agent
 from palaestra.rollout import Episode, run_episodes, summarize_episodes
 
@@ -82,11 +83,10 @@ def bandit_demo(
     Returns:
         The path of the regret plot.
     """
-    from palaestra.cli import print_summary
     from palaestra.plots import plot_curves
     from palaestra.progress import track
 
-    console = console or Console()
+    console = console or reporting.console
     out.mkdir(parents=True, exist_ok=True)
     pairs = [(env_id, agent) for env_id in BANDIT_IDS for agent in BANDIT_AGENTS]
     curves: dict[str, dict[str, np.ndarray]] = {env_id: {} for env_id in BANDIT_IDS}
@@ -100,7 +100,8 @@ def bandit_demo(
         "|" + "---|" * 6,
     ]
     for env_id in BANDIT_IDS:
-        print_summary(f"{env_id}: {episodes} episodes per agent", results[env_id])
+        title = f"{env_id}: {episodes} episodes per agent"
+        console.print(reporting.summary_table(title, results[env_id]))
         for agent, records in results[env_id].items():
             s = summarize_episodes(records)
             lines.append(
@@ -160,7 +161,7 @@ def training_demo(
     from palaestra.algorithms import make_algorithm
     from palaestra.algorithms.trainer import TrainConfig, Trainer, read_metrics
 
-    console = console or Console()
+    console = console or reporting.console
     folders = []
     for name, settings in REFERENCE_RUNS.items():
         run = out / name

@@ -1,6 +1,6 @@
 """Multi-turn RL algorithms for LLM agents, over one shared trainer.
 
-``ALGORITHMS`` maps the names ``palaestra train --algo`` accepts to an algorithm class and
+``ALGORITHMS`` maps the names ``palaestra train NAME`` accepts to an algorithm class and
 its default config (presets such as ``dapo`` are GRPO with other defaults). Clip-Cov and
 KL-Cov are loss options of every algorithm (``covariance_control``).
 """

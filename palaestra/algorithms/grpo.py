@@ -10,7 +10,7 @@ where G is the group of episodes that share a seed. Options:
   they carry no signal). DAPO refills the batch by sampling more groups; palaestra drops
   them and logs ``kept_fraction``, so one iteration costs one rollout.
 
-``palaestra train --algo dr_grpo`` and ``--algo dapo`` start from those presets.
+``palaestra train dr_grpo`` and ``palaestra train dapo`` start from those presets.
 """
 
 from __future__ import annotations

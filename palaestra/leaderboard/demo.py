@@ -16,13 +16,12 @@ from pathlib import Path
 from typing import Any
 
 from rich.console import Console
-from rich.table import Table
 
+from palaestra import reporting
 from palaestra.leaderboard.client import request_challenge, submit
 from palaestra.leaderboard.harness import evaluate
 from palaestra.leaderboard.live_client import evaluate_live
 from palaestra.leaderboard.suites import load_suite
-from palaestra.leaderboard.web import interval
 
 
 @dataclass(frozen=True)
@@ -108,7 +107,7 @@ def leaderboard_demo(
     from palaestra.leaderboard.schema import read_learning_curve
     from palaestra.leaderboard.store import create_token
 
-    console = console or Console()
+    console = console or reporting.console
     suite = load_suite(suite_id)
     db = out / "leaderboard.db"
     for stale in out.glob("leaderboard.db*"):
@@ -140,32 +139,10 @@ def leaderboard_demo(
             console.print(f"{entry.name}: submission {status['id']} {status['status']}")
         rows: list[dict[str, Any]] = httpx.get(f"{server.url}/api/leaderboard/{suite.id}").json()
         live = httpx.get(f"{server.url}/api/leaderboard/{suite.id}/live").json()
-    print_table([*live, *rows], suite.id, console)
+    console.print(reporting.leaderboard_table([*live, *rows], suite.id))
     console.print(
         f"leaderboard database: {db}\n"
         f"see it in a browser: palaestra leaderboard serve --db {db}  "
         "then open http://127.0.0.1:8000"
     )
     return rows
-
-
-def print_table(rows: list[dict[str, Any]], suite_id: str, console: Console) -> None:
-    """The leaderboard as a terminal table, tier by tier: success with 95 % intervals.
-
-    ``rows`` are the server's rows: live entries, then results files (replayed, dev seeds).
-    """
-    families = sorted({f for row in rows for f in row["summary"]["families"]})
-    table = Table(title=f"leaderboard: {suite_id} (success rate, 95% interval)")
-    for column in ("tier", "#", "agent", "tasks", "overall", *families):
-        table.add_column(column)
-    for row in rows:
-        summary = row["summary"]
-        table.add_row(
-            row["tier"],
-            str(row["rank"]),
-            row.get("agent") or f"{', '.join(row['agents'])} ({row['submitter']})",
-            f"{summary['tasks_played']}/{summary['tasks_total']}",
-            interval(summary["overall"]),
-            *(interval(summary["families"].get(f)) for f in families),
-        )
-    console.print(table)

@@ -119,7 +119,7 @@ class LearningCurve(BaseModel):
 
 
 class Results(BaseModel):
-    """A results file (``palaestra evaluate --out results.json``)."""
+    """A results file (``palaestra leaderboard evaluate --out results.json``)."""
 
     model_config = ConfigDict(extra="forbid")
 

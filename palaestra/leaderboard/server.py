@@ -7,7 +7,7 @@ then re-played episode by episode in the background (:mod:`palaestra.leaderboard
 it reaches the table only when every claimed reward and success replays exactly.
 
 Hidden seeds: ``POST /api/challenges`` hands a token a fresh set of seeds derived from the
-server's secret; a results file played on them (``palaestra evaluate --server``) and
+server's secret; a results file played on them (``palaestra leaderboard evaluate --server``) and
 verified gets the *hidden seeds* badge. A file played on the public development seeds is
 replayed just the same but is marked as such.
 """
@@ -293,7 +293,7 @@ def create_app(config: ServerConfig) -> FastAPI:
         },
     )
     async def submit(request: Request, token: Auth) -> SubmissionStatus:
-        """Submit a results file (the raw JSON of ``palaestra evaluate --out``)."""
+        """Submit a results file (the raw JSON of ``palaestra leaderboard evaluate --out``)."""
         body = await _read_limited(request, config.max_body_bytes)
         status = await run_in_threadpool(_accept, body, token)
         verifier.wake()

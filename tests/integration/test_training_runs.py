@@ -77,7 +77,6 @@ def comparable(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 def test_killed_run_resumes_to_the_same_numbers(tmp_path: Path) -> None:
     args = [
-        "--algo",
         "grpo",
         "--env",
         BANDIT["env"],

@@ -169,14 +169,14 @@ def test_cli_evaluate_and_verify(tmp_path: Path, capsys: pytest.CaptureFixture[s
     from palaestra.cli import main
 
     out = tmp_path / "results.json"
-    argv = ["evaluate", "--agent", "random", "--tasks", "bandits", "--out", str(out)]
+    argv = ["leaderboard", "evaluate", "--agent", "random", "--tasks", "bandits", "--out", str(out)]
     assert main([*argv, "--no-progress"]) == 0
     assert "bandit" in capsys.readouterr().out
-    assert main(["verify", str(out)]) == 0
+    assert main(["leaderboard", "verify", str(out)]) == 0
     data = json.loads(out.read_text())
     data["episodes"][0]["rewards"][0] += 1
     out.write_text(json.dumps(data))
-    assert main(["verify", str(out)]) == 2
+    assert main(["leaderboard", "verify", str(out)]) == 2
     assert "claimed" in capsys.readouterr().out
 
 

@@ -1,4 +1,4 @@
-"""The palaestra command line."""
+"""The environment commands: envs, play, run (and its episode player), serve-env."""
 
 import io
 import json
@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 
 from palaestra.cli import main
+from palaestra.cli.envs import _play
 
 
 def test_envs_lists_every_id(capsys: pytest.CaptureFixture[str]) -> None:
@@ -85,26 +86,13 @@ def test_play_to_the_end(
     assert "Episode over: success=" in capsys.readouterr().out
 
 
-def test_demo_writes_plot_and_table(tmp_path: Path) -> None:
-    # The training half of the demo runs the reference configs that the trainer tests train
-    # (tests/algorithms/test_trainer.py); here it is switched off.
-    argv = [
-        "demo",
-        "--out",
-        str(tmp_path),
-        "--episodes",
-        "3",
-        "--train-steps",
-        "0",
-        "--no-progress",
-    ]
-    assert main(argv) == 0
-    assert not (tmp_path / "grpo-bandit").exists()
-    png = tmp_path / "bandit_regret.png"
-    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
-    table = (tmp_path / "bandit_regret.md").read_text()
-    assert table.count("\n") == 2 + 5 * 5
-    assert "| palaestra/Bandit-v0 | oracle | 0.00 | 1.000 | 1.00 |" in table
-    # It ends with the scripted baselines on a local leaderboard.
-    assert (tmp_path / "leaderboard.db").exists()
-    assert len(list((tmp_path / "results").glob("*.json"))) == 3
+def test_play_honours_every_seed_given() -> None:
+    records = _play("oracle", "palaestra/Bandit-v0", [3, 5], progress=False)
+    assert [r.seed for r in records] == [3, 5]
+    assert all(r.success for r in records)
+
+
+def test_serve_env_rejects_kwargs_that_are_not_json(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["serve-env", "palaestra/Bandit-v0", "--env-kwargs", "{horizon: 3"]) == 2
+    out = capsys.readouterr().out
+    assert "env_kwargs is not JSON" in out and "Traceback" not in out

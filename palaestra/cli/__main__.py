@@ -1,0 +1,7 @@
+"""``python -m palaestra.cli``: the ``palaestra`` command."""
+
+import sys
+
+from palaestra.cli import main
+
+sys.exit(main())
