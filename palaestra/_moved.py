@@ -25,6 +25,7 @@ MOVED = {
     "palaestra.agents.numeric": "palaestra.envs.wrappers.numeric",
     "palaestra.agents.baselines": "palaestra.baselines.training",
     "palaestra.workers": "palaestra.processes.pool",
+    "palaestra.leaderboard.demo": "palaestra.demo.leaderboard",
 }
 
 

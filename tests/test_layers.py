@@ -66,3 +66,14 @@ def test_imports_go_down(path: Path) -> None:
     own = part_of(path)
     upward = {part for part in imported_parts(path) - {own} if RANKS.get(part, 99) >= RANKS[own]}
     assert not upward, f"{own} must not import {sorted(upward)} (see docs/architecture.md)"
+
+
+def test_the_scan_sees_every_spelling_of_an_import(tmp_path: Path) -> None:
+    # The checks above would pass on a scan that saw nothing.
+    module = tmp_path / "m.py"
+    module.write_text(
+        "import palaestra.cli\nfrom palaestra import leaderboard, __version__\n"
+        "from palaestra.llm.hf_agent import HFAgent\nfrom . import sibling\n"
+        "def f():\n    from palaestra.algorithms.trainer import Trainer\n"
+    )
+    assert imported_parts(module) == {"cli", "leaderboard", "llm", "algorithms"}

@@ -27,7 +27,7 @@ class Demo:
     def execute(self) -> None:
         """The three parts of the demo, in order."""
         from palaestra.demo import bandit_demo, reference_entries, training_demo
-        from palaestra.leaderboard.demo import BASELINES, leaderboard_demo
+        from palaestra.demo.leaderboard import BASELINES, leaderboard_demo
 
         bandit_demo(self.out, episodes=self.episodes, progress=self.progress, console=console)
         runs = []

@@ -85,7 +85,7 @@ def test_refused_submissions_exit_non_zero_with_the_reason(
 def test_an_unreachable_server_is_a_clear_error(
     results_bytes: bytes, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    from palaestra.leaderboard.demo import free_port
+    from palaestra.leaderboard.served import free_port
 
     path = tmp_path / "r.json"
     path.write_bytes(results_bytes)

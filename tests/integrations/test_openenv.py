@@ -29,7 +29,7 @@ import pytest
 import palaestra.testing
 from palaestra.cli import main
 from palaestra.errors import InvalidArgumentError, RemoteEnvError
-from palaestra.leaderboard.demo import free_port
+from palaestra.leaderboard.served import free_port
 
 README = Path(__file__).resolve().parents[2] / "README.md"
 BANDIT = "palaestra/Bandit-v0"

@@ -17,7 +17,7 @@ from sqlalchemy import inspect
 
 from palaestra.errors import InvalidArgumentError
 from palaestra.leaderboard.db import Base, database_url, make_engine, migrate, open_database
-from palaestra.leaderboard.demo import free_port
+from palaestra.leaderboard.served import free_port
 from palaestra.leaderboard.server import ServerConfig, create_app
 from palaestra.leaderboard.store import create_token
 

@@ -8,7 +8,6 @@ baseline also plays a live session through the server (the live tier).
 
 from __future__ import annotations
 
-import socket
 import threading
 import time
 from dataclasses import dataclass
@@ -21,6 +20,7 @@ from palaestra import reporting
 from palaestra.leaderboard.client import request_challenge, submit
 from palaestra.leaderboard.harness import evaluate
 from palaestra.leaderboard.live_client import evaluate_live
+from palaestra.leaderboard.served import free_port
 from palaestra.leaderboard.suites import load_suite
 
 
@@ -80,13 +80,6 @@ class LocalServer:
     def __exit__(self, *_: Any) -> None:
         self.server.should_exit = True
         self.thread.join(30)
-
-
-def free_port() -> int:
-    """A loopback port nobody listens on."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def leaderboard_demo(

@@ -9,7 +9,7 @@ from typing import Any
 from rich.console import Console
 
 from palaestra.demo import reference_entries
-from palaestra.leaderboard.demo import Entry, leaderboard_demo
+from palaestra.demo.leaderboard import Entry, leaderboard_demo
 
 
 def test_reference_checkpoint_and_baselines_reach_the_table(
