@@ -7,7 +7,6 @@ from pathlib import Path
 import pytest
 
 from palaestra.cli import main
-from palaestra.cli.envs import _play
 
 
 def test_envs_lists_every_id(capsys: pytest.CaptureFixture[str]) -> None:
@@ -84,12 +83,6 @@ def test_play_to_the_end(
     monkeypatch.setattr("sys.stdin", io.StringIO("A\n" * 30))
     assert main(["play", "palaestra/Bandit-TwoArmed-v0", "--seed", "1"]) == 0
     assert "Episode over: success=" in capsys.readouterr().out
-
-
-def test_play_honours_every_seed_given() -> None:
-    records = _play("oracle", "palaestra/Bandit-v0", [3, 5], progress=False)
-    assert [r.seed for r in records] == [3, 5]
-    assert all(r.success for r in records)
 
 
 def test_serve_env_rejects_kwargs_that_are_not_json(capsys: pytest.CaptureFixture[str]) -> None:
