@@ -38,8 +38,9 @@ def __getattr__(name: str) -> ModuleType | type[Episode]:
         return importlib.import_module(f"palaestra.{name}")
     if name == "EpisodeRecord":
         warnings.warn(
-            "palaestra.EpisodeRecord is now palaestra.Episode (one record for every agent); "
-            "the old name goes in the next release",
+            "palaestra.EpisodeRecord is now palaestra.Episode, one record for every agent "
+            "(its actions and rewards are read from its turns, not passed to it); the old name "
+            "goes in the next release",
             DeprecationWarning,
             stacklevel=2,
         )

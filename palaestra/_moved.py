@@ -10,6 +10,7 @@ import sys
 import warnings
 from collections.abc import Sequence
 from types import ModuleType
+from typing import Any
 
 #: Old module path -> where the module lives now.
 MOVED = {
@@ -26,11 +27,27 @@ MOVED = {
     "palaestra.agents.baselines": "palaestra.baselines.training",
     "palaestra.workers": "palaestra.processes.pool",
     "palaestra.leaderboard.demo": "palaestra.demo.leaderboard",
+    "palaestra.envs.social.iterated": "palaestra.envs.social.matrix",
+    "palaestra.envs.social.single": "palaestra.envs.social.matrix_view",
+}
+
+
+#: Names that changed with their module: old module -> {old name: "module:new name"}.
+RENAMED = {
+    "palaestra.runner": {
+        "EpisodeRecord": "palaestra.rollout.records:Episode",
+        "summarize": "palaestra.rollout.records:summarize_episodes",
+    },
 }
 
 
 class MovedModuleFinder(importlib.abc.MetaPathFinder, importlib.abc.Loader):
-    """Imports an old module path as the module at its new path, with a DeprecationWarning."""
+    """Imports an old module path as a view of the module at its new path.
+
+    The old path is a module of its own (the new module keeps its name and spec) whose
+    attributes are the new module's, and whose renamed names resolve to their new ones;
+    importing it warns once.
+    """
 
     def find_spec(
         self, fullname: str, path: Sequence[str] | None, target: ModuleType | None = None
@@ -38,17 +55,30 @@ class MovedModuleFinder(importlib.abc.MetaPathFinder, importlib.abc.Loader):
         """A spec for the old paths only; every other import is left to the usual finders."""
         return importlib.util.spec_from_loader(fullname, self) if fullname in MOVED else None
 
-    def create_module(self, spec: importlib.machinery.ModuleSpec) -> ModuleType:
-        """The module at its new path (so both names are one module object)."""
+    def create_module(self, spec: importlib.machinery.ModuleSpec) -> None:
+        """The default module object."""
+
+    def exec_module(self, module: ModuleType) -> None:
+        """Warn, and make ``module`` look up its attributes in the new module."""
+        old, new = module.__name__, importlib.import_module(MOVED[module.__name__])
         warnings.warn(
-            f"{spec.name} moved to {MOVED[spec.name]}; the old path goes in the next release",
+            f"{old} moved to {new.__name__}; the old path goes in the next release",
             DeprecationWarning,
             stacklevel=2,
         )
-        return importlib.import_module(MOVED[spec.name])
+        renamed = RENAMED.get(old, {})
 
-    def exec_module(self, module: ModuleType) -> None:
-        """Nothing to run: the module was imported at its new path."""
+        def attribute(name: str) -> Any:
+            if name in renamed:
+                where, _, new_name = renamed[name].partition(":")
+                warnings.warn(
+                    f"{old}.{name} is now {where}.{new_name}", DeprecationWarning, stacklevel=2
+                )
+                return getattr(importlib.import_module(where), new_name)
+            return getattr(new, name)
+
+        module.__getattr__ = attribute  # type: ignore[method-assign]
+        module.__doc__ = new.__doc__
 
 
 def install() -> None:

@@ -10,6 +10,7 @@ import gymnasium as gym
 from palaestra.agents.bandit import EpsilonGreedyAgent, ThompsonSamplingAgent, UCB1Agent
 from palaestra.agents.scripted import OracleAgent, RandomAgent
 from palaestra.errors import InvalidArgumentError, UnknownNameError, did_you_mean
+from palaestra.optional import require
 from palaestra.rollout import Agent, AgentFactory, BatchAgent, Episode, run_episodes
 
 #: Scripted agents by name: ``factory(env, seed) -> Agent``.
@@ -41,10 +42,13 @@ def make_agent(
     """
     kind, _, rest = spec.partition(":")
     if kind == "hf" and rest:
+        require("torch", "llm", "an hf: agent")
+        require("transformers", "llm", "an hf: agent")
         from palaestra.llm.hf_agent import HFAgent
 
         return HFAgent.from_spec(rest, seed=seed or 0)
     if kind == "openai" and rest:
+        require("openai", "llm", "an openai: agent")
         from palaestra.llm.openai_agent import OpenAIChatAgent
 
         model, _, url = rest.partition("@")

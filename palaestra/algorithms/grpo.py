@@ -44,9 +44,9 @@ class GRPOConfig(PolicyLossConfig):
     dynamic_sampling: bool = False
 
 
-#: ``--algo dr_grpo``: no std scaling, constant-length token-sum normalization, no KL.
+#: ``palaestra train dr_grpo``: no std scaling, constant-length token-sum normalization, no KL.
 DR_GRPO = GRPOConfig(scale_rewards=False, loss_aggregation="seq_mean_token_sum_norm")
-#: ``--algo dapo``: clip-higher, token-mean, no KL, dynamic sampling.
+#: ``palaestra train dapo``: clip-higher, token-mean, no KL, dynamic sampling.
 DAPO = GRPOConfig(clip_high=0.28, loss_aggregation="token_mean", dynamic_sampling=True)
 
 

@@ -16,13 +16,13 @@ from typing import Any
 import gymnasium as gym
 import torch
 
-from palaestra.agents.factory import make_agent
+from palaestra.agents.factory import SCRIPTED_AGENTS
 from palaestra.algorithms.batch import Sample, TokenBatch
 from palaestra.algorithms.config import TrainConfig
 from palaestra.algorithms.losses import token_logprobs_and_entropy
 from palaestra.errors import InvalidArgumentError
 from palaestra.llm.prompting import ChatSession, PromptConfig
-from palaestra.rollout import Agent, BatchAgent, Turn, run_episodes
+from palaestra.rollout import Agent, Turn, run_episodes
 
 
 def demonstrations(
@@ -36,13 +36,14 @@ def demonstrations(
     prompt: PromptConfig,
 ) -> list[Sample]:
     """One sample (prompt + demonstrated reply) per turn of ``episodes`` scripted episodes."""
+    if agent_spec not in SCRIPTED_AGENTS:
+        raise InvalidArgumentError(
+            f"demonstrations need a scripted agent ({', '.join(SCRIPTED_AGENTS)}), not "
+            f"{agent_spec!r}"
+        )
     env = gym.make(env_id, **env_kwargs)
     try:
-        agent = make_agent(agent_spec, env, seed=seed)
-        if not isinstance(agent, Agent) or isinstance(agent, BatchAgent):
-            raise InvalidArgumentError(
-                f"demonstrations come from a scripted agent, not {agent_spec}"
-            )
+        agent = SCRIPTED_AGENTS[agent_spec](env, seed)
         played = run_episodes(
             env, _Demonstrator(agent, tokenizer, prompt), episodes=episodes, seed=seed
         )
@@ -88,6 +89,9 @@ class _Demonstrator:
             Turn(observation=observation, action=action, response=action,
                  prompt_ids=prompt_ids, response_ids=reply)
         ]  # fmt: skip
+
+    def finish(self) -> None:
+        """Nothing to free: the next episode starts a new chat."""
 
 
 def supervised_steps(

@@ -19,6 +19,7 @@ import numpy as np
 
 from palaestra.envs.wrappers.numeric import NumericView
 from palaestra.errors import InvalidArgumentError
+from palaestra.optional import require
 from palaestra.rollout import run_episodes
 
 BaselineAlgo = Literal["dqn", "ppo"]
@@ -145,6 +146,7 @@ def _algorithm(config: BaselineConfig, env: Any) -> Any:
 
 def train_baseline(config: BaselineConfig) -> BaselineResult:
     """Train ``config.algo`` on ``config.env`` and return its evaluation curve."""
+    require("tianshou", "baselines", "the tianshou baselines")
     import torch
     from tianshou.data import Collector, VectorReplayBuffer
     from tianshou.env import DummyVectorEnv

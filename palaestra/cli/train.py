@@ -24,6 +24,7 @@ if TYPE_CHECKING:
 
 def _algorithm_configs() -> Any:
     """One subcommand per name of ``ALGORITHMS``, its fields defaulting to that entry's."""
+    _require_trainer()
     from palaestra.algorithms import ALGORITHMS
 
     return subcommands(
@@ -33,7 +34,15 @@ def _algorithm_configs() -> Any:
     )
 
 
+def _require_trainer() -> None:
+    from palaestra.optional import require
+
+    for module in ("torch", "transformers", "accelerate"):
+        require(module, "train", "palaestra train")
+
+
 def _train_config() -> type[Any]:
+    _require_trainer()
     from palaestra.algorithms.config import TrainConfig
 
     return TrainConfig

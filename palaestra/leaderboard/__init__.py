@@ -4,6 +4,8 @@ The server (:mod:`palaestra.leaderboard.server`), its client
 (:mod:`palaestra.leaderboard.client`) and the web page need the ``leaderboard`` extra.
 """
 
+import warnings
+
 from palaestra.leaderboard.harness import (
     HiddenSeeds,
     Mismatch,
@@ -43,3 +45,15 @@ __all__ = [
     "replay",
     "verify",
 ]
+
+
+def __getattr__(name: str) -> type[HiddenSeeds]:
+    if name == "Challenge":
+        warnings.warn(
+            "palaestra.leaderboard.Challenge is now HiddenSeeds (Challenge is the server's "
+            "table); the old name goes in the next release",
+            DeprecationWarning,
+            stacklevel=2,
+        )
+        return HiddenSeeds
+    raise AttributeError(f"module 'palaestra.leaderboard' has no attribute {name!r}")

@@ -12,7 +12,7 @@ from typing import Any
 import torch
 
 from palaestra.errors import InvalidArgumentError
-from palaestra.llm.generation import Decoder, Generation, SamplingConfig
+from palaestra.llm.generation import Decoder, SamplingConfig
 from palaestra.llm.prompting import ChatSession, PromptConfig, extract_action
 from palaestra.rollout import Episode, Turn, play
 from palaestra.rollout.envs import Envs
@@ -105,6 +105,7 @@ class HFAgent:
     def reseed(self, seed: int) -> None:
         """Restart the sampling generator: the same seed samples the same replies again."""
         self.generator = torch.Generator().manual_seed(seed)
+        self._decoder = self.decoder()
 
     def save_settings(self, folder: Path) -> None:
         """Write the prompt and sampling settings next to a saved model."""
@@ -121,7 +122,10 @@ class HFAgent:
         self.start([instruction])
 
     def act(self, observation: str, info: dict[str, Any]) -> str:
-        """Reply to one observation and return the extracted action."""
+        """Reply to one observation and return the extracted action.
+
+        A chat grown past the model's context gives ``""`` (an invalid action).
+        """
         turn = self.respond([0], [observation], [info])[0]
         return "" if turn is None else str(turn.action)
 
@@ -139,11 +143,6 @@ class HFAgent:
         turn only runs its new tokens. An episode whose next prompt would not fit the model
         gets ``None`` (it ends, truncated).
         """
-        if len(episodes) > self.max_batch_size:
-            raise InvalidArgumentError(
-                f"{len(episodes)} episodes exceed max_batch_size={self.max_batch_size}; "
-                "play them in waves (palaestra.rollout.run_episodes does)"
-            )
         if any(k >= len(self._sessions) for k in episodes):
             raise InvalidArgumentError(f"episodes {list(episodes)} were not started")
         prompts = {
@@ -175,6 +174,11 @@ class HFAgent:
             )
         return turns
 
+    def finish(self) -> None:
+        """Free the chats and the KV cache of the episodes begun by :meth:`start`."""
+        self._sessions = []
+        self._decoder = self.decoder()
+
     def replay(self, episode: int, observation: str, info: dict[str, Any], turn: Turn) -> Turn:
         """Take an earlier episode's ``turn`` as this episode's reply to ``observation``."""
         prompt = self._sessions[episode].observe(observation, info)
@@ -192,13 +196,6 @@ class HFAgent:
         return play(self, envs, seeds, **kwargs)
 
     # ------------------------------------------------------------------ generation
-
-    def generate(self, prompts: Sequence[Sequence[int]]) -> list[Generation]:
-        """Sample one reply per prompt, in batches of at most ``max_batch_size``."""
-        replies: list[Generation] = []
-        for start in range(0, len(prompts), self.max_batch_size):
-            replies += self.decoder().generate(prompts[start : start + self.max_batch_size])
-        return replies
 
     def decoder(self) -> Decoder:
         """A :class:`~palaestra.llm.generation.Decoder` with this agent's settings."""

@@ -72,6 +72,9 @@ class OpenAIChatAgent:
     ) -> None:
         import os
 
+        from palaestra.optional import require
+
+        require("openai", "llm", "OpenAIChatAgent")
         from openai import OpenAI
 
         if concurrency < 1:
@@ -132,6 +135,10 @@ class OpenAIChatAgent:
             return [self._turn(*calls[0])]
         with ThreadPoolExecutor(max_workers=min(self.concurrency, len(calls))) as pool:
             return list(pool.map(lambda call: self._turn(*call), calls))
+
+    def finish(self) -> None:
+        """Forget the chats of the episodes begun by :meth:`start`."""
+        self._chats = []
 
     # ------------------------------------------------------------------ internals
 

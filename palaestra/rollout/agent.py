@@ -40,7 +40,8 @@ class BatchAgent(Protocol):
 
     ``start`` begins one episode per instruction (episode ``k`` is the ``k``-th from then
     on); ``respond`` takes a turn in each listed episode that is still running. Returning
-    ``None`` for an episode ends it as truncated (an LLM whose context is full).
+    ``None`` for an episode ends it as truncated (an LLM whose context is full). ``finish``
+    comes after the last turn, whether the episodes ended or the rollout failed.
 
     Attributes:
         max_batch_size: Most episodes it plays at once.
@@ -56,6 +57,10 @@ class BatchAgent(Protocol):
         self, episodes: Sequence[int], observations: Sequence[Any], infos: Sequence[dict[str, Any]]
     ) -> list[Turn | None]:
         """One turn (the action, and the tokens sampled if any) for each listed episode."""
+        ...
+
+    def finish(self) -> None:
+        """The episodes begun by ``start`` are over: free what they hold (a KV cache)."""
         ...
 
 
@@ -105,6 +110,9 @@ class PerEpisode:
             Turn(observation=o, action=self.agents[k].act(o, i))
             for k, o, i in zip(episodes, observations, infos, strict=True)
         ]
+
+    def finish(self) -> None:
+        """Nothing to free: a plain agent's episode state is its own, reset by ``reset``."""
 
 
 def as_batch_agent(agent: Agent | BatchAgent | Sequence[Agent], episodes: int) -> BatchAgent:

@@ -54,7 +54,9 @@ class EnvBatch:
         if self.vector is None:
             return {k: _as_step(self.envs[k].step(a)) for k, a in actions.items()}
         # Finished copies get a placeholder action; their results are ignored.
-        full = tuple(actions.get(k, "") for k in range(self.size))
+        space = self.vector.single_action_space
+        idle = "" if isinstance(space, gym.spaces.Text) else space.sample()
+        full = tuple(actions.get(k, idle) for k in range(self.size))
         obs, rewards, terminated, truncated, infos = self.vector.step(full)
         return {
             k: (obs[k], float(rewards[k]), bool(terminated[k]), bool(truncated[k]),

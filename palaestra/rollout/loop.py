@@ -74,6 +74,11 @@ def play(
     """
     batch = EnvBatch(envs, len(seeds))
     player = as_batch_agent(agent, len(seeds))
+    if len(seeds) > player.max_batch_size:
+        raise InvalidArgumentError(
+            f"{len(seeds)} episodes exceed max_batch_size={player.max_batch_size}; play them "
+            "in waves (palaestra.rollout.run_episodes does)"
+        )
     replayable = isinstance(player, ReplayingAgent) and batch.vector is None
     if prefixes is not None and (not replayable or len(prefixes) != len(seeds)):
         raise InvalidArgumentError(
@@ -149,6 +154,8 @@ def play(
     except AgentError as exc:
         exc.completed = [episodes[k] for k in sorted(finished)]
         raise
+    finally:
+        player.finish()
     return episodes
 
 
@@ -196,7 +203,7 @@ def run_episodes(
         seed: Seed of the first episode.
         seeds: The seeds, instead of ``episodes`` and ``seed``.
         env_kwargs: Keyword arguments of ``gym.make`` when ``env`` is an id.
-        batch_size: Episodes played at once.
+        batch_size: Episodes played at once (at most a batch agent's ``max_batch_size``).
         progress: Show a progress bar.
         max_steps: Per-episode step cap.
 
@@ -204,6 +211,8 @@ def run_episodes(
         AgentError: The agent failed; ``completed`` holds every episode that had finished.
     """
     todo = list(seeds) if seeds is not None else [seed + k for k in range(episodes or 0)]
+    if isinstance(agent, BatchAgent):
+        batch_size = min(batch_size, agent.max_batch_size)
     if batch_size < 1 or (batch_size > 1 and not isinstance(env, str)):
         raise InvalidArgumentError(
             f"batch_size={batch_size}: give an env id to play more than one episode at once"

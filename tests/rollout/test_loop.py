@@ -136,7 +136,10 @@ class Flaky:
         self.rounds, self.fail_at = 0, fail_at
 
     def start(self, instructions: Sequence[str]) -> None:
-        pass
+        self.finished = False
+
+    def finish(self) -> None:
+        self.finished = True
 
     def respond(
         self, episodes: Sequence[int], observations: Sequence[str], infos: Sequence[dict[str, Any]]
