@@ -1,9 +1,10 @@
 """Replays in a child process with a CPU-time budget, so the web process stays responsive.
 
-The verifier thread only waits on a pipe: the replay's Python runs in a process of its own
-(forked from a clean fork server, never from the threaded web process), under
-``RLIMIT_CPU``; a replay that would use more CPU than its budget is killed by the kernel
-and its submission rejected, naming the budget.
+The verifier thread only waits on a pipe: the replay's Python runs in a process of its own,
+forked from a clean fork server (never from the threaded web process; every replay starts
+with the envs' imports done), in a process group of its own that is killed whole at the end,
+under ``RLIMIT_CPU``; a replay that would use more CPU than its budget is killed by the
+kernel and its submission rejected, naming the budget.
 """
 
 from __future__ import annotations
@@ -15,6 +16,8 @@ import resource
 import traceback
 from dataclasses import dataclass
 from typing import Any
+
+from palaestra.processes import kill_group
 
 #: What a child reports: ``ok``, ``mismatch`` (a verdict) or ``error`` (the replay failed).
 Outcome = tuple[str, str]
@@ -44,6 +47,7 @@ def _context() -> Any:
 
 
 def _child(target: str, payload: Any, cpu_seconds: int, pipe: Any) -> None:
+    os.setsid()  # a group of its own: killed whole, with anything an engine started
     resource.setrlimit(resource.RLIMIT_CPU, (cpu_seconds, cpu_seconds + 1))
     os.nice(10)  # on a busy machine, requests go before replays
     module, name = target.split(":")
@@ -84,6 +88,8 @@ def run_limited(target: str, payload: Any, *, cpu_seconds: float) -> ReplayVerdi
         pass
     finally:
         receiver.close()
+        if child.pid is not None:
+            kill_group(child.pid)  # before the join reaps it: the group id is still ours
         if child.is_alive():
             child.kill()
         child.join(5)

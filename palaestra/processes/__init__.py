@@ -11,7 +11,7 @@ The sandboxes of :mod:`palaestra.sandbox` build their OS boundary around a :clas
 
 from __future__ import annotations
 
-from palaestra.processes.child import READY, Child
+from palaestra.processes.child import READY, Child, kill_group
 from palaestra.processes.frames import (
     MAX_FRAME_BYTES,
     FrameReader,
@@ -30,5 +30,6 @@ __all__ = [
     "TaskResult",
     "WorkerPool",
     "encode",
+    "kill_group",
     "write_frame",
 ]

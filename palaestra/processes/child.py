@@ -74,6 +74,16 @@ def _kill_started(started: Future[subprocess.Popen[bytes]]) -> None:
         _kill(started.result())
 
 
+def kill_group(pid: int) -> None:
+    """SIGKILL every process of the group that ``pid`` leads (none left: nothing to do).
+
+    Call it before the leader is reaped: until then its pid, and so the group's id, cannot
+    be reused.
+    """
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(pid, signal.SIGKILL)
+
+
 def _kill(process: subprocess.Popen[bytes]) -> None:
     """Kill ``process`` and its process group, reap it and close its pipes.
 
@@ -81,8 +91,7 @@ def _kill(process: subprocess.Popen[bytes]) -> None:
     killed is the right one.
     """
     if process.poll() is None:
-        with contextlib.suppress(ProcessLookupError, PermissionError):
-            os.killpg(process.pid, signal.SIGKILL)
+        kill_group(process.pid)
         with contextlib.suppress(ProcessLookupError):
             process.kill()
     process.wait()

@@ -26,3 +26,14 @@ def terminated(payload: object) -> tuple[str, str]:
 def interrupted(payload: object) -> tuple[str, str]:
     """Ctrl-C reaches the replay process."""
     raise KeyboardInterrupt
+
+
+def leave_a_helper(pid_file: str) -> tuple[str, str]:
+    """Start a sleeping helper process (as an engine might) and answer without waiting."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    helper = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(300)"])
+    Path(pid_file).write_text(str(helper.pid))
+    return "ok", "left a helper"
