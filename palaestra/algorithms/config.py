@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import math
 from dataclasses import dataclass
 from pathlib import Path
@@ -11,6 +10,7 @@ from typing import Any, Literal
 import gymnasium as gym
 
 from palaestra.algorithms.batch import LAYOUTS, Layout
+from palaestra.envs.registration import parse_env_kwargs
 from palaestra.errors import InvalidArgumentError, did_you_mean
 from palaestra.llm.prompting import EXTRACT_MODES, ExtractMode
 
@@ -151,13 +151,7 @@ class TrainConfig:
 
     def parsed_env_kwargs(self) -> dict[str, Any]:
         """``env_kwargs`` as a dict."""
-        try:
-            value = json.loads(self.env_kwargs)
-        except json.JSONDecodeError as exc:
-            raise InvalidArgumentError(f"env_kwargs is not valid JSON: {exc.msg}") from exc
-        if not isinstance(value, dict):
-            raise InvalidArgumentError(f"env_kwargs must be a JSON object, got {self.env_kwargs!r}")
-        return value
+        return parse_env_kwargs(self.env_kwargs)
 
     def lr_factor(self, step: int) -> float:
         """The learning-rate multiplier after ``step`` scheduler steps.

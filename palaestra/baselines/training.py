@@ -17,6 +17,7 @@ from typing import Any, Literal
 import gymnasium as gym
 import numpy as np
 
+from palaestra.envs.registration import parse_env_kwargs
 from palaestra.envs.wrappers.numeric import NumericView
 from palaestra.errors import InvalidArgumentError
 from palaestra.optional import require
@@ -76,12 +77,7 @@ class BaselineResult:
 
 
 def _make(config: BaselineConfig) -> Any:
-    try:
-        kwargs = json.loads(config.env_kwargs)
-    except json.JSONDecodeError as exc:
-        raise InvalidArgumentError(f"env_kwargs is not JSON: {exc}") from exc
-    if not isinstance(kwargs, dict):
-        raise InvalidArgumentError("env_kwargs must be a JSON object")
+    kwargs = parse_env_kwargs(config.env_kwargs)
     return lambda: NumericView(gym.make(config.env, **kwargs))
 
 

@@ -9,7 +9,7 @@ from pathlib import Path
 import gymnasium as gym
 
 from palaestra.cli.command import EnvId
-from palaestra.errors import InvalidArgumentError
+from palaestra.envs.registration import parse_env_kwargs
 from palaestra.reporting import console, envs_table, summary_table
 from palaestra.rollout import AgentError
 
@@ -138,12 +138,7 @@ class ServeEnv:
         """Check the id and the arguments, then serve until interrupted."""
         from palaestra.optional import require
 
-        try:
-            kwargs = json.loads(self.env_kwargs)
-        except json.JSONDecodeError as exc:
-            raise InvalidArgumentError(f"env_kwargs is not JSON: {exc}") from exc
-        if not isinstance(kwargs, dict):
-            raise InvalidArgumentError(f"env_kwargs must be a JSON object, got {self.env_kwargs!r}")
+        kwargs = parse_env_kwargs(self.env_kwargs)
         gym.spec(self.env_id)  # an unknown id fails here, before openenv's import of seconds
         require("openenv", "openenv", "palaestra serve-env")
         from palaestra.integrations.openenv_server import serve_env

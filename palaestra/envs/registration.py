@@ -6,13 +6,14 @@ TextWorld is imported only when one of its environments is made.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 import gymnasium as gym
 
-from palaestra.errors import UnknownNameError, did_you_mean
+from palaestra.errors import InvalidArgumentError, UnknownNameError, did_you_mean
 
 NAMESPACE = "palaestra"
 
@@ -305,3 +306,18 @@ def entry(env_id: str) -> EnvEntry:
         f"unknown environment {env_id!r}{did_you_mean(env_id, env_ids())} "
         "(`palaestra envs` lists them)"
     )
+
+
+def parse_env_kwargs(text: str) -> dict[str, Any]:
+    """``gym.make`` keyword arguments given as a JSON object (on a command line, in a config).
+
+    Raises:
+        InvalidArgumentError: ``text`` is not JSON, or not an object.
+    """
+    try:
+        value = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise InvalidArgumentError(f"env_kwargs is not valid JSON: {exc.msg}") from exc
+    if not isinstance(value, dict):
+        raise InvalidArgumentError(f"env_kwargs must be a JSON object, got {text[:200]!r}")
+    return value

@@ -47,7 +47,7 @@ def test_curve_files(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("kwargs", "message"),
     [
-        ({"env_kwargs": "{nope"}, "not JSON"),
+        ({"env_kwargs": "{nope"}, "not valid JSON"),
         ({"env_kwargs": "[1]"}, "JSON object"),
         ({"algo": "sac"}, "dqn' or 'ppo"),
         ({"epochs": 0}, "positive"),

@@ -88,4 +88,4 @@ def test_play_to_the_end(
 def test_serve_env_rejects_kwargs_that_are_not_json(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["serve-env", "palaestra/Bandit-v0", "--env-kwargs", "{horizon: 3"]) == 2
     out = capsys.readouterr().out
-    assert "env_kwargs is not JSON" in out and "Traceback" not in out
+    assert "env_kwargs is not valid JSON" in out and "Traceback" not in out

@@ -72,7 +72,7 @@ def test_bad_env_kwargs_json_is_a_parse_error(capsys: pytest.CaptureFixture[str]
 
 def test_bad_baseline_env_kwargs_is_an_error(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["baseline", "palaestra/Bandit-v0", "--env-kwargs", "[1", "--epochs", "1"]) == 2
-    assert "env_kwargs is not JSON" in capsys.readouterr().out
+    assert "env_kwargs is not valid JSON" in capsys.readouterr().out
 
 
 @pytest.mark.parametrize("argv", [["--unsafe-sandbox", "envs"], ["envs", "--unsafe-sandbox"]])
