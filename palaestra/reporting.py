@@ -18,6 +18,7 @@ from palaestra.rollout import Episode, summarize_episodes
 if TYPE_CHECKING:
     from palaestra.agents.synthesis.loop import SynthesisResult
     from palaestra.envs.registration import EnvEntry
+    from palaestra.leaderboard.live_client import LiveRun
     from palaestra.leaderboard.schema import Results
 
 #: Where the command line prints. Piped output (logs, CI) gets a wide console so that the
@@ -25,6 +26,13 @@ if TYPE_CHECKING:
 console = Console() if sys.stdout.isatty() else Console(width=140)
 
 _FIXED_FIGURES = ("episodes", "return", "return_std", "success_rate", "length", "invalid_rate")
+
+
+def interval(aggregate: Mapping[str, Any] | None) -> str:
+    """``0.62 [0.50, 0.74]``, or an en dash for a figure not played (the web page's cells)."""
+    if not aggregate:
+        return "–"
+    return f"{aggregate['mean']:.2f} [{aggregate['low']:.2f}, {aggregate['high']:.2f}]"
 
 
 def envs_table(entries: Iterable[EnvEntry]) -> Table:
@@ -135,9 +143,6 @@ def leaderboard_table(rows: Sequence[Mapping[str, Any]], suite_id: str) -> Table
         rows: The server's rows: live entries, then results files (replayed, dev seeds).
         suite_id: The suite, for the title.
     """
-    # The web page's own cell format; the page needs the leaderboard extra, as a table does.
-    from palaestra.leaderboard.web import interval
-
     families = sorted({f for row in rows for f in row["summary"]["families"]})
     table = Table(title=f"leaderboard: {suite_id} (success rate, 95% interval)")
     for column in ("tier", "#", "agent", "tasks", "overall", *families):
@@ -153,3 +158,25 @@ def leaderboard_table(rows: Sequence[Mapping[str, Any]], suite_id: str) -> Table
             *(interval(summary["families"].get(f)) for f in families),
         )
     return table
+
+
+def markdown_table(rows: Sequence[Mapping[str, Any]]) -> str:
+    """``rows`` as a Markdown table (the first row's keys as columns, floats to 3 places)."""
+    if not rows:
+        return ""
+    lines = ["| " + " | ".join(rows[0]) + " |", "|" + "---|" * len(rows[0])]
+    for row in rows:
+        cells = (f"{v:.3f}" if isinstance(v, float) else str(v) for v in row.values())
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines) + "\n"
+
+
+def live_summary(run: LiveRun) -> str:
+    """One line on a live session: its status, the episodes played, success and return."""
+    figures = summarize_episodes(run.records)
+    resumed = " (resumed)" if run.resumed else ""
+    return (
+        f"live session {run.session} {run.status}{resumed}: {len(run.records)} episodes "
+        f"played here, success {figures.get('success_rate', 0.0):.2f}, "
+        f"return {figures.get('return', 0.0):.2f}"
+    )

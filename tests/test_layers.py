@@ -10,7 +10,7 @@ import palaestra
 PACKAGE = Path(palaestra.__file__).parent
 
 #: Rank of each top-level part: a module may import only parts of lower rank (or its own).
-RANKS = {
+RANKS: dict[str, float] = {
     "errors": 0,
     "optional": 1,
     "paths": 1,
@@ -20,14 +20,14 @@ RANKS = {
     "sandbox": 3,
     "envs": 4,
     "rollout": 5,
+    "reporting": 5.5,
     "llm": 6,
     "agents": 7,
-    "baselines": 7,
+    "baselines": 8,
     "algorithms": 8,
     "leaderboard": 8,
     "integrations": 8,
     "testing": 8,
-    "reporting": 9,
     "demo": 10,
     "cli": 11,
 }
@@ -37,9 +37,26 @@ def part_of(path: Path) -> str:
     return path.relative_to(PACKAGE).parts[0].removesuffix(".py")
 
 
+def runtime_nodes(tree: ast.AST) -> list[ast.AST]:
+    """Every node but those under ``if TYPE_CHECKING:`` (annotations only, never imported)."""
+    found: list[ast.AST] = []
+    stack = [tree]
+    while stack:
+        node = stack.pop()
+        found.append(node)
+        if isinstance(node, ast.If) and ast.unparse(node.test) in {
+            "TYPE_CHECKING",
+            "typing.TYPE_CHECKING",
+        }:
+            stack.extend(node.orelse)
+            continue
+        stack.extend(ast.iter_child_nodes(node))
+    return found
+
+
 def imported_parts(path: Path) -> set[str]:
     parts = set()
-    for node in ast.walk(ast.parse(path.read_text())):
+    for node in runtime_nodes(ast.parse(path.read_text())):
         names = []
         if isinstance(node, ast.Import):
             names = [alias.name for alias in node.names]
@@ -75,5 +92,6 @@ def test_the_scan_sees_every_spelling_of_an_import(tmp_path: Path) -> None:
         "import palaestra.cli\nfrom palaestra import leaderboard, __version__\n"
         "from palaestra.llm.hf_agent import HFAgent\nfrom . import sibling\n"
         "def f():\n    from palaestra.algorithms.trainer import Trainer\n"
+        "if TYPE_CHECKING:\n    from palaestra.demo import Entry\n"
     )
     assert imported_parts(module) == {"cli", "leaderboard", "llm", "algorithms"}

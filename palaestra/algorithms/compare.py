@@ -20,6 +20,7 @@ import numpy as np
 from palaestra.algorithms import default_config, make_algorithm
 from palaestra.algorithms.trainer import TrainConfig, Trainer, read_metrics
 from palaestra.progress import track
+from palaestra.reporting import markdown_table
 
 CURVES = (("success_rate", "success rate"), ("return", "return"), ("entropy", "token entropy"))
 
@@ -78,9 +79,4 @@ def _write_tables(rows: list[dict[str, Any]], out: Path) -> None:
         writer = csv.DictWriter(handle, fieldnames=list(rows[0]))
         writer.writeheader()
         writer.writerows(rows)
-    header = "| " + " | ".join(rows[0]) + " |"
-    lines = [header, "|" + "---|" * len(rows[0])]
-    for row in rows:
-        cells = [f"{v:.3f}" if isinstance(v, float) else str(v) for v in row.values()]
-        lines.append("| " + " | ".join(cells) + " |")
-    (out / "results.md").write_text("\n".join(lines) + "\n")
+    (out / "results.md").write_text(markdown_table(rows))

@@ -15,7 +15,7 @@ import tyro
 
 from palaestra.cli.command import Command, subcommands
 from palaestra.errors import InvalidArgumentError
-from palaestra.reporting import console, evaluation_table
+from palaestra.reporting import console, evaluation_table, live_summary
 
 Results = Annotated[Path, tyro.conf.Positional, tyro.conf.arg(metavar="RESULTS")]
 
@@ -102,7 +102,6 @@ class Evaluate:
     def _live(self, families: list[str] | None) -> None:
         from palaestra.leaderboard.live_client import evaluate_live
         from palaestra.leaderboard.suites import load_suite
-        from palaestra.rollout import summarize_episodes
 
         if not self.server:
             raise InvalidArgumentError("--live plays through a leaderboard server: give --server")
@@ -116,13 +115,7 @@ class Evaluate:
             families=families,
             progress=self.progress,
         )
-        figures = summarize_episodes(run.records)
-        console.print(
-            f"live session {run.session} {run.status}"
-            f"{' (resumed)' if run.resumed else ''}: {len(run.records)} episodes played here, "
-            f"success {figures.get('success_rate', 0.0):.2f}, "
-            f"return {figures.get('return', 0.0):.2f}"
-        )
+        console.print(live_summary(run))
         if run.diverged:
             console.print(
                 f"note: {run.diverged} re-run actions differed from the committed ones; "

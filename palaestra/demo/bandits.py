@@ -84,20 +84,18 @@ def bandit_demo(
         records, curve = bandit_regret(env_id, agent, episodes=episodes)
         results[env_id][agent] = records
         curves[env_id][agent] = curve
-    lines = [
-        "| environment | agent | regret | optimal-arm rate | success | return |",
-        "|" + "---|" * 6,
-    ]
+    rows = []
     for env_id in BANDIT_IDS:
         title = f"{env_id}: {episodes} episodes per agent"
         console.print(reporting.summary_table(title, results[env_id]))
         for agent, records in results[env_id].items():
             s = summarize_episodes(records)
-            lines.append(
-                f"| {env_id} | {agent} | {s['regret']:.2f} | {s['optimal_arm_rate']:.3f} "
-                f"| {s['success_rate']:.2f} | {s['return']:.2f} |"
-            )
-    (out / "bandit_regret.md").write_text("\n".join(lines) + "\n")
+            rows.append({
+                "environment": env_id, "agent": agent, "regret": f"{s['regret']:.2f}",
+                "optimal-arm rate": f"{s['optimal_arm_rate']:.3f}",
+                "success": f"{s['success_rate']:.2f}", "return": f"{s['return']:.2f}",
+            })  # fmt: skip
+    (out / "bandit_regret.md").write_text(reporting.markdown_table(rows))
     path = plot_curves(
         curves,
         out / "bandit_regret.png",

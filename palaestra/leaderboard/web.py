@@ -20,14 +20,7 @@ from fastapi.templating import Jinja2Templates
 from palaestra.leaderboard import store
 from palaestra.leaderboard.charts import curve_chart, task_chart
 from palaestra.leaderboard.schema import Results
-
-
-def interval(aggregate: dict[str, Any] | None) -> str:
-    """``0.62 [0.50, 0.74]``, or an en dash for a family the submission did not play."""
-    if not aggregate:
-        return "–"
-    return f"{aggregate['mean']:.2f} [{aggregate['low']:.2f}, {aggregate['high']:.2f}]"
-
+from palaestra.reporting import interval
 
 #: A submission id as a path parameter: a database integer (larger ones are a 422).
 SubmissionId = Annotated[int, Path(ge=0, le=2**63 - 1)]

@@ -153,13 +153,31 @@ class Flaky:
 def test_an_agent_failure_keeps_every_finished_episode() -> None:
     # Waves of 2 episodes of 3 rounds: the failure in the 5th round (second wave, second
     # round) keeps the first wave; the second wave's episodes had not finished.
+    flaky = Flaky(fail_at=5)
     with pytest.raises(AgentError) as failure:
         palaestra.run_episodes(
-            "palaestra/Bandit-TwoArmed-v0", Flaky(fail_at=5), seeds=[0, 1, 2, 3],
+            "palaestra/Bandit-TwoArmed-v0", flaky, seeds=[0, 1, 2, 3],
             batch_size=2, env_kwargs={"horizon": 3},
         )  # fmt: skip
     assert [e.seed for e in failure.value.completed] == [0, 1]
     assert all(e.length == 3 for e in failure.value.completed)
+    assert flaky.finished  # the failed rollout's agent still freed what it held
+
+
+def test_the_agent_is_told_when_its_episodes_are_over() -> None:
+    agent = Flaky(fail_at=0)
+    play(agent, [gym.make("palaestra/Bandit-v0", horizon=2)], [0])
+    assert agent.finished
+
+
+def test_run_episodes_plays_at_most_the_agents_batch_at_once() -> None:
+    waves = palaestra.run_episodes(
+        "palaestra/Bandit-v0", Flaky(fail_at=0), seeds=[1, 2, 3], batch_size=8,
+        env_kwargs={"horizon": 2},
+    )  # fmt: skip
+    assert [e.seed for e in waves] == [1, 2, 3]
+    with pytest.raises(InvalidArgumentError, match="3 episodes exceed max_batch_size=2"):
+        play(Flaky(fail_at=0), [gym.make("palaestra/Bandit-v0") for _ in range(3)], [0, 1, 2])
 
 
 def test_an_agent_that_cannot_go_on_ends_its_episode_truncated() -> None:
