@@ -23,7 +23,7 @@ def test_the_summary_table_shows_every_agent_and_metric() -> None:
     assert "nobody" not in text  # an agent with no episodes has no row
 
 
-def test_markdown_tables(tmp_path: Path) -> None:
+def test_markdown_tables() -> None:
     assert reporting.markdown_table([]) == ""
     table = reporting.markdown_table(
         [{"algo": "grpo", "return": 0.5}, {"algo": "epo", "return": 1}]
