@@ -197,6 +197,12 @@ _GROUPS: dict[str, tuple[str, Callable[[], Collection[str]]]] = {
 
 
 def _check_command_words(args: list[str]) -> None:
+    """Refuse an unknown command, leaderboard command or algorithm, naming the closest.
+
+    tyro refuses them too, listing the choices; palaestra's errors for a wrong name say
+    "did you mean", as for an env id or an agent. This reads the command words only: tyro
+    parses the whole line afterwards.
+    """
     index = _command_index(args)
     if index is None:
         return
