@@ -12,7 +12,9 @@ from __future__ import annotations
 import importlib
 import multiprocessing
 import os
+import pickle
 import resource
+import threading
 import traceback
 from dataclasses import dataclass
 from typing import Any
@@ -72,29 +74,47 @@ def run_limited(target: str, payload: Any, *, cpu_seconds: float) -> ReplayVerdi
             bounded at four times that, for a child that sleeps or blocks.
     """
     budget = max(1, round(cpu_seconds))
+    wall = 4 * budget + 5
     context = _context()
     receiver, sender = context.Pipe(duplex=False)
     child = context.Process(target=_child, args=(target, payload, budget, sender), daemon=True)
     child.start()
     sender.close()
+    assert child.pid is not None
+    # A verdict begun and never finished would hold ``recv`` (it has no deadline): at the
+    # wall limit the child's group is killed, which ends any read.
+    expired, pid = threading.Event(), child.pid
+
+    def expire() -> None:
+        expired.set()
+        kill_group(pid)
+
+    timer = threading.Timer(wall, expire)
+    timer.daemon = True
+    timer.start()
     try:
-        if receiver.poll(4 * budget + 5):
+        if not receiver.poll(wall):
+            expired.set()
+        else:
             kind, message = receiver.recv()
             # A verdict's words are bounded; an ``ok`` carries the child's summary whole.
             return ReplayVerdict(str(kind), str(message) if kind == "ok" else str(message)[:2000])
-        if child.is_alive():
-            return ReplayVerdict("timeout", f"the replay took longer than {4 * budget + 5} s")
-    except EOFError:  # the child died without a word
+    except (EOFError, OSError, pickle.UnpicklingError):  # the child died, at most mid-word
         pass
+    except (TypeError, ValueError):  # an answer that is no (kind, message) pair
+        return ReplayVerdict("error", "the replay answered something that is not a verdict")
     finally:
+        timer.cancel()
         receiver.close()
-        if child.pid is not None:
-            kill_group(child.pid)  # before the join reaps it: the group id is still ours
-        if child.is_alive():
-            child.kill()
+        # The child leads its group: everything it started goes with it. (The fork server
+        # reaps it, maybe already; its group's id stays unused while a member lives, and
+        # would have to come round the whole pid space to name another group.)
+        kill_group(pid)
         child.join(5)
+    if expired.is_set() or child.exitcode is None:
+        return ReplayVerdict("timeout", f"the replay took longer than {wall} s")
     if child.exitcode in (-24, -9):  # SIGXCPU at the soft limit, SIGKILL at the hard one
         return ReplayVerdict("cpu", f"the replay used more than {budget} s of CPU time")
-    if child.exitcode is not None and child.exitcode < 0:  # another signal: from outside
+    if child.exitcode < 0:  # another signal: from outside
         return ReplayVerdict("interrupted", f"the replay was stopped by signal {-child.exitcode}")
     return ReplayVerdict("error", f"the replay process ended with code {child.exitcode}")

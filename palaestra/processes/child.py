@@ -87,11 +87,13 @@ def kill_group(pid: int) -> None:
 def _kill(process: subprocess.Popen[bytes]) -> None:
     """Kill ``process`` and its process group, reap it and close its pipes.
 
-    It leads its group, and its pid stays ours until it is reaped below, so the group
-    killed is the right one.
+    It leads its group. The group is killed even when the leader has died and been reaped
+    already (what it started may live on): while a member lives, the kernel does not hand
+    the group's id to a new process; with none left, the id would have to come round the
+    whole pid space to name another group.
     """
+    kill_group(process.pid)
     if process.poll() is None:
-        kill_group(process.pid)
         with contextlib.suppress(ProcessLookupError):
             process.kill()
     process.wait()

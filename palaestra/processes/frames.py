@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import select
 import struct
 import time
@@ -89,7 +90,7 @@ class FrameReader:
                     )
                 continue
             if wanted == 0:
-                payload, self._read, self._size = bytes(self._read), bytearray(), None
+                payload, self._read, self._size = self._read, bytearray(), None
                 return _decode(payload)
             remaining = None if deadline is None else deadline - time.monotonic()
             if not wait_for(self.fd, remaining):
@@ -101,14 +102,34 @@ class FrameReader:
             self._read += chunk
 
 
-def _decode(payload: bytes) -> dict[str, Any]:
+#: A JSON escape of a UTF-16 surrogate: decoded alone, it is a string no encoder takes.
+_SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")
+#: A surrogate left in a decoded string (a pair has become one character already).
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def _decode(payload: bytes | bytearray) -> dict[str, Any]:
     try:
-        message = json.loads(payload.decode())
+        text = payload.decode()
+        message = json.loads(text)
     except (ValueError, RecursionError):  # not UTF-8, not JSON, or nested past the depth
         message = None
     if not isinstance(message, dict):
         raise ProtocolError("the process answered garbage: a frame that is no JSON object")
-    return message
+    # A lone surrogate (``"\\ud800"``) would crash whatever encodes the text next (a
+    # tokenizer, a UTF-8 log): it becomes U+FFFD, as an invalid byte would.
+    return _scrub(message) if _SURROGATE_ESCAPE.search(text) else message
+
+
+def _scrub(value: Any) -> Any:
+    """``value`` with every lone surrogate in its strings (keys too) replaced by U+FFFD."""
+    if isinstance(value, str):
+        return _SURROGATE.sub("\ufffd", value)
+    if isinstance(value, list):
+        return [_scrub(v) for v in value]
+    if isinstance(value, dict):
+        return {_scrub(k): _scrub(v) for k, v in value.items()}
+    return value
 
 
 def write_frame(fd: int, message: dict[str, Any], timeout: float | None) -> None:

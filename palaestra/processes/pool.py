@@ -9,6 +9,7 @@ worker, and ``fork`` copies a parent that may hold threads (torch, pebble) and l
 
 from __future__ import annotations
 
+import itertools
 import os
 import selectors
 import sys
@@ -20,9 +21,11 @@ from dataclasses import dataclass
 from typing import Any
 
 from palaestra.processes.child import Child
+from palaestra.processes.frames import wait_for
 
-#: The largest result a worker may send back, in bytes.
-MAX_RESULT_BYTES = 1 << 30
+#: The largest result a worker may send back, in bytes (reading one takes about three
+#: times as much memory while it is decoded).
+MAX_RESULT_BYTES = 1 << 28
 # A worker imports its function's module (and runs the initializer) within this time.
 _START_SECONDS = 60.0
 # Workers that die before their handshake this many times in a row cannot start at all.
@@ -51,6 +54,7 @@ class _Worker:
     child: Child
     deadline: float  # of its handshake, then of its task
     task: int | None = None
+    request: int | None = None  # the id its answer must carry
 
 
 class _Map:
@@ -97,6 +101,7 @@ class WorkerPool:
         self._pid = os.getpid()
         self._lock = threading.Lock()
         self._failed_starts = 0  # workers that died before their handshake, in a row
+        self._requests = itertools.count()  # an id per request, never reused
 
     def map(self, tasks: Sequence[Sequence[Any]], timeout: float) -> list[TaskResult]:
         """Run the function on every argument tuple; each call gets ``timeout`` seconds."""
@@ -120,7 +125,9 @@ class WorkerPool:
         if self._pid != os.getpid():  # forked: the workers belong to the parent
             self._workers, self._pid = [], os.getpid()
         for worker in list(self._workers):
-            if not worker.child.alive():
+            # Dead, or ready and with something to say while idle (a frame a task wrote).
+            said = worker.child.ready and wait_for(worker.child.fileno(), 0.0)
+            if not worker.child.alive() or said:
                 self._drop(worker)
         while len(self._workers) < min(self._size, len(tasks)):
             self._workers.append(self._start())
@@ -167,7 +174,9 @@ class WorkerPool:
         except OSError:  # what it sent is no frame, or it ended before its handshake
             self._fail(worker, run, "crashed")
             return
-        if reply is None or worker.task is None:  # it ended, or spoke while idle
+        if reply is None or worker.task is None or reply.get("id") != worker.request:
+            # It ended, spoke while idle, or answered another call (a task wrote frames
+            # of its own): nothing it says can be trusted any more.
             self._fail(worker, run, "crashed")
             return
         ok, value, error = bool(reply.get("ok")), reply.get("value"), reply.get("error")
@@ -179,10 +188,11 @@ class WorkerPool:
         """Give an idle worker the next task, if there is one."""
         if not worker.child.ready or worker.task is not None or not run.queue:
             return
-        worker.task = run.queue.popleft()
+        worker.task, worker.request = run.queue.popleft(), next(self._requests)
         worker.deadline = time.monotonic() + run.timeout
         try:
-            worker.child.send({"args": list(run.tasks[worker.task])}, run.timeout)
+            worker.child.send({"id": worker.request, "args": list(run.tasks[worker.task])},
+                              run.timeout)  # fmt: skip
         except TimeoutError:  # it does not read (and is killed)
             self._fail(worker, run, "timeout")
         except OSError:  # gone

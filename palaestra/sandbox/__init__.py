@@ -211,6 +211,8 @@ class Sandbox:
         ended = worker.receive(wall + 10.0)
         if ended is None or "ended" not in ended or ended.get("run") != self._runs:
             raise OSError("the sandbox worker died, or answered for another run")
+        if ended["ended"] == "wall":  # killed at the limit, whatever it wrote before
+            return self._failure("wall")
         return self._result(reply) or self._failure(str(ended["ended"]))
 
     def _failure(self, ended: str) -> SandboxResult:

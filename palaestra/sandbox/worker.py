@@ -79,6 +79,8 @@ class Worker(Child):
             for fd in fds:
                 os.close(fd)
             raise OSError("the sandbox worker sent no pipes")
+        for fd in fds:  # not for the processes this one starts
+            os.set_inheritable(fd, False)
         os.set_blocking(fds[0], False)
         return fds[0], fds[1]
 

@@ -37,3 +37,21 @@ def leave_a_helper(pid_file: str) -> tuple[str, str]:
     helper = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(300)"])
     Path(pid_file).write_text(str(helper.pid))
     return "ok", "left a helper"
+
+
+def stall_mid_verdict(payload: object) -> tuple[str, str]:
+    """Begin a verdict on the pipe and never finish it (a child stopped half-way)."""
+    import gc
+    import struct
+    import time
+    from multiprocessing.connection import Connection
+
+    pipe = next(o for o in gc.get_objects() if isinstance(o, Connection) and o.writable)
+    pipe._send(struct.pack("!i", 1 << 20) + b"half")  # the raw pipe, on purpose
+    time.sleep(600)
+    return "ok", ""
+
+
+def no_verdict(payload: object) -> object:
+    """Answer something that is not a (kind, message) pair."""
+    return 42

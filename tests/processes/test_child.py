@@ -261,3 +261,35 @@ def test_a_full_pipe_misses_the_write_deadline() -> None:
     finally:
         os.close(read_end)
         os.close(write_end)
+
+
+def test_kill_takes_what_a_dead_leader_started() -> None:
+    # The child starts a helper and ends; once it is reaped (by a liveness check), a kill
+    # still takes the helper, which lives on in the child's group.
+    script = READY + (
+        "helper = subprocess.Popen(['sleep', '60'])\nsend({'helper': helper.pid})\nos._exit(0)\n"
+    )
+    child = start(script)
+    message = child.receive(30)
+    assert message is not None
+    deadline = time.monotonic() + 10
+    while child.alive() and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert not child.alive() and running(message["helper"])
+    child.kill()
+    assert gone(message["helper"])
+
+
+def test_a_lone_surrogate_arrives_as_a_replacement_character() -> None:
+    # Valid JSON, but a string no encoder takes: whatever reads the output next (a
+    # tokenizer, a UTF-8 log) would crash on it.
+    child = start(
+        READY
+        + r"""send({'out': 'a\ud800b', 'pair': '\U0001f600', 'k\udfff': ['\udc00']})
+time.sleep(30)
+"""
+    )
+    message = child.receive(30)
+    child.kill()
+    assert message == {"out": "a\ufffdb", "pair": "\U0001f600", "k\ufffd": ["\ufffd"]}
+    assert json.dumps(message, ensure_ascii=False).encode()  # encodable now

@@ -97,3 +97,24 @@ def test_an_interrupted_map_leaves_no_answer_for_the_next() -> None:
         signal.setitimer(signal.ITIMER_REAL, 0)
         signal.signal(signal.SIGALRM, previous)
         pool.close()
+
+
+def test_a_task_that_forks_gets_its_own_answer_every_time() -> None:
+    pool = WorkerPool("tests.processes.tasks:fork_then_answer", workers=1)
+    try:
+        for call in range(6):
+            assert pool.map([(call,)], timeout=10)[0].value == call
+    finally:
+        pool.close()
+
+
+def test_a_value_that_cannot_be_sent_is_the_tasks_error_not_a_crash() -> None:
+    pool = WorkerPool("tests.processes.tasks:unsendable", workers=1)
+    try:
+        results = pool.map([("object",), ("circular",), ("exit",), ("fine",)], timeout=10)
+        assert results[0].error is not None and results[0].error.startswith("TypeError")
+        assert results[1].error is not None and results[1].error.startswith("ValueError")
+        assert results[2].error == "SystemExit: 3"
+        assert results[3].value == "fine"
+    finally:
+        pool.close()

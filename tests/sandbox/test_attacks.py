@@ -554,3 +554,34 @@ def test_a_policy_that_forges_the_protocol_cannot_hang_the_host_or_outlive_its_e
             assert [o.failure for o in outcomes[1:]] == ["invalid", "invalid"]  # not "ended"
     assert time.monotonic() - start < 60
     assert gone(namespace)
+
+
+def test_a_forged_result_before_the_wall_limit_is_not_taken(guarded: Sandbox) -> None:
+    # The snippet writes a well-formed "ok" result on its result pipe itself, then blocks
+    # until the wall limit kills it: the run timed out, whatever it wrote.
+    code = textwrap.dedent(
+        """
+        import random
+        os = random._os
+        result = None
+        for fd in range(3, 64):
+            try:
+                os.write(fd, b"")
+                result = fd
+            except OSError:
+                pass
+        body = b'{"status": "ok", "output": "forged", "error": null, "truncated": false}'
+        os.write(result, len(body).to_bytes(4, "big") + body)
+        r, w = os.pipe()
+        os.read(r, 1)
+        """
+    )
+    result = guarded.run(code)
+    assert result.status == "timeout" and result.output == ""
+    assert_intact(guarded)
+
+
+def test_a_lone_surrogate_in_the_output_arrives_replaced(guarded: Sandbox) -> None:
+    result = guarded.run("print('a' + chr(0xD800) + 'b')")
+    assert result.status == "ok" and result.output == "a\ufffdb\n"
+    assert result.output.encode()  # a tokenizer or a UTF-8 log takes it
