@@ -7,6 +7,11 @@
 * :class:`WorkerPool`: functions run in worker children, with a hard timeout per call.
 
 The sandboxes of :mod:`palaestra.sandbox` build their OS boundary around a :class:`Child`.
+
+A kill takes the child's process group: everything it started, unless a process started a
+session of its own (``setsid``), which leaves the group. Trusted code (the pool's tasks,
+the envs' engines) does not; untrusted code runs in a sandbox, whose PID namespace dies
+whole with it.
 """
 
 from __future__ import annotations
