@@ -8,6 +8,8 @@ from pathlib import Path
 
 import numpy as np
 
+from palaestra.optional import require
+
 
 def plot_curves(
     panels: Mapping[str, Mapping[str, np.ndarray]],
@@ -29,8 +31,7 @@ def plot_curves(
     Returns:
         ``path``.
     """
-    import matplotlib
-
+    matplotlib = require("matplotlib", "plot", "plots")
     matplotlib.use("Agg")  # files only; never needs a display
     import matplotlib.pyplot as plt
 

@@ -15,7 +15,7 @@ RANKS: dict[str, float] = {
     "optional": 1,
     "paths": 1,
     "progress": 1,
-    "plots": 1,
+    "plots": 2,
     "processes": 2,
     "sandbox": 3,
     "envs": 4,

@@ -37,6 +37,7 @@ from palaestra.envs.math.answers import (
     parse_number,
 )
 from palaestra.errors import InvalidArgumentError
+from palaestra.optional import require
 from palaestra.processes import TaskResult, WorkerPool
 
 #: Address-space cap of a grading worker: a pathological input fails there, not the host.
@@ -148,6 +149,8 @@ def _verify_many(pairs: Sequence[tuple[str, str]], timeout: float) -> list[TaskR
     global _pool
     with _pool_lock:
         if _pool is None:
+            # Here, not only in the workers: a missing package is an error that names it.
+            require("math_verify", "math", "grading beyond plain numbers")
             _pool = WorkerPool(
                 "palaestra.envs.math.grader:verify",
                 workers=max(1, min(4, os.cpu_count() or 1)),
