@@ -18,7 +18,8 @@ The checks, in order:
    attribute is true), so a seed is never accepted and then ignored.
 4. ``copy``: a pickled and a deep-copied environment continue exactly like the original.
 5. ``hostile``: every action of :data:`HOSTILE_ACTIONS` (empty, 1 MB, binary, control
-   characters, other scripts, prompt injection, numbers where words are expected, ...)
+   characters, other scripts, prompt injection, numbers where words are expected, and the
+   interpreter escapes of :data:`INTERPRETER_ESCAPES`: ``\\help``, ``#restart``, ...)
    returns a well-formed step marked ``invalid_action`` and never raises; environments that
    take free text (``free_text_actions``) may accept the non-structural ones.
 6. ``step_time``: every action of the battery and of :func:`pathological_actions` (long
@@ -28,7 +29,10 @@ The checks, in order:
    machine does not fail it), which is what a parser that is not linear-time breaks.
 7. ``oracle``: where the environment has an oracle, it succeeds on several seeds and earns
    ``max_return`` where that is known.
-8. ``render``: ``ansi`` rendering returns text.
+8. ``output``: ``reset`` and every step of the battery write nothing to the process's
+   standard output or error, measured at the file descriptors (:mod:`palaestra.envs.fd_output`),
+   so what native code prints is caught too.
+9. ``render``: ``ansi`` rendering returns text.
 """
 
 from __future__ import annotations
@@ -50,6 +54,7 @@ from gymnasium.utils.env_checker import check_env
 
 from palaestra.agents.scripted import FALLBACK_WORDS
 from palaestra.envs.core import TextEnv
+from palaestra.envs.fd_output import CapturedOutput, captured_output
 from palaestra.errors import ConformanceError
 
 #: Actions no environment may accept: the base class rejects them before any game logic.
@@ -82,8 +87,35 @@ SEMANTIC_HOSTILE_ACTIONS: dict[str, str] = {
     "long_text": "go north and " * 1000,
 }
 
+#: What a game interpreter may read as a command to itself rather than to the game: frotz's
+#: backslash escapes (``\help`` printed its help text forever; ``\sf0``, ``\mp`` change its
+#: settings), the ``#``/``$``/``/``/``!``/``@`` prefixes of other interpreters and chat tools,
+#: and lines of punctuation alone. Same rules as :data:`SEMANTIC_HOSTILE_ACTIONS`.
+INTERPRETER_ESCAPES: dict[str, str] = {
+    "escape_help": "\\help",
+    "escape_quit": "\\q",
+    "escape_speed": "\\sf0",
+    "escape_more_prompts": "\\mp",
+    "escape_x": "\\x",
+    "escape_record": "\\r",
+    "escape_seed": "\\s",
+    "escape_width": "\\w",
+    "double_backslash": "take \\\\ key",
+    "hash_command": "#restart",
+    "dollar_command": "$quit",
+    "slash_command": "/quit",
+    "bang_command": "!help",
+    "at_command": "@restart",
+    "punctuation_only": ".,;:!?",
+    "dashes_only": "---",
+}
+
 #: The full battery, structural first.
-HOSTILE_ACTIONS: dict[str, Any] = {**STRUCTURAL_HOSTILE_ACTIONS, **SEMANTIC_HOSTILE_ACTIONS}
+HOSTILE_ACTIONS: dict[str, Any] = {
+    **STRUCTURAL_HOSTILE_ACTIONS,
+    **SEMANTIC_HOSTILE_ACTIONS,
+    **INTERPRETER_ESCAPES,
+}
 
 
 def pathological_actions(max_length: int) -> dict[str, str]:
@@ -148,6 +180,7 @@ def check(
         ("copy", _check_copy),
         ("hostile", _check_hostile),
         ("step_time", _check_step_time),
+        ("output", _check_output),
         ("oracle", lambda f, s: _check_oracle(f, s, oracle_episodes)),
         ("render", _check_render),
     ):
@@ -359,7 +392,11 @@ def _check_step_time(factory: Factory, seed: int) -> None:
         default = float(getattr(base, "max_step_seconds", TextEnv.max_step_seconds))
         limit = getattr(base, "step_time_limit", lambda info: default)
         length = int(getattr(base, "max_action_length", TextEnv.max_action_length))
-        actions = {**SEMANTIC_HOSTILE_ACTIONS, **pathological_actions(length - 2)}
+        actions = {
+            **SEMANTIC_HOSTILE_ACTIONS,
+            **INTERPRETER_ESCAPES,
+            **pathological_actions(length - 2),
+        }
         env.reset(seed=seed)
         env.step(_pick_action(env, {}, np.random.default_rng(seed)))  # one-time start-up costs
         for label, action in actions.items():
@@ -384,6 +421,31 @@ def _check_step_time(factory: Factory, seed: int) -> None:
                     f"action {label!r} ({len(action)} characters) took {best * 1000:.0f} ms "
                     f"to step; the limit is {budget * 1000:.0f} ms (step_time_limit)"
                 )
+
+
+def _check_output(factory: Factory, seed: int) -> None:
+    with _made(factory) as env:
+        rng = np.random.default_rng(seed)
+        with captured_output() as out:
+            _, info = env.reset(seed=seed)
+        _no_output(out, "reset")
+        for label, action in {**HOSTILE_ACTIONS, "a_usual_action": None}.items():
+            text = _pick_action(env, info, rng) if action is None else action
+            with captured_output() as out:
+                _, _, terminated, truncated, info = env.step(text)
+            _no_output(out, f"step({label!r})")
+            if terminated or truncated:
+                with captured_output() as out:
+                    _, info = env.reset(seed=seed)
+                _no_output(out, "reset")
+
+
+def _no_output(out: CapturedOutput, what: str) -> None:
+    if out.size:
+        raise _fail(
+            f"{what} wrote {out.size} bytes to the process's standard output or error "
+            f"(print, or native code): {out.head[:120]!r}"
+        )
 
 
 def _well_formed(

@@ -1,8 +1,10 @@
 """The conformance suite accepts a correct env and pins its message for each broken one."""
 
+import os
 import random
 import re
 import threading
+import time
 from typing import Any
 
 import pytest
@@ -73,9 +75,39 @@ class Backtracking(Counter):
         return super()._parse_action(match.group(1))
 
 
+class PrintsFromNativeCode(Counter):
+    """Writes to descriptor 1 itself, past sys.stdout, as an interpreter in C does."""
+
+    def _step(self, action: str) -> Transition:
+        os.write(1, b"[engine] debug line\n")
+        return super()._step(action)
+
+
+class ReadsEscapesAsCommands(Counter):
+    """Takes a leading backslash as a command of its own (and accepts it)."""
+
+    def _parse_action(self, text: str) -> str:
+        return "up" if text.startswith("\\") else super()._parse_action(text)
+
+
+class SlowOnEscapes(Counter):
+    """Spends a long time on an escape (an interpreter printing its help in a loop)."""
+
+    def _parse_action(self, text: str) -> str:
+        if text.startswith("\\"):
+            time.sleep(0.2)
+        return super()._parse_action(text)
+
+
 @pytest.mark.parametrize(
     ("env", "message"),
     [
+        (
+            PrintsFromNativeCode(),
+            r"output: step\('\w+'\) wrote 20 bytes to the process's standard output or error",
+        ),
+        (ReadsEscapesAsCommands(), "hostile: action 'escape_help' was not marked invalid_action"),
+        (SlowOnEscapes(), r"step_time: action 'escape_help' \(5 characters\) took \d+ ms"),
         (NoInstruction(), "NoInstruction: api: reset\\(\\) info has no text 'instruction'"),
         (IgnoresSeed(), "seeds: five different seeds gave the same episode"),
         (GlobalRandom(), "determinism: two copies with the same seed and actions differ"),
@@ -125,6 +157,10 @@ def test_hostile_battery_covers_the_documented_kinds() -> None:
         "number_for_word",
     } <= labels
     assert len(palaestra.testing.HOSTILE_ACTIONS["one_megabyte"]) == 1 << 20
+    escapes = set(palaestra.testing.INTERPRETER_ESCAPES.values())
+    assert {"\\help", "\\q", "\\sf0", "\\mp", "#restart", "$quit", "/quit", "!help",
+            "@restart"} <= escapes  # fmt: skip
+    assert escapes <= set(palaestra.testing.HOSTILE_ACTIONS.values())
 
 
 def test_invalid_action_signal_never_escapes() -> None:

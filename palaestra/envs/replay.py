@@ -12,6 +12,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from palaestra.envs.fd_output import captured_output
+
 
 class ReplayedEngine:
     """An engine started on demand that follows an episode's commands.
@@ -45,7 +47,14 @@ class ReplayedEngine:
         return self.at(game, commands)[1]
 
     def at(self, game: Path, commands: list[str]) -> tuple[Any, Any]:
-        """The engine and its state after playing ``commands`` from the start of ``game``."""
+        """The engine and its state after playing ``commands`` from the start of ``game``.
+
+        What the engine prints on the process's standard output or error is dropped.
+        """
+        with captured_output():
+            return self._at(game, commands)
+
+    def _at(self, game: Path, commands: list[str]) -> tuple[Any, Any]:
         if self._engine is None or self._game != game:
             self._game = None  # until the game is in: a failed load leaves the engine broken
             if self._engine is not None and self._load is not None:
@@ -71,7 +80,8 @@ class ReplayedEngine:
     def close(self) -> None:
         """Stop the engine."""
         if self._engine is not None:
-            self._engine.close()
+            with captured_output():
+                self._engine.close()
         self._engine = self._game = self._state = None
         self._done = []
 

@@ -23,6 +23,7 @@ from palaestra.envs.alfworld.games import (
 )
 from palaestra.envs.alfworld.generator import SPLITS, TASK_TYPES, task_type_name
 from palaestra.envs.core import InvalidAction, TextEnv, Transition, shorten
+from palaestra.envs.fd_output import captured_output
 from palaestra.envs.replay import ReplayedEngine
 from palaestra.errors import InvalidArgumentError
 from palaestra.optional import require
@@ -147,16 +148,22 @@ class ALFWorldEnv(TextEnv):
 
     def _start(self) -> None:
         assert self._game is not None
+        # What the engine's native parts print never reaches the process's output.
         try:
-            if self._engine is None:
-                self._engine = start_engine(self._game, expert=self.expert)
-            elif self._loaded != self._game:  # one engine for the env's life (start_engine)
-                self._loaded = None  # until the load succeeds: a failed one leaves it broken
-                load_game(self._engine, self._game)
-            self._loaded = self._game  # a reset of the loaded game needs no second load
-            self._state = self._engine.reset()
+            with captured_output():
+                self._start_engine()
         except Exception as exc:  # a game file with the keys but a broken domain or problem
             raise InvalidArgumentError(f"cannot load ALFWorld game {self._game}: {exc}") from exc
+
+    def _start_engine(self) -> None:
+        assert self._game is not None
+        if self._engine is None:
+            self._engine = start_engine(self._game, expert=self.expert)
+        elif self._loaded != self._game:  # one engine for the env's life (start_engine)
+            self._loaded = None  # until the load succeeds: a failed one leaves it broken
+            load_game(self._engine, self._game)
+        self._loaded = self._game  # a reset of the loaded game needs no second load
+        self._state = self._engine.reset()
 
     def _parse_action(self, text: str) -> str:
         command = " ".join(text.lower().split()).rstrip(".")
@@ -173,7 +180,8 @@ class ALFWorldEnv(TextEnv):
             or self._walkthrough[len(self._commands)] != action
         ):
             self._on_walkthrough = False
-        self._state, _, done = self._engine.step(action)
+        with captured_output():
+            self._state, _, done = self._engine.step(action)
         self._commands.append(action)
         won = bool(self._state["won"])
         info: dict[str, Any] = {}
@@ -261,7 +269,8 @@ class ALFWorldEnv(TextEnv):
     def close_engine(self) -> None:
         """Stop the episode's engine."""
         if self._engine is not None:
-            self._engine.close()
+            with captured_output():
+                self._engine.close()
             self._engine = self._loaded = None
 
     def discard_game(self) -> None:
@@ -285,5 +294,6 @@ class ALFWorldEnv(TextEnv):
         self.__dict__.update(state)
         if self._game is not None:
             self._start()
-            for command in self._commands:
-                self._state, _, _ = self._engine.step(command)
+            with captured_output():
+                for command in self._commands:
+                    self._state, _, _ = self._engine.step(command)

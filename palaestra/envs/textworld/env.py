@@ -9,13 +9,16 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 from palaestra.envs.core import InvalidAction, TextEnv, Transition, shorten
+from palaestra.envs.fd_output import captured_output
 from palaestra.envs.replay import ReplayedEngine
 from palaestra.envs.textworld.games import GameSpec, game_path
 from palaestra.errors import InvalidArgumentError
 from palaestra.optional import require
 
-#: Interpreter commands that act on the session rather than the story (they would save
-#: files, rewind or end the game, or open a yes/no prompt); agents may not send them.
+#: Interpreter commands that act on the session rather than the story: they would save
+#: files, rewind or end the game, open a yes/no prompt, change how later turns print
+#: (verbose, brief, notify), or run another command than the one sent (again, oops).
+#: Agents may not send them; they never reach the interpreter.
 META_COMMANDS = frozenset(
     [
         "quit",
@@ -29,6 +32,17 @@ META_COMMANDS = frozenset(
         "transcript",
         "noscript",
         "notranscript",
+        "verbose",
+        "brief",
+        "superbrief",
+        "short",
+        "long",
+        "normal",
+        "notify",
+        "again",
+        "g",
+        "oops",
+        "o",
     ]
 )
 
@@ -236,6 +250,10 @@ class TextWorldEnv(TextEnv):
 
     def _start(self) -> None:
         """Load (if another game) and restart the engine on the episode's game."""
+        with captured_output():  # the interpreter is C: it prints past sys.stdout
+            self._start_engine()
+
+    def _start_engine(self) -> None:
         import textworld
 
         assert self._game is not None
@@ -281,7 +299,8 @@ class TextWorldEnv(TextEnv):
                 self._walk = position + 1
             else:
                 self._on_walkthrough = False
-        self._state, _, done = self._engine.step(action)
+        with captured_output():
+            self._state, _, done = self._engine.step(action)
         self._commands.append(action)
         info: dict[str, Any] = {}
         moves = self._state.get("moves")
@@ -398,7 +417,8 @@ class TextWorldEnv(TextEnv):
     def close(self) -> None:
         """Stop the game interpreters."""
         if self._engine is not None:
-            self._engine.close()
+            with captured_output():
+                self._engine.close()
             self._engine = None
             self._loaded = None
         self._planner.close()
@@ -415,6 +435,7 @@ class TextWorldEnv(TextEnv):
         if self._game is not None:
             commands, self._commands = self._commands, []
             self._start()
-            for command in commands:
-                self._state, _, _ = self._engine.step(command)
-                self._commands.append(command)
+            with captured_output():
+                for command in commands:
+                    self._state, _, _ = self._engine.step(command)
+                    self._commands.append(command)

@@ -1,12 +1,16 @@
 """TextWorld on the real engine: oracles, actions, games from files, vector envs."""
 
+import copy
+import os
 import shutil
+import time
 from pathlib import Path
 from typing import Any
 
 import gymnasium as gym
 import pytest
 
+from palaestra.envs.fd_output import captured_output
 from palaestra.envs.textworld import GameSpec, TextWorldEnv, clean_feedback, game_path
 from palaestra.errors import InvalidArgumentError
 from tests.envs.helpers import check_oracle_recovers, finish_with_oracle, play_oracle
@@ -73,6 +77,13 @@ def test_reward_is_score_delta_and_first_observation_is_clean() -> None:
         ("quit", "interpreter command"),
         ("undo", "interpreter command"),
         ("script on", "interpreter command"),
+        # They change how later turns print, or run another command than the one sent.
+        ("verbose", "interpreter command"),
+        ("brief", "interpreter command"),
+        ("notify", "interpreter command"),
+        ("g", "interpreter command"),
+        ("again", "interpreter command"),
+        ("oops north", "interpreter command"),
         ("aller au nord é", "cannot read"),
         ("🙂 north", "cannot read"),
         ("go " + "north " * 60, "characters long"),
@@ -95,7 +106,20 @@ def test_refused_actions_are_invalid_without_reaching_the_game(action: str, reas
 
 @pytest.mark.parametrize(
     "action",
-    ["xyzzy", "take", "examine unicorn", "g", "again", "oops", "take all", "x me, x me", "it"],
+    [
+        "xyzzy",
+        "take",
+        "examine unicorn",
+        "take all",
+        "x me, x me",
+        "it",
+        "#restart",
+        "$quit",
+        "/quit",
+        "!help",
+        "@restart",
+        "---",
+    ],
 )
 def test_parser_rejections_show_the_games_reply(action: str) -> None:
     env = gym.make("palaestra/TextWorld-v0")
@@ -105,6 +129,62 @@ def test_parser_rejections_show_the_games_reply(action: str) -> None:
     assert not terminated
     if info["invalid_action"]:
         assert info["invalid_reason"] == "the game did not carry out the command"
+
+
+def test_the_help_escape_returns_at_once_and_prints_nothing() -> None:
+    # "\\help" once made the interpreter print its help text forever (34 GB in 2 minutes).
+    env = gym.make("palaestra/TextWorld-v0")
+    env.reset(seed=3)
+    start = time.monotonic()
+    with captured_output() as out:
+        observation, _, terminated, truncated, info = env.step("\\help")
+    assert time.monotonic() - start < 5
+    assert out.size == 0 and info["invalid_action"] and not (terminated or truncated)
+    assert "backslash" in observation
+
+
+def test_the_interpreter_never_writes_to_the_process_output() -> None:
+    # Whole episodes, the game's start and a restored copy included: nothing reaches the
+    # descriptors the interpreter could print on.
+    with captured_output() as out:
+        env = gym.make("palaestra/TextWorld-v0")
+        play_oracle(env, seed=5)
+        copy.deepcopy(env.unwrapped)
+        env.close()
+    assert out.size == 0, out.head
+
+
+class Chatty:
+    """An engine that prints from native code on every call, as frotz's escapes did."""
+
+    def __init__(self, engine: Any) -> None:
+        self.engine = engine
+
+    def __getattr__(self, name: str) -> Any:
+        attribute = getattr(self.engine, name)
+        if not callable(attribute):
+            return attribute
+
+        def chatty(*args: Any, **kwargs: Any) -> Any:
+            os.write(1, b"interpreter help text\n" * 100)
+            os.write(2, b"interpreter error\n")
+            return attribute(*args, **kwargs)
+
+        return chatty
+
+
+def test_what_the_interpreter_prints_is_captured(monkeypatch: pytest.MonkeyPatch) -> None:
+    import textworld
+
+    start = textworld.start
+    monkeypatch.setattr(textworld, "start", lambda *a, **k: Chatty(start(*a, **k)))
+    env = gym.make("palaestra/TextWorld-v0")
+    with captured_output() as out:
+        env.reset(seed=2)
+        _, _, _, _, info = env.step("look")
+        env.close()
+    assert out.size == 0, out.head
+    assert not info["invalid_action"]
 
 
 def test_game_stays_winnable_after_hostile_actions() -> None:
