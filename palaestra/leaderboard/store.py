@@ -38,8 +38,10 @@ from palaestra.leaderboard.suites import Suite, hidden_seeds
 
 Sessions = sessionmaker[Session]
 
-#: A submitter's token: 43 URL-safe characters (256 random bits).
+#: A submitter's token: 256 random bits as 43 URL-safe characters, after TOKEN_PREFIX.
 TOKEN_BYTES = 32
+#: What every submitter token starts with.
+TOKEN_PREFIX = "plb_"
 
 
 _locks: dict[int, threading.Lock] = {}
@@ -68,7 +70,9 @@ def create_token(sessions: Sessions, name: str) -> str:
     name = name.strip()
     if not name or len(name) > 200:
         raise InvalidArgumentError("a token name is 1 to 200 characters")
-    token = secrets.token_urlsafe(TOKEN_BYTES)
+    # The prefix names what it is (in a log, a leaked file) and keeps it from starting with
+    # "-", which a command line would read as an option (``--token -x...``).
+    token = TOKEN_PREFIX + secrets.token_urlsafe(TOKEN_BYTES)
     with writing(sessions), sessions() as session:
         session.add(Token(name=name, token_hash=hash_token(token)))
         try:

@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from palaestra.cli import main
+from palaestra.leaderboard.store import TOKEN_PREFIX
 
 from ..leaderboard.live import LiveServer, cli_token
 
@@ -26,7 +27,7 @@ def test_token_create_prints_the_token_last_and_stores_its_hash(
 ) -> None:
     db = tmp_path / "tokens.db"
     token = cli_token(db, "alice", capsys)
-    assert len(token) == 43
+    assert len(token) == len(TOKEN_PREFIX) + 43
     stored = b"".join(p.read_bytes() for p in tmp_path.glob("tokens.db*"))
     assert token.encode() not in stored
     assert main(["leaderboard", "token", "create", "--db", str(db), "--name", "alice"]) == 2

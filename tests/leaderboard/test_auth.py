@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from palaestra.leaderboard import auth
@@ -21,3 +23,15 @@ def test_rate_limiter_window_and_memory(monkeypatch: pytest.MonkeyPatch) -> None
     now[0] += 0.06
     limiter.allow("b")
     assert len(limiter) == 1
+
+
+def test_tokens_are_prefixed_so_no_command_line_reads_them_as_options(tmp_path: Path) -> None:
+    from palaestra.leaderboard.db import open_database
+    from palaestra.leaderboard.store import TOKEN_PREFIX, create_token
+
+    engine, sessions = open_database(str(tmp_path / "t.db"))
+    try:
+        tokens = [create_token(sessions, f"user {k}") for k in range(64)]
+    finally:
+        engine.dispose()
+    assert all(t.startswith(TOKEN_PREFIX) and len(t) > 40 for t in tokens)
