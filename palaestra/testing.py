@@ -108,6 +108,9 @@ INTERPRETER_ESCAPES: dict[str, str] = {
     "at_command": "@restart",
     "punctuation_only": ".,;:!?",
     "dashes_only": "---",
+    "order_to_quit": "me, quit",
+    "save_with_a_comma": "save,",
+    "framework_verb": "tw-extra-infos description",
 }
 
 #: The full battery, structural first.

@@ -12,7 +12,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from palaestra.envs.fd_output import captured_output
+from palaestra.envs.fd_output import silenced
 
 
 class ReplayedEngine:
@@ -51,7 +51,7 @@ class ReplayedEngine:
 
         What the engine prints on the process's standard output or error is dropped.
         """
-        with captured_output():
+        with silenced():
             return self._at(game, commands)
 
     def _at(self, game: Path, commands: list[str]) -> tuple[Any, Any]:
@@ -80,7 +80,7 @@ class ReplayedEngine:
     def close(self) -> None:
         """Stop the engine."""
         if self._engine is not None:
-            with captured_output():
+            with silenced():
                 self._engine.close()
         self._engine = self._game = self._state = None
         self._done = []

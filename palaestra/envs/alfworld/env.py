@@ -23,7 +23,7 @@ from palaestra.envs.alfworld.games import (
 )
 from palaestra.envs.alfworld.generator import SPLITS, TASK_TYPES, task_type_name
 from palaestra.envs.core import InvalidAction, TextEnv, Transition, shorten
-from palaestra.envs.fd_output import captured_output
+from palaestra.envs.fd_output import silenced
 from palaestra.envs.replay import ReplayedEngine
 from palaestra.errors import InvalidArgumentError
 from palaestra.optional import require
@@ -150,7 +150,7 @@ class ALFWorldEnv(TextEnv):
         assert self._game is not None
         # What the engine's native parts print never reaches the process's output.
         try:
-            with captured_output():
+            with silenced():
                 self._start_engine()
         except Exception as exc:  # a game file with the keys but a broken domain or problem
             raise InvalidArgumentError(f"cannot load ALFWorld game {self._game}: {exc}") from exc
@@ -180,7 +180,7 @@ class ALFWorldEnv(TextEnv):
             or self._walkthrough[len(self._commands)] != action
         ):
             self._on_walkthrough = False
-        with captured_output():
+        with silenced():
             self._state, _, done = self._engine.step(action)
         self._commands.append(action)
         won = bool(self._state["won"])
@@ -256,9 +256,10 @@ class ALFWorldEnv(TextEnv):
         if not self._on_walkthrough or len(self._commands) >= len(self._walkthrough):
             assert self._game is not None
             engine, _ = self._shadow.at(self._game, self._commands)
-            steps = plan(engine, goal_of(self.task), max_steps=_REPLAN_STEPS)
-            if steps is None:  # a goal the search does not model, or nothing within reach
-                steps = downward_plan(engine)
+            with silenced():  # Fast Downward is native code
+                steps = plan(engine, goal_of(self.task), max_steps=_REPLAN_STEPS)
+                if steps is None:  # a goal the search does not model, or nothing in reach
+                    steps = downward_plan(engine)
             self._walkthrough = [*self._commands, *steps]
             self._on_walkthrough = True
         if len(self._commands) < len(self._walkthrough):
@@ -269,7 +270,7 @@ class ALFWorldEnv(TextEnv):
     def close_engine(self) -> None:
         """Stop the episode's engine."""
         if self._engine is not None:
-            with captured_output():
+            with silenced():
                 self._engine.close()
             self._engine = self._loaded = None
 
@@ -294,6 +295,6 @@ class ALFWorldEnv(TextEnv):
         self.__dict__.update(state)
         if self._game is not None:
             self._start()
-            with captured_output():
+            with silenced():
                 for command in self._commands:
                     self._state, _, _ = self._engine.step(command)

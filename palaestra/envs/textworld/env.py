@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 from palaestra.envs.core import InvalidAction, TextEnv, Transition, shorten
-from palaestra.envs.fd_output import captured_output
+from palaestra.envs.fd_output import silenced
 from palaestra.envs.replay import ReplayedEngine
 from palaestra.envs.textworld.games import GameSpec, game_path
 from palaestra.errors import InvalidArgumentError
@@ -43,6 +43,7 @@ META_COMMANDS = frozenset(
         "g",
         "oops",
         "o",
+        "restrict",
     ]
 )
 
@@ -149,10 +150,13 @@ class TextWorldEnv(TextEnv):
 
     **Action.** One parser command per step ("take old key from chest drawer"). Whitespace is
     collapsed; non-ASCII text, several chained commands ("take key. go north", "... then
-    ..."), interpreter commands (save, restore, restart, undo, quit, script) and structurally
-    bad text are invalid actions. A command the game rejects ("That's not a verb I
-    recognise.", "You can't see any such thing.") shows the game's reply and counts as invalid
-    (it took no game turn).
+    ..."), commas (an order or a list to Inform: "me, quit"), backslashes (the interpreter's
+    own escapes), interpreter commands (:data:`META_COMMANDS`: save, restore, restart, undo,
+    quit, script, verbose, again, ...), TextWorld's ``tw-`` verbs and structurally bad text
+    are invalid actions that never reach the interpreter, which runs with descriptors 1 and 2
+    silenced (:func:`~palaestra.envs.fd_output.silenced`). A command the game rejects
+    ("That's not a verb I recognise.", "You can't see any such thing.") shows the game's reply
+    and counts as invalid (it took no game turn).
 
     **Observation.** The game's reply. ``info["available_actions"]``: TextWorld's admissible
     commands (for generated games). ``info["expert_action"]`` with ``expert=True``: the next
@@ -250,7 +254,7 @@ class TextWorldEnv(TextEnv):
 
     def _start(self) -> None:
         """Load (if another game) and restart the engine on the episode's game."""
-        with captured_output():  # the interpreter is C: it prints past sys.stdout
+        with silenced():  # the interpreter is C: it prints past sys.stdout
             self._start_engine()
 
     def _start_engine(self) -> None:
@@ -285,7 +289,12 @@ class TextWorldEnv(TextEnv):
             raise InvalidAction(f"{shorten(command)} has a backslash, which the game cannot read")
         if _CHAINED.search(command):
             raise InvalidAction(f"{shorten(command)} chains several commands; send one per turn")
-        if command.split()[0].lower() in META_COMMANDS:
+        if "," in command:
+            # Inform reads "me, quit" or "save," as an order or a list: the session commands
+            # below would get past the check of the first word (no TextWorld command has one).
+            raise InvalidAction(f"{shorten(command)} has a comma; send one plain command")
+        first = command.split()[0].lower()
+        if first in META_COMMANDS or first.startswith("tw-"):  # TextWorld's framework verbs
             raise InvalidAction(
                 f"{shorten(command)} is an interpreter command, not part of the game"
             )
@@ -299,7 +308,7 @@ class TextWorldEnv(TextEnv):
                 self._walk = position + 1
             else:
                 self._on_walkthrough = False
-        with captured_output():
+        with silenced():
             self._state, _, done = self._engine.step(action)
         self._commands.append(action)
         info: dict[str, Any] = {}
@@ -417,7 +426,7 @@ class TextWorldEnv(TextEnv):
     def close(self) -> None:
         """Stop the game interpreters."""
         if self._engine is not None:
-            with captured_output():
+            with silenced():
                 self._engine.close()
             self._engine = None
             self._loaded = None
@@ -435,7 +444,7 @@ class TextWorldEnv(TextEnv):
         if self._game is not None:
             commands, self._commands = self._commands, []
             self._start()
-            with captured_output():
+            with silenced():
                 for command in commands:
                     self._state, _, _ = self._engine.step(command)
                     self._commands.append(command)
