@@ -29,9 +29,9 @@ The checks, in order:
    machine does not fail it), which is what a parser that is not linear-time breaks.
 7. ``oracle``: where the environment has an oracle, it succeeds on several seeds and earns
    ``max_return`` where that is known.
-8. ``output``: ``reset`` and every step of the battery write nothing to the process's
-   standard output or error, measured at the file descriptors (:mod:`palaestra.envs.fd_output`),
-   so what native code prints is caught too.
+8. ``output``: making, resetting, every step of the battery and closing write nothing to
+   the process's standard output or error, measured at the file descriptors
+   (:func:`palaestra.envs.fd_output.captured_output`), so what native code prints is caught.
 9. ``render``: ``ansi`` rendering returns text.
 """
 
@@ -427,7 +427,10 @@ def _check_step_time(factory: Factory, seed: int) -> None:
 
 
 def _check_output(factory: Factory, seed: int) -> None:
-    with _made(factory) as env:
+    with captured_output() as out:
+        env = factory()
+    _no_output(out, "make")
+    try:
         rng = np.random.default_rng(seed)
         with captured_output() as out:
             _, info = env.reset(seed=seed)
@@ -441,6 +444,10 @@ def _check_output(factory: Factory, seed: int) -> None:
                 with captured_output() as out:
                     _, info = env.reset(seed=seed)
                 _no_output(out, "reset")
+    finally:
+        with captured_output() as out:
+            env.close()
+    _no_output(out, "close")
 
 
 def _no_output(out: CapturedOutput, what: str) -> None:
