@@ -97,6 +97,7 @@ class OpenAIChatAgent:
             max_retries=max_retries,
         )
         self._chats: list[list[dict[str, str]]] = []
+        self._pool: ThreadPoolExecutor | None = None
 
     @property
     def max_batch_size(self) -> int:
@@ -133,12 +134,16 @@ class OpenAIChatAgent:
         calls = list(zip(episodes, observations, infos, strict=True))
         if len(calls) == 1:
             return [self._turn(*calls[0])]
-        with ThreadPoolExecutor(max_workers=min(self.concurrency, len(calls))) as pool:
-            return list(pool.map(lambda call: self._turn(*call), calls))
+        if self._pool is None:  # one per rollout, not one per round
+            self._pool = ThreadPoolExecutor(max_workers=self.concurrency)
+        return list(self._pool.map(lambda call: self._turn(*call), calls))
 
     def finish(self) -> None:
-        """Forget the chats of the episodes begun by :meth:`start`."""
+        """Forget the chats of the episodes begun by :meth:`start`; stop the request threads."""
         self._chats = []
+        if self._pool is not None:
+            self._pool.shutdown()
+            self._pool = None
 
     # ------------------------------------------------------------------ internals
 

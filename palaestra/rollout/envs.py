@@ -54,8 +54,10 @@ class EnvBatch:
         if self.vector is None:
             return {k: _as_step(self.envs[k].step(a)) for k, a in actions.items()}
         # Finished copies get a placeholder action; their results are ignored.
-        space = self.vector.single_action_space
-        idle = "" if isinstance(space, gym.spaces.Text) else space.sample()
+        idle = None
+        if len(actions) < self.size:
+            space = self.vector.single_action_space
+            idle = "" if isinstance(space, gym.spaces.Text) else space.sample()
         full = tuple(actions.get(k, idle) for k in range(self.size))
         obs, rewards, terminated, truncated, infos = self.vector.step(full)
         return {

@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 
 from palaestra.processes import Child, FrameReader, ProtocolError, encode, write_frame
+from tests.processes.helpers import gone, running
 
 # What a test child runs first: the wire format spelled out on its own, so that these tests
 # pin the format rather than trust the module under test to agree with itself.
@@ -35,30 +36,6 @@ READY = "send({'ready': True})\n"
 
 def start(script: str, **options: Any) -> Child:
     return Child([sys.executable, "-c", PRELUDE + script], **options)
-
-
-def running(pid: int) -> bool:
-    """Whether ``pid`` runs (a zombie, dead but not yet reaped by its parent, does not)."""
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    if not os.path.isdir("/proc"):  # not Linux: os.kill's answer is all there is
-        return True
-    try:
-        with open(f"/proc/{pid}/stat") as stat:
-            return stat.read().rpartition(")")[2].split()[0] != "Z"
-    except FileNotFoundError:  # gone since
-        return False
-
-
-def gone(pid: int, within: float = 5.0) -> bool:
-    deadline = time.monotonic() + within
-    while running(pid):
-        if time.monotonic() > deadline:
-            return False
-        time.sleep(0.02)
-    return True
 
 
 def test_a_round_trip_after_the_handshake() -> None:
