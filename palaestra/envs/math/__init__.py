@@ -2,7 +2,7 @@
 
 from pathlib import Path
 
-from palaestra.envs.math.answers import extract_answer, parse_number
+from palaestra.envs.math.answers import extract_answer, normalize_gold
 from palaestra.envs.math.datasets import DatasetError, load_problems
 from palaestra.envs.math.env import MathEnv, MathToolEnv
 from palaestra.envs.math.grader import Grade, Grader
@@ -23,5 +23,5 @@ __all__ = [
     "extract_answer",
     "generate",
     "load_problems",
-    "parse_number",
+    "normalize_gold",
 ]

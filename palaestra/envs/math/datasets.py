@@ -10,6 +10,10 @@ Layouts (``layout=`` or detected from the first record with ``"auto"``):
 * ``generic``: a question field and an answer field, named by ``question_field`` and
   ``answer_field`` (default ``question`` / ``answer``).
 
+Every gold answer is normalized at load by
+:func:`~palaestra.envs.math.answers.normalize_gold` into bare LaTeX (``$\frac{1}{2}$`` and
+``\boxed{\frac{1}{2}}`` become ``\frac{1}{2}``), which math-verify reads best as ``$...$``.
+
 ``path`` is a ``.jsonl``, ``.json`` (a list of records) or ``.parquet`` file, or a folder
 of them (read in name order). Nothing is downloaded.
 """
@@ -21,7 +25,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, Literal
 
-from palaestra.envs.math.answers import extract_boxed
+from palaestra.envs.math.answers import extract_boxed, normalize_gold
 from palaestra.envs.math.problems import Problem
 from palaestra.errors import InvalidArgumentError, did_you_mean
 from palaestra.optional import require
@@ -170,7 +174,7 @@ def _problem(
         solution, sep, final = full.rpartition("####")
         if not sep or not final.strip():
             raise DatasetError(f"{where}: GSM8K answer has no '#### <number>' line")
-        answer = final.strip().replace(",", "")
+        answer = normalize_gold(final.strip().replace(",", ""))
         return Problem(
             question,
             answer,
@@ -183,7 +187,7 @@ def _problem(
         gold = str(record["answer"]).strip() if record.get("answer") else extract_boxed(solution)
         if not gold:
             raise DatasetError(f"{where}: MATH solution has no \\boxed{{}} answer")
-        return Problem(question, gold, solution, source=source)
+        return Problem(question, normalize_gold(gold), solution, source=source)
     question = _field(record, question_field or "question", where)
-    answer = _field(record, answer_field or "answer", where)
+    answer = normalize_gold(_field(record, answer_field or "answer", where))
     return Problem(question, answer, source=source)

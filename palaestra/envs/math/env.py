@@ -7,12 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from palaestra.envs.core import InvalidAction, TextEnv, Transition
-from palaestra.envs.math.answers import (
-    EXTRACTION_MODES,
-    ExtractionMode,
-    extract_answer,
-    extract_boxed,
-)
+from palaestra.envs.math.answers import EXTRACTION_MODES, ExtractionMode, extract_boxed
 from palaestra.envs.math.datasets import Layout, load_problems
 from palaestra.envs.math.grader import Grade, Grader
 from palaestra.envs.math.problems import TASKS, Problem, generate
@@ -53,8 +48,10 @@ class MathEnv(TextEnv):
 
     **Observation.** The question, then feedback after each wrong attempt.
 
-    **Action.** The reply; its final answer is found by ``extraction`` (``\boxed{}`` first
-    by default). A reply with no final answer is an invalid action and uses up an attempt.
+    **Action.** The reply. math-verify finds its final answer (``\boxed{}``, "the final
+    answer is", ``Answer:``, the last LaTeX expression or number), or a strict
+    ``extraction`` rule does. A reply with no final answer is an invalid action and uses up
+    an attempt.
 
     **Reward.** ``attempt_discount ** (k - 1)`` for a correct answer at attempt ``k``
     (1 in one attempt), 0 for a wrong one, plus ``format_reward`` when the answer was given
@@ -78,8 +75,9 @@ class MathEnv(TextEnv):
         max_attempts: Attempts per problem (``palaestra/MathFeedback-v0`` uses 3).
         attempt_discount: Reward factor per extra attempt.
         format_reward: Bonus for giving the answer in ``\boxed{}``.
-        extraction: ``auto``, ``boxed``, ``answer_line`` or ``last_number``.
-        grading_timeout: Seconds math-verify may spend on one answer.
+        extraction: ``auto`` (math-verify finds the answer in the whole reply), or a strict
+            rule: ``boxed``, ``answer_line`` or ``last_number``.
+        grading_timeout: Seconds math-verify may spend on one reply.
         expose_ground_truth: Put the gold answer in ``info["ground_truth"]``.
         invalid_action_penalty: Reward of a reply without a final answer.
         **kwargs: Other :class:`~palaestra.envs.core.TextEnv` arguments.
@@ -140,11 +138,14 @@ class MathEnv(TextEnv):
         self.format_reward = format_reward
         self.extraction: ExtractionMode = extraction
         self.grader = Grader(extraction=extraction, timeout=grading_timeout)
+        # A step grades the reply with math-verify in a worker, which the grading timeout
+        # bounds; a worker that runs past it is replaced, which takes up to a second more.
+        self.max_step_seconds = grading_timeout + 1.0
         self.expose_ground_truth = expose_ground_truth
         self.problem = Problem("", "")
         self._attempts = 0
         self._solved = False
-        self._extracted: tuple[str, str | None] = ("", None)
+        self._graded: tuple[str, Grade | None] = ("", None)
 
     # ------------------------------------------------------------------ TextEnv
 
@@ -162,10 +163,12 @@ class MathEnv(TextEnv):
         return self._question_text(), info
 
     def _parse_action(self, text: str) -> str:
-        answer = extract_answer(text, self.extraction)
-        if answer is None:
+        # Grading is what finds the answer (math-verify's extraction), so a reply is graded
+        # here and the grade kept for the step.
+        grade = self.grader.grade(text, self.problem.answer)
+        if not grade.answered:
             raise InvalidAction("no final answer found; give it as \\boxed{...}")
-        self._extracted = (text, answer)  # graded next: extracting again costs as much
+        self._graded = (text, grade)
         return text
 
     def _step(self, action: str) -> Transition:
@@ -205,9 +208,9 @@ class MathEnv(TextEnv):
 
     def _answer(self, reply: str) -> Transition:
         self._attempts += 1
-        extracted = self._extracted
-        answer = extracted[1] if extracted[0] == reply else extract_answer(reply, self.extraction)
-        grade: Grade = self.grader.grade_answers([(answer, self.problem.answer)])[0]
+        graded, grade = self._graded
+        if graded != reply or grade is None:
+            grade = self.grader.grade(reply, self.problem.answer)
         formatted = extract_boxed(reply) is not None
         reward = self.format_reward if formatted else 0.0
         info: dict[str, Any] = {"answer": grade.answer, "grade_reason": grade.reason}
@@ -217,7 +220,11 @@ class MathEnv(TextEnv):
             reward += self.attempt_discount ** (self._attempts - 1)
             return Transition("Correct!", reward, True, info)
         return Transition(
-            self._feedback(f"Your answer {grade.answer} is not correct."),
+            self._feedback(
+                f"Your answer {grade.answer} is not correct."
+                if grade.answer is not None
+                else f"Your answer could not be graded ({grade.reason})."
+            ),
             reward,
             self._out_of_attempts(),
             info,

@@ -1,21 +1,28 @@
-"""Grade answers against gold answers the way the RLVR field does: with math-verify.
+r"""Grade replies against gold answers the way the RLVR field does: with math-verify.
 
-Every answer goes through, in order:
+The verdict is math-verify's: ``verify(parse(gold), parse(reply))`` on the whole reply, with
+math-verify's own extraction (``parse`` with its LaTeX and expression targets), and the gold
+answer in the form :func:`~palaestra.envs.math.answers.normalize_gold` gives it, written as
+``$...$``. palaestra adds two things around it:
 
-1. extraction of the final answer from the reply (:mod:`palaestra.envs.math.answers`); none
-   found, or one over :data:`~palaestra.envs.math.answers.MAX_ANSWER_CHARS`, is wrong with a
-   reason;
-2. a fast path: identical text, or both sides plain numbers (integers, decimals, fractions,
-   percentages, with units stripped) compared exactly, up to ``tolerance``;
-3. math-verify for everything else (LaTeX expressions, intervals, sets, ...), in a pool of
-   worker processes with a hard per-answer timeout.
+1. **A fast path** that decides in this process only the cases where math-verify's verdict
+   is certain: the reply holds exactly one ``\boxed{}``, no "final answer" phrase (the only
+   matches math-verify ranks above a box) and no percent sign after the box, so
+   math-verify takes that box; the box and the gold are both exact numbers (an integer, a
+   fraction of integers, or a short decimal); and the numbers are equal, or differ where
+   math-verify's comparison cannot call them equal (two exact rationals compare exactly;
+   a decimal is rounded to 6 places, so only a gap well beyond that is certain).
+   ``tests/envs/math/test_agreement.py`` checks this against math-verify on generated
+   replies.
+2. **Worker processes** for everything else, with a hard per-reply timeout. math-verify's
+   own timeouts use SIGALRM, which works only in a main thread, and some inputs
+   (``9^{9^{9^9}}``) spin in C where no signal reaches them; the pool kills a worker that
+   runs past ``timeout`` and starts a new one, so grading always ends
+   (:class:`palaestra.processes.WorkerPool`). Workers cap their memory and silence
+   math-verify's logging, which otherwise prints whole oversized inputs.
 
-math-verify's own timeouts use SIGALRM, which only works in a main thread, and some inputs
-(``9^{9^{9^9}}``) spin in C where no signal reaches them; the pool kills a worker
-that runs past ``timeout`` and starts a new one, so grading always ends
-(:class:`palaestra.processes.WorkerPool`). Workers also cap
-their memory and silence math-verify's logging, which otherwise prints whole oversized
-inputs.
+With a strict ``extraction`` mode (``boxed``, ``answer_line``, ``last_number``) the answer
+is first taken by that rule, and math-verify then checks it, written as ``$...$``.
 """
 
 from __future__ import annotations
@@ -24,6 +31,7 @@ import atexit
 import logging
 import math
 import os
+import re
 import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -34,7 +42,7 @@ from palaestra.envs.math.answers import (
     MAX_ANSWER_CHARS,
     ExtractionMode,
     extract_answer,
-    parse_number,
+    normalize_gold,
 )
 from palaestra.errors import InvalidArgumentError
 from palaestra.optional import require
@@ -43,35 +51,46 @@ from palaestra.processes import TaskResult, WorkerPool
 #: Address-space cap of a grading worker: a pathological input fails there, not the host.
 WORKER_MEMORY_BYTES = 2 << 30
 
+#: The reason of a grade whose reply has no final answer (an invalid action in the envs).
+NO_ANSWER = "no final answer found"
+
+#: Characters of an extracted answer kept in a :class:`Grade`.
+_SHOWN_CHARS = 200
+
 
 @dataclass(frozen=True)
 class Grade:
-    """The verdict on one answer.
+    """The verdict on one reply.
 
     Attributes:
-        correct: Whether the answer equals the gold answer.
-        reason: How that was decided, or why the answer could not be graded.
-        answer: The extracted answer (``None`` if none was found).
+        correct: Whether the reply's answer equals the gold answer.
+        reason: How that was decided (``fast path: ...``, ``math-verify: equivalent`` /
+            ``not equivalent``), or why the reply could not be graded
+            (:data:`NO_ANSWER`, a timeout, an unparsable gold answer).
+        answer: The answer found in the reply (cut to 200 characters), ``None`` if none
+            was found or grading did not finish.
     """
 
     correct: bool
     reason: str
     answer: str | None
 
+    @property
+    def answered(self) -> bool:
+        """Whether the reply had a final answer to grade."""
+        return self.reason != NO_ANSWER
+
 
 class Grader:
-    """Extracts and checks answers; cheap to create and to pickle (the pool is shared).
+    """Grades replies with math-verify; cheap to create and to pickle (the pool is shared).
 
     Args:
-        extraction: Where the final answer is looked for (see
-            :func:`~palaestra.envs.math.answers.extract_answer`).
+        extraction: ``auto`` (math-verify finds the answer in the whole reply) or a strict
+            rule (see :mod:`palaestra.envs.math.answers`).
         timeout: Seconds one math-verify check may take before it counts as wrong.
-        tolerance: Relative tolerance of the numeric fast path.
     """
 
-    def __init__(
-        self, *, extraction: ExtractionMode = "auto", timeout: float = 5.0, tolerance: float = 1e-6
-    ) -> None:
+    def __init__(self, *, extraction: ExtractionMode = "auto", timeout: float = 5.0) -> None:
         if extraction not in EXTRACTION_MODES:
             raise InvalidArgumentError(
                 f"extraction must be one of {EXTRACTION_MODES}, got {extraction!r}"
@@ -80,63 +99,128 @@ class Grader:
             raise InvalidArgumentError(f"timeout must be positive, got {timeout}")
         self.extraction: ExtractionMode = extraction
         self.timeout = timeout
-        self.tolerance = tolerance
 
-    def grade(self, response: str, gold: str) -> Grade:
+    def grade(self, reply: str, gold: str) -> Grade:
         """Grade one reply against its gold answer."""
-        return self.grade_many([(response, gold)])[0]
+        return self.grade_many([(reply, gold)])[0]
 
     def grade_many(self, pairs: Sequence[tuple[str, str]]) -> list[Grade]:
         """Grade many (reply, gold) pairs; the math-verify checks run in parallel."""
-        return self.grade_answers(
-            [(extract_answer(response, self.extraction), gold) for response, gold in pairs]
-        )
-
-    def grade_answers(self, pairs: Sequence[tuple[str | None, str]]) -> list[Grade]:
-        """Grade (answer, gold) pairs whose answers were already extracted from the replies.
-
-        ``None`` stands for a reply without a final answer.
-        """
         grades: list[Grade | None] = []
-        pending: list[tuple[int, str, str]] = []
-        for index, (answer, gold) in enumerate(pairs):
-            fast = self._fast_path(answer, gold)
-            grades.append(fast)
-            if fast is None:
-                assert answer is not None
-                pending.append((index, gold, answer))
+        pending: list[tuple[int, str, str]] = []  # (index, gold, text for math-verify)
+        for index, (reply, gold) in enumerate(pairs):
+            gold = normalize_gold(gold)
+            grade, text = self._here(reply, gold)
+            grades.append(grade)
+            if grade is None:
+                pending.append((index, as_latex(gold), text))
         if pending:
-            results = _verify_many([(g, a) for _, g, a in pending], self.timeout)
-            for (index, _, answer), result in zip(pending, results, strict=True):
-                grades[index] = Grade(*_verdict(result, self.timeout), answer)
+            results = _verify_many([(g, t) for _, g, t in pending], self.timeout)
+            for (index, _, _), result in zip(pending, results, strict=True):
+                grades[index] = _from_worker(result, self.timeout)
         return [g for g in grades if g is not None]
 
-    def _fast_path(self, answer: str | None, gold: str) -> Grade | None:
+    def _here(self, reply: str, gold: str) -> tuple[Grade | None, str]:
+        """The grade where it is certain without math-verify, and the text math-verify gets."""
+        if self.extraction == "auto":
+            return _fast_grade(_sole_boxed(reply), gold), reply
+        answer = extract_answer(reply, self.extraction)
         if answer is None:
-            return Grade(False, "no final answer found", None)
+            return Grade(False, NO_ANSWER, None), ""
         if len(answer) > MAX_ANSWER_CHARS:
-            return Grade(False, f"answer longer than {MAX_ANSWER_CHARS} characters", answer[:80])
-        if " ".join(answer.split()) == " ".join(gold.split()):
-            return Grade(True, "exact match", answer)
-        answer_number, gold_number = parse_number(answer), parse_number(gold)
-        if answer_number is not None and gold_number is not None:
-            correct = _close(answer_number, gold_number, self.tolerance)
-            return Grade(correct, "numeric match" if correct else "numbers differ", answer)
-        return None
+            reason = f"answer longer than {MAX_ANSWER_CHARS} characters"
+            return Grade(False, reason, _shown(answer)), ""
+        return _fast_grade(answer, gold), as_latex(answer)
 
 
-def _verdict(result: TaskResult, timeout: float) -> tuple[bool, str]:
+_DELIMITERS = ("$", "\\(", "\\[", "\\boxed", "\\fbox")
+
+
+def as_latex(text: str) -> str:
+    """``text`` as math-verify reads one expression: in ``$...$`` unless it has delimiters."""
+    if any(mark in text for mark in _DELIMITERS):
+        return text
+    return f"${text}$"
+
+
+def _shown(answer: str) -> str:
+    return answer if len(answer) <= _SHOWN_CHARS else answer[:_SHOWN_CHARS] + "..."
+
+
+def _from_worker(result: TaskResult, timeout: float) -> Grade:
     if result.ok:
-        correct, reason = result.value
-        return bool(correct), str(reason)
+        correct, reason, answer = result.value
+        return Grade(bool(correct), str(reason), None if answer is None else _shown(answer))
     if result.error == "timeout":
-        return False, f"grading timed out after {timeout:g} s"
+        return Grade(False, f"grading timed out after {timeout:g} s", None)
     # The worker died (memory limit) or math-verify raised.
-    return False, f"grading failed: {result.error}"
+    return Grade(False, f"grading failed: {result.error}", None)
 
 
-def _close(a: Fraction, b: Fraction, tolerance: float) -> bool:
-    return a == b or math.isclose(float(a), float(b), rel_tol=tolerance, abs_tol=tolerance)
+# ---------------------------------------------------------------------- the fast path
+
+_INTEGER = r"-?(?:0|[1-9]\d{0,17})"
+_EXACT = re.compile(
+    rf"(?P<int>{_INTEGER})(?:\.(?P<dec>\d{{1,6}}))?"
+    rf"|(?P<sign>-?)\\[dt]?frac\{{(?P<num>{_INTEGER})\}}\{{(?P<den>[1-9]\d{{0,17}})\}}"
+    rf"|(?P<slashnum>{_INTEGER})/(?P<slashden>[1-9]\d{{0,17}})"
+)
+#: Every match math-verify ranks above (or with) a box needs this phrase.
+_FINAL_ANSWER = re.compile(r"(?i:final answer)")
+#: What math-verify reads as a percent sign after a math expression (and then some).
+_PERCENT = re.compile(r"%|percent|pct", re.IGNORECASE)
+#: Decimals math-verify rounds to 6 places; beyond this gap and size, rounding cannot meet.
+_DECIMAL_GAP, _DECIMAL_LIMIT = Fraction(1, 10**5), 10**6
+
+
+def _sole_boxed(reply: str) -> str | None:
+    r"""The content of the one ``\boxed{}`` math-verify is certain to take, else ``None``.
+
+    Certain when the reply has a single ``\boxed{`` (and no ``\fbox``), braces matched, no
+    "final answer" phrase and no percent sign after the box. Linear in the reply.
+    """
+    start = reply.find("\\boxed{")
+    if start < 0 or reply.count("\\boxed") != 1 or "\\fbox" in reply:
+        return None
+    depth, begin = 1, start + len("\\boxed{")
+    for index in range(begin, min(len(reply), begin + 64)):  # a number is short
+        depth += (reply[index] == "{") - (reply[index] == "}")
+        if depth == 0:
+            if _FINAL_ANSWER.search(reply) or _PERCENT.search(reply, index):
+                return None
+            return reply[begin:index].strip()
+    return None
+
+
+def _exact(text: str) -> tuple[Fraction, bool] | None:
+    """``text`` as (value, is a decimal) when it is an exact number in a canonical form."""
+    match = _EXACT.fullmatch(text)
+    if match is None:
+        return None
+    if match["int"] is not None:
+        decimals = match["dec"]
+        return Fraction(f"{match['int']}.{decimals}" if decimals else match["int"]), bool(decimals)
+    if match["num"] is not None:
+        value = Fraction(int(match["num"]), int(match["den"]))
+        return (-value if match["sign"] else value), False
+    return Fraction(int(match["slashnum"]), int(match["slashden"])), False
+
+
+def _fast_grade(answer: str | None, gold: str) -> Grade | None:
+    """The verdict where math-verify's is certain (see the module's notes), else ``None``."""
+    if answer is None:
+        return None
+    ours, theirs = _exact(answer), _exact(gold)
+    if ours is None or theirs is None:
+        return None
+    (value, decimal), (gold_value, gold_decimal) = ours, theirs
+    if value == gold_value:
+        return Grade(True, "fast path: the same number", answer)
+    if not (decimal or gold_decimal):
+        return Grade(False, "fast path: different numbers", answer)
+    if max(abs(value), abs(gold_value)) < _DECIMAL_LIMIT and abs(value - gold_value) > _DECIMAL_GAP:
+        return Grade(False, "fast path: different numbers", answer)
+    return None  # close decimals: math-verify's rounding decides
 
 
 # ---------------------------------------------------------------------- the worker pool
@@ -150,7 +234,7 @@ def _verify_many(pairs: Sequence[tuple[str, str]], timeout: float) -> list[TaskR
     with _pool_lock:
         if _pool is None:
             # Here, not only in the workers: a missing package is an error that names it.
-            require("math_verify", "math", "grading beyond plain numbers")
+            require("math_verify", "math", "grading with math-verify")
             _pool = WorkerPool(
                 "palaestra.envs.math.grader:verify",
                 workers=max(1, min(4, os.cpu_count() or 1)),
@@ -159,7 +243,7 @@ def _verify_many(pairs: Sequence[tuple[str, str]], timeout: float) -> list[TaskR
             )
         pool = _pool
     seconds = max(1, math.ceil(timeout))
-    return pool.map([(gold, answer, seconds) for gold, answer in pairs], timeout=timeout + 0.5)
+    return pool.map([(gold, text, seconds) for gold, text in pairs], timeout=timeout + 0.5)
 
 
 def shutdown_pool() -> None:
@@ -181,21 +265,22 @@ def init_worker() -> None:
     import math_verify  # noqa: F401
 
 
-def _as_latex(text: str) -> str:
-    if "$" in text or "\\boxed" in text:
-        return text
-    return f"${text}$"
+def verify(gold: str, text: str, seconds: int) -> tuple[bool, str, str | None]:
+    """math-verify's verdict on ``text`` against ``gold`` (runs in a grading worker).
 
-
-def verify(gold: str, answer: str, seconds: int) -> tuple[bool, str]:
-    """Check ``answer`` against ``gold`` with math-verify (runs in a grading worker)."""
+    Returns:
+        ``(correct, reason, answer)``, the answer being the text math-verify extracted.
+    """
     from math_verify import parse, verify
 
-    gold_parsed = parse(_as_latex(gold), parsing_timeout=seconds)
-    if not gold_parsed:
-        return False, "the gold answer could not be parsed"
-    answer_parsed = parse(_as_latex(answer), parsing_timeout=seconds)
-    if not answer_parsed:
-        return False, "the answer could not be parsed"
-    correct = bool(verify(gold_parsed, answer_parsed, timeout_seconds=seconds))
-    return correct, "math-verify: equivalent" if correct else "math-verify: not equivalent"
+    found = parse(text, parsing_timeout=seconds)
+    if not found:
+        return False, NO_ANSWER, None
+    # parse gives the value, then the extracted text (or the text alone if it would not
+    # parse); the text is what a person reads back.
+    answer = found[-1] if isinstance(found[-1], str) else str(found[0])
+    gold_found = parse(gold, parsing_timeout=seconds)
+    if not gold_found:
+        return False, "the gold answer could not be parsed", answer
+    correct = bool(verify(gold_found, found, timeout_seconds=seconds))
+    return correct, "math-verify: equivalent" if correct else "math-verify: not equivalent", answer

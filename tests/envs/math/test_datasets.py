@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from palaestra.envs.math import DatasetError, load_problems
+from palaestra.envs.math import DatasetError, Grader, load_problems
 
 DATA = Path(__file__).resolve().parents[3] / "palaestra" / "envs" / "math" / "data"
 
@@ -101,3 +101,31 @@ def test_missing_and_empty_paths(tmp_path: Path) -> None:
         load_problems(tmp_path / "nope.jsonl")
     with pytest.raises(DatasetError, match=r"holds no \.jsonl"):
         load_problems(tmp_path)
+
+
+@pytest.mark.parametrize(
+    ("layout", "record", "gold"),
+    [
+        ("gsm8k", {"question": "q", "answer": "Add them.\n#### 1,234"}, "1234"),
+        ("gsm8k", {"question": "q", "answer": "So -3.5\n####-3.5"}, "-3.5"),
+        ("math", {"problem": "q", "solution": "So $x=\\boxed{\\frac{1}{2}}$."}, "\\frac{1}{2}"),
+        ("math", {"problem": "q", "solution": "\\boxed{(1, +\\infty)}"}, "(1, +\\infty)"),
+        ("math", {"problem": "q", "solution": "s", "answer": "$\\frac{1}{2}$"}, "\\frac{1}{2}"),
+        ("generic", {"question": "q", "answer": "42"}, "42"),
+        ("generic", {"question": "q", "answer": "odd"}, "odd"),
+        ("generic", {"question": "q", "answer": "$$(1, +\\infty)$$"}, "(1, +\\infty)"),
+        ("generic", {"question": "q", "answer": "\\(x^2\\)"}, "x^2"),
+        ("generic", {"question": "q", "answer": "\\boxed{7}"}, "7"),
+        ("generic", {"question": "q", "answer": "25%"}, "25\\%"),
+        ("generic", {"question": "q", "answer": "$a$ and $b$"}, "$a$ and $b$"),
+    ],
+)
+def test_gold_answers_are_normalized_at_load(
+    tmp_path: Path, layout: str, record: dict[str, str], gold: str
+) -> None:
+    path = write(tmp_path, "d.jsonl", json.dumps(record))
+    (problem,) = load_problems(path, layout=layout)  # type: ignore[arg-type]
+    assert problem.answer == gold
+    # ... and the form it is kept in grades a reply that writes the same answer.
+    if "$" not in gold:
+        assert Grader().grade(f"The answer is ${gold}$.", problem.answer).correct
