@@ -4,10 +4,14 @@ Run: ``python benchmarks/grading.py [--pairs 1000] [--rounds 3]``. Two mixes of 
 pairs:
 
 * ``generated``: palaestra's generated problems answered in ``\boxed{}`` (integers,
-  fractions, right and wrong), with a LaTeX pair in every seven and three pathological
-  replies (a power tower, a huge factorial, nested roots);
+  fractions, right and wrong), with a LaTeX pair in every seven;
 * ``half-latex``: half generated as above, half replies in the styles models write:
-  LaTeX without a box, intervals, inequalities, sets, several boxes, equations, words.
+  LaTeX without a box, intervals, inequalities, sets, several boxes, equations, words,
+  each with its own numbers.
+
+Three pathological replies (a power tower, a huge factorial, nested roots) are timed apart,
+the slowest reported for each side. The figures depend on the cores the process may use
+(printed): palaestra's math-verify checks run in one worker per core.
 
 Each side grades a mix in a process of its own, started fresh for every round (rounds
 interleaved, the median reported), after a warm-up that starts palaestra's workers or
@@ -42,34 +46,46 @@ LATEX_PAIRS = [
     ("\\boxed{\\frac{\\pi}{2}}", "\\pi/2"),
     ("\\boxed{x^2 - 1}", "(x-1)(x+1)"),
 ]
-STYLED_PAIRS = [
-    ("The answer is $odd$.", "odd"),
-    ("The parity is $\\text{Even}$.", "\\text{Even}"),
-    ("Thus the only solution is\n$$f(y) = y$$", "f(y) = y"),
-    ("$$(1, +\\infty)$$", "(1, +\\infty)"),
-    ("The interval is $[-2, 3)$.", "[-2, 3]"),
-    ("So $a \\in (-793, 10)$.", "-793 < a < 10"),
-    ("\\boxed{(2, 2)} \\quad \\text{and} \\quad \\boxed{(6, 2)}", "(2, 2), (6, 2)"),
-    ("\\boxed{1},\\boxed{2},\\boxed{3}", "\\{1,2,3\\}"),
-    ("We find $\\frac{NO}{BO}=\\frac{1}{\\sqrt{6}}$", "\\frac{1}{\\sqrt{6}}"),
-    ("The ratio is $V_{1}:V_{2}=11:21$", "11:21"),
-    ("The range is $(-\\infty, -1) \\cup (1, \\infty)$.", "(-\\infty,-1)\\cup(1,\\infty)"),
-    ("The answer is $x^2 + 2x + 1$.", "(x+1)^2"),
-    ("We get \\[x = \\frac{5}{2}\\]", "\\frac{5}{2}"),
-    ("The area is $16\\pi$ square units.", "8\\pi"),
+#: Replies in the styles models write: (reply, gold) templates over integers a, b, c, so
+#: that no two pairs are the same text (math-verify caches its last parses).
+STYLED = [
+    ("The answer is $\\frac{{{a}}}{{{b}}}$.", "\\frac{{{a}}}{{{b}}}"),
+    ("Thus the only solution is\n$$f(y) = {a}y$$", "f(y) = {a}y"),
+    ("$$({a}, +\\infty)$$", "({a}, +\\infty)"),
+    ("The interval is $[-{a}, {b})$.", "[-{a}, {b}]"),
+    ("So $x \\in (-{a}, {b})$.", "-{a} < x < {b}"),
     (
-        "Final Answer: The final answer is $\\frac{\\sqrt{3}}{2}$. I hope it is correct.",
-        "\\frac{\\sqrt{3}}{2}",
+        "\\boxed{{({a}, {b})}} \\quad \\text{{and}} \\quad \\boxed{{({c}, {b})}}",
+        "({a}, {b}), ({c}, {b})",
     ),
-    ("The answer is: 18", "18"),
-    ("So in total 72 clips.\n#### 72", "72"),
+    ("\\boxed{{{a}}},\\boxed{{{b}}},\\boxed{{{c}}}", "\\{{{c},{b},{a}\\}}"),
+    ("We find $\\frac{{NO}}{{BO}}=\\frac{{1}}{{\\sqrt{{{a}}}}}$", "\\frac{{1}}{{\\sqrt{{{a}}}}}"),
+    ("The ratio is $V_{{1}}:V_{{2}}={a}:{b}$", "{a}:{b}"),
+    ("The range is $(-\\infty, -{a}) \\cup ({b}, \\infty)$.", "(-\\infty,-{a})\\cup({b},\\infty)"),
+    ("The answer is $x^2 + {a}x + {b}$.", "(x+{a})(x+{b})"),
+    ("We get \\[x = \\frac{{{a}}}{{{b}}}\\]", "\\frac{{{c}}}{{{b}}}"),
+    ("The area is ${a}\\pi$ square units.", "{b}\\pi"),
     (
-        "The matrix is $\\begin{pmatrix} 1 & 2 \\\\ 3 & 4 \\end{pmatrix}$.",
-        "\\begin{pmatrix} 1 & 2 \\\\ 3 & 4 \\end{pmatrix}",
+        "Final Answer: The final answer is $\\frac{{\\sqrt{{{a}}}}}{{{b}}}$. I hope it is correct.",
+        "\\frac{{\\sqrt{{{a}}}}}{{{b}}}",
     ),
-    ("**Final Answer**\n\\[\n\\boxed{45^\\circ}\n\\]", "45"),
-    ("**Final Answer**\n\\[\n\\boxed{50\\%}\n\\]", "\\frac{1}{2}"),
+    ("The answer is: {a}", "{a}"),
+    ("So in total {a} clips.\n#### {a}", "{a}"),
+    (
+        "The matrix is $\\begin{{pmatrix}} {a} & {b} \\\\ {c} & 4 \\end{{pmatrix}}$.",
+        "\\begin{{pmatrix}} {a} & {b} \\\\ {c} & 4 \\end{{pmatrix}}",
+    ),
+    ("**Final Answer**\n\\[\n\\boxed{{{a}^\\circ}}\n\\]", "{a}"),
+    ("**Final Answer**\n\\[\n\\boxed{{{a}\\%}}\n\\]", "\\frac{{{a}}}{{100}}"),
+    ("The answer is $\\sqrt{{{a}}} + {b}$.", "{b} + \\sqrt{{{a}}}"),
 ]
+
+
+def styled(rng: np.random.Generator) -> tuple[str, str]:
+    """One reply in a model's style, right or wrong."""
+    reply, gold = STYLED[int(rng.integers(len(STYLED)))]
+    a, b, c = (int(x) for x in rng.integers(2, 60, size=3))
+    return reply.format(a=a, b=b, c=c), gold.format(a=a, b=b, c=c)
 
 
 def generated(rng: np.random.Generator, index: int) -> tuple[str, str]:
@@ -89,10 +105,8 @@ def make_pairs(mix: str, n: int, seed: int = 0) -> list[tuple[str, str]]:
     rng = np.random.default_rng(seed)
     pairs: list[tuple[str, str]] = []
     for i in range(n):
-        if i < len(PATHOLOGICAL) and mix == "generated":
-            pairs.append((PATHOLOGICAL[i], "3"))
-        elif mix == "half-latex" and i % 2:
-            pairs.append(STYLED_PAIRS[int(rng.integers(len(STYLED_PAIRS)))])
+        if mix == "half-latex" and i % 2:
+            pairs.append(styled(rng))
         elif mix == "generated" and i % 7 == 6:
             pairs.append(LATEX_PAIRS[int(rng.integers(len(LATEX_PAIRS)))])
         else:
@@ -137,17 +151,12 @@ def run_side(side: str, mix: str, pairs: int, timeout: int) -> tuple[float, list
     return float(result["seconds"]), list(result["verdicts"]), int(result["fast"])
 
 
-def pathological_seconds(timeout: int) -> float:
-    """The slowest of the pathological replies through palaestra's grader, in seconds."""
-    from palaestra.envs.math.grader import Grader
-
-    grader = Grader(timeout=timeout)
-    grader.grade("\\boxed{\\sqrt{4}}", "2")
+def pathological_seconds(side: str, timeout: int) -> float:
+    """The slowest pathological reply on one side, in seconds (in this process)."""
     worst = 0.0
+    grade = grade_palaestra if side == "palaestra" else grade_direct
     for reply in PATHOLOGICAL:
-        start = time.perf_counter()
-        grader.grade(reply, "3")
-        worst = max(worst, time.perf_counter() - start)
+        worst = max(worst, grade([(reply, "3")], timeout)[0])
     return worst
 
 
@@ -160,13 +169,17 @@ def main() -> None:
     parser.add_argument("--mix", default="generated", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.side:  # a child: grade one mix, print one JSON line
-        grade = grade_palaestra if args.side == "palaestra" else grade_direct
-        seconds, verdicts, fast = grade(make_pairs(args.mix, args.pairs), args.timeout)
+        if args.mix == "pathological":
+            seconds, verdicts, fast = pathological_seconds(args.side, args.timeout), [], 0
+        else:
+            grade = grade_palaestra if args.side == "palaestra" else grade_direct
+            seconds, verdicts, fast = grade(make_pairs(args.mix, args.pairs), args.timeout)
         print(json.dumps({"seconds": seconds, "verdicts": verdicts, "fast": fast}))
         return
 
     print(
-        f"{args.pairs} pairs per mix, timeout {args.timeout} s, {os.cpu_count()} cores, "
+        f"{args.pairs} pairs per mix, timeout {args.timeout} s, "
+        f"{len(os.sched_getaffinity(0))} cores usable, "
         f"{args.rounds} rounds per side (median)"
     )
     for mix in ("generated", "half-latex"):
@@ -187,9 +200,13 @@ def main() -> None:
         print(f"  palaestra grader  : {ours:7.2f} s  ({args.pairs / ours:8.1f} replies/s)")
         print(f"  math-verify direct: {theirs:7.2f} s  ({args.pairs / theirs:8.1f} replies/s)")
         print(f"  speed-up {theirs / ours:.2f}x; verdicts agree on {agree}/{args.pairs}")
+    slowest = {
+        s: run_side(s, "pathological", 0, args.timeout)[0] for s in ("palaestra", "math-verify")
+    }
     print(
-        f"\npathological replies: the slowest took {pathological_seconds(args.timeout):.2f} s "
-        f"with palaestra (timeout {args.timeout} s)"
+        f"\npathological replies (power tower, huge factorial, nested roots), the slowest: "
+        f"{slowest['palaestra']:.2f} s with palaestra, {slowest['math-verify']:.2f} s direct "
+        f"(timeout {args.timeout} s)"
     )
 
 

@@ -107,22 +107,22 @@ def extract_answer(text: str, mode: ExtractionMode) -> str | None:
 _WHOLE_MATH = re.compile(
     r"\$\$([^$]*)\$\$|\$([^$]*)\$|\\\(((?:[^\\]|\\[^()])*)\\\)|\\\[((?:[^\\]|\\[^\[\]])*)\\\]"
 )
-#: A ``%`` not already escaped: in LaTeX a bare one starts a comment.
-_BARE_PERCENT = re.compile(r"(?<!\\)%")
+#: A dollar sign that is a math delimiter: not escaped as ``\$``.
+_MATH_DOLLAR = re.compile(r"(?<!\\)\$")
 
 
 def normalize_gold(text: str) -> str:
     r"""Bring a gold answer into bare LaTeX, the form math-verify parses best as ``$...$``.
 
-    Strips one pair of math delimiters around the whole text (``$x$``, ``$$x$$``, ``\(x\)``,
-    ``\[x\]``) and a ``\boxed{...}`` around the whole text, joins lines, and escapes a bare
-    ``%``. Up to four layers are unwrapped (``$\boxed{x}$`` is two), so that a hostile
+    Strips math delimiters around the whole text (``$x$``, ``$$x$$``, ``\(x\)``, ``\[x\]``)
+    and a ``\boxed{...}`` around the whole text, and joins lines (an inline ``$...$`` cannot
+    span a line break). Up to four layers are unwrapped (``$\boxed{x}$`` is two), so that a hostile
     gold costs one pass; normalizing again changes nothing below that depth. Text that is
     something else (several expressions, several boxes) is kept as it is and given to
     math-verify whole.
 
     Examples: ``$$(1, +\infty)$$`` -> ``(1, +\infty)``; ``\boxed{\frac{1}{2}}`` ->
-    ``\frac{1}{2}``; ``25%`` -> ``25\%``; ``odd`` stays ``odd``.
+    ``\frac{1}{2}``; ``odd`` and ``\$18.90`` (an escaped dollar is a currency sign) stay.
     """
     value = text.strip()
     # A few layers at most ("$\boxed{x}$"): each costs a pass, and data is outside input.
@@ -136,10 +136,14 @@ def normalize_gold(text: str) -> str:
             value = inner
             continue
         break
-    if "$" in value:
+    if has_math_dollar(value):
         return value  # several expressions: math-verify reads them as written
-    value = " ".join(value.splitlines())
-    return _BARE_PERCENT.sub(r"\\%", value)
+    return " ".join(value.splitlines())
+
+
+def has_math_dollar(text: str) -> bool:
+    r"""Whether ``text`` has a ``$`` that opens or closes math (not an escaped ``\$``)."""
+    return _MATH_DOLLAR.search(text) is not None
 
 
 def _whole_box(text: str) -> str | None:

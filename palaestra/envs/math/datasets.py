@@ -6,7 +6,8 @@ Layouts (``layout=`` or detected from the first record with ``"auto"``):
   number after ``####``, commas removed, is the gold answer; the text before it is the
   solution);
 * ``math``: ``problem`` and ``solution`` fields, the gold answer in the solution's last
-  ``\boxed{}`` (an ``answer`` field, where present, wins);
+  ``\boxed{}``, with the boxes right before it that list the same answer, as math-verify
+  reads a solution (an ``answer`` field, where present, wins);
 * ``generic``: a question field and an answer field, named by ``question_field`` and
   ``answer_field`` (default ``question`` / ``answer``).
 
@@ -21,7 +22,9 @@ of them (read in name order). Nothing is downloaded.
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Iterator
+from decimal import Decimal
 from pathlib import Path
 from typing import Any, Literal
 
@@ -151,13 +154,33 @@ def _field(record: dict[str, Any], name: str, where: str) -> str:
             f"(fields: {', '.join(sorted(map(str, record)))})"
         )
     value = record[name]
-    if (
-        not isinstance(value, (str, int, float))
-        or isinstance(value, bool)
-        or str(value).strip() == ""
-    ):
+    if isinstance(value, float):
+        if not math.isfinite(value):
+            raise DatasetError(f"{where}: field {name!r} is {value}, not a number to grade")
+        # Positional notation: str(0.00001) is "1e-05", which LaTeX reads as e - 5.
+        return format(Decimal(repr(value)), "f")
+    if not isinstance(value, (str, int)) or isinstance(value, bool) or str(value).strip() == "":
         raise DatasetError(f"{where}: field {name!r} must be non-empty text or a number")
     return str(value).strip()
+
+
+#: Characters at the end of a MATH solution looked at for its boxed answer.
+_SOLUTION_TAIL = 4000
+
+
+def _solution_answer(solution: str) -> str | None:
+    r"""The boxed answer of a MATH solution, as math-verify reads a solution given as gold.
+
+    math-verify's own extraction (``extract_boxed_content``) takes the last ``\boxed{}`` and
+    the boxes right before it that list the same answer (``\boxed{1}, \boxed{-3}``). Only
+    the solution's end is read: the answer is there, and data files are outside input.
+    """
+    if extract_boxed(solution) is None:
+        return None
+    normalization = require(
+        "latex2sympy2_extended.math_normalization", "math", "reading MATH solutions"
+    )
+    return str(normalization.extract_boxed_content(solution[-_SOLUTION_TAIL:], mode="last"))
 
 
 def _problem(
@@ -184,7 +207,8 @@ def _problem(
     if layout == "math":
         question = _field(record, question_field or "problem", where)
         solution = _field(record, "solution", where)
-        gold = str(record["answer"]).strip() if record.get("answer") else extract_boxed(solution)
+        given = record.get("answer") not in (None, "")
+        gold = _field(record, "answer", where) if given else _solution_answer(solution)
         if not gold:
             raise DatasetError(f"{where}: MATH solution has no \\boxed{{}} answer")
         return Problem(question, normalize_gold(gold), solution, source=source)

@@ -139,8 +139,9 @@ class MathEnv(TextEnv):
         self.extraction: ExtractionMode = extraction
         self.grader = Grader(extraction=extraction, timeout=grading_timeout)
         # A step grades the reply with math-verify in a worker, which the grading timeout
-        # bounds; a worker that runs past it is replaced, which takes up to a second more.
-        self.max_step_seconds = grading_timeout + 1.0
+        # bounds (plus half a second); a worker that runs past it is replaced, which takes
+        # up to a second more.
+        self.max_step_seconds = grading_timeout + 2.0
         self.expose_ground_truth = expose_ground_truth
         self.problem = Problem("", "")
         self._attempts = 0

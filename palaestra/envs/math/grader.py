@@ -8,18 +8,25 @@ answer in the form :func:`~palaestra.envs.math.answers.normalize_gold` gives it,
 1. **A fast path** that decides in this process only the cases where math-verify's verdict
    is certain: the reply holds exactly one ``\boxed{}``, no "final answer" phrase (the only
    matches math-verify ranks above a box) and no percent sign after the box, so
-   math-verify takes that box; the box and the gold are both exact numbers (an integer, a
-   fraction of integers, or a short decimal); and the numbers are equal, or differ where
-   math-verify's comparison cannot call them equal (two exact rationals compare exactly;
-   a decimal is rounded to 6 places, so only a gap well beyond that is certain).
+   math-verify takes that box; the box and the gold are both exact numbers in ASCII digits
+   (an integer, a fraction of integers, or a decimal of at most 6 places under a million:
+   a longer one is a float of as many digits as written, where trailing zeros can make
+   equal values unequal); and the numbers are equal, or differ where math-verify's
+   comparison cannot call them equal (two exact rationals compare exactly; a decimal is
+   rounded to 6 places, so only a gap well beyond that is certain).
    ``tests/envs/math/test_agreement.py`` checks this against math-verify on generated
-   replies.
-2. **Worker processes** for everything else, with a hard per-reply timeout. math-verify's
-   own timeouts use SIGALRM, which works only in a main thread, and some inputs
-   (``9^{9^{9^9}}``) spin in C where no signal reaches them; the pool kills a worker that
-   runs past ``timeout`` and starts a new one, so grading always ends
-   (:class:`palaestra.processes.WorkerPool`). Workers cap their memory and silence
-   math-verify's logging, which otherwise prints whole oversized inputs.
+   replies. The one exception: on some hostile replies (thousands of unclosed ``\[``
+   around the box) math-verify's own regular expressions run out of time and it finds no
+   answer, where the fast path still reads the box.
+2. **Worker processes** (one per usable core) for everything else, with a hard timeout on
+   the whole grading of a reply (math-verify gives each of its parses and its comparison
+   a timeout of its own). math-verify's timeouts use SIGALRM, which works only in a main
+   thread, and some inputs (``9^{9^{9^9}}``) spin in C where no signal reaches them; the
+   pool kills a worker that runs past ``timeout`` and starts a new one, so grading always
+   ends (:class:`palaestra.processes.WorkerPool`). Where math-verify's own timeout fires,
+   it answers "not equivalent" or "no answer"; the grade says "timed out" instead. Workers
+   cap their memory, keep math-verify's logging quiet (it prints whole oversized inputs)
+   and cache the parsed gold answers.
 
 With a strict ``extraction`` mode (``boxed``, ``answer_line``, ``last_number``) the answer
 is first taken by that rule, and math-verify then checks it, written as ``$...$``.
@@ -36,12 +43,14 @@ import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
 from fractions import Fraction
+from functools import lru_cache
 
 from palaestra.envs.math.answers import (
     EXTRACTION_MODES,
     MAX_ANSWER_CHARS,
     ExtractionMode,
     extract_answer,
+    has_math_dollar,
     normalize_gold,
 )
 from palaestra.errors import InvalidArgumentError
@@ -53,6 +62,12 @@ WORKER_MEMORY_BYTES = 2 << 30
 
 #: The reason of a grade whose reply has no final answer (an invalid action in the envs).
 NO_ANSWER = "no final answer found"
+
+#: The longest grading timeout accepted, in seconds.
+MAX_TIMEOUT = 600.0
+
+#: What a worker answers when math-verify's own timeout cut a parse or a comparison.
+_TIMED_OUT = "timed out"
 
 #: Characters of an extracted answer kept in a :class:`Grade`.
 _SHOWN_CHARS = 200
@@ -95,8 +110,10 @@ class Grader:
             raise InvalidArgumentError(
                 f"extraction must be one of {EXTRACTION_MODES}, got {extraction!r}"
             )
-        if timeout <= 0:
-            raise InvalidArgumentError(f"timeout must be positive, got {timeout}")
+        if not 0 < timeout <= MAX_TIMEOUT:  # also refuses NaN
+            raise InvalidArgumentError(
+                f"timeout must be positive and at most {MAX_TIMEOUT:g} s, got {timeout}"
+            )
         self.extraction: ExtractionMode = extraction
         self.timeout = timeout
 
@@ -133,12 +150,12 @@ class Grader:
         return _fast_grade(answer, gold), as_latex(answer)
 
 
-_DELIMITERS = ("$", "\\(", "\\[", "\\boxed", "\\fbox")
-
-
 def as_latex(text: str) -> str:
-    """``text`` as math-verify reads one expression: in ``$...$`` unless it has delimiters."""
-    if any(mark in text for mark in _DELIMITERS):
+    r"""``text`` as math-verify reads one expression: in ``$...$`` unless it has its own.
+
+    Kept as written when it holds a math ``$`` (not an escaped ``\$``) or a ``\boxed``.
+    """
+    if has_math_dollar(text) or "\\boxed" in text:
         return text
     return f"${text}$"
 
@@ -150,6 +167,8 @@ def _shown(answer: str) -> str:
 def _from_worker(result: TaskResult, timeout: float) -> Grade:
     if result.ok:
         correct, reason, answer = result.value
+        if reason == _TIMED_OUT:
+            return Grade(False, f"grading timed out after {timeout:g} s", None)
         return Grade(bool(correct), str(reason), None if answer is None else _shown(answer))
     if result.error == "timeout":
         return Grade(False, f"grading timed out after {timeout:g} s", None)
@@ -163,7 +182,8 @@ _INTEGER = r"-?(?:0|[1-9]\d{0,17})"
 _EXACT = re.compile(
     rf"(?P<int>{_INTEGER})(?:\.(?P<dec>\d{{1,6}}))?"
     rf"|(?P<sign>-?)\\[dt]?frac\{{(?P<num>{_INTEGER})\}}\{{(?P<den>[1-9]\d{{0,17}})\}}"
-    rf"|(?P<slashnum>{_INTEGER})/(?P<slashden>[1-9]\d{{0,17}})"
+    rf"|(?P<slashnum>{_INTEGER})/(?P<slashden>[1-9]\d{{0,17}})",
+    re.ASCII,  # "\d" would take any script's digits, which math-verify does not read
 )
 #: Every match math-verify ranks above (or with) a box needs this phrase.
 _FINAL_ANSWER = re.compile(r"(?i:final answer)")
@@ -214,11 +234,13 @@ def _fast_grade(answer: str | None, gold: str) -> Grade | None:
     if ours is None or theirs is None:
         return None
     (value, decimal), (gold_value, gold_decimal) = ours, theirs
+    if (decimal or gold_decimal) and max(abs(value), abs(gold_value)) >= _DECIMAL_LIMIT:
+        # A long decimal is a float of as many digits as written: math-verify can call
+        # equal values unequal (trailing zeros) there.
+        return None
     if value == gold_value:
         return Grade(True, "fast path: the same number", answer)
-    if not (decimal or gold_decimal):
-        return Grade(False, "fast path: different numbers", answer)
-    if max(abs(value), abs(gold_value)) < _DECIMAL_LIMIT and abs(value - gold_value) > _DECIMAL_GAP:
+    if not (decimal or gold_decimal) or abs(value - gold_value) > _DECIMAL_GAP:
         return Grade(False, "fast path: different numbers", answer)
     return None  # close decimals: math-verify's rounding decides
 
@@ -237,7 +259,9 @@ def _verify_many(pairs: Sequence[tuple[str, str]], timeout: float) -> list[TaskR
             require("math_verify", "math", "grading with math-verify")
             _pool = WorkerPool(
                 "palaestra.envs.math.grader:verify",
-                workers=max(1, min(4, os.cpu_count() or 1)),
+                # One per core this process may use (a container or taskset may allow fewer
+                # than the machine has): more would only take turns.
+                workers=max(1, min(4, len(os.sched_getaffinity(0)))),
                 initializer="palaestra.envs.math.grader:init_worker",
                 memory_bytes=WORKER_MEMORY_BYTES,
             )
@@ -258,11 +282,36 @@ def shutdown_pool() -> None:
 atexit.register(shutdown_pool)
 
 
+class _TimeoutLog(logging.Handler):
+    """Notes math-verify's timeouts, which it logs and then answers ``[]`` or ``False``."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.WARNING)
+        self.fired = False
+
+    def emit(self, record: logging.LogRecord) -> None:
+        # The message is not formatted: a parse timeout's holds the whole reply.
+        self.fired = self.fired or str(record.msg).startswith("Timeout during")
+
+
+_timeouts = _TimeoutLog()
+
+
 def init_worker() -> None:
-    """Set up a grading worker: silence math-verify's logging and import it once."""
+    """Set up a grading worker: route math-verify's logging to the timeout log, import it."""
     for name in ("math_verify", "latex2sympy2_extended"):
-        logging.getLogger(name).setLevel(logging.CRITICAL + 1)
+        logger = logging.getLogger(name)
+        logger.handlers[:] = [_timeouts] if name == "math_verify" else []
+        logger.propagate = False  # nothing printed: it would print whole oversized inputs
     import math_verify  # noqa: F401
+
+
+@lru_cache(maxsize=1024)
+def _parse_gold(gold: str, seconds: int) -> list[object]:
+    """math-verify's parse of a gold answer: a rollout grades many replies against one."""
+    from math_verify import parse
+
+    return list(parse(gold, parsing_timeout=seconds))
 
 
 def verify(gold: str, text: str, seconds: int) -> tuple[bool, str, str | None]:
@@ -270,17 +319,27 @@ def verify(gold: str, text: str, seconds: int) -> tuple[bool, str, str | None]:
 
     Returns:
         ``(correct, reason, answer)``, the answer being the text math-verify extracted.
+        Where math-verify's own timeout cut a step, the reason says so (math-verify itself
+        would only answer "not equivalent").
     """
     from math_verify import parse, verify
 
+    _timeouts.fired = False
     found = parse(text, parsing_timeout=seconds)
+    if _timeouts.fired:
+        return False, _TIMED_OUT, None
     if not found:
         return False, NO_ANSWER, None
     # parse gives the value, then the extracted text (or the text alone if it would not
     # parse); the text is what a person reads back.
     answer = found[-1] if isinstance(found[-1], str) else str(found[0])
-    gold_found = parse(gold, parsing_timeout=seconds)
+    gold_found = _parse_gold(gold, seconds)
+    if _timeouts.fired:
+        _parse_gold.cache_clear()  # a gold cut short is not kept
+        return False, _TIMED_OUT, answer
     if not gold_found:
         return False, "the gold answer could not be parsed", answer
     correct = bool(verify(gold_found, found, timeout_seconds=seconds))
+    if _timeouts.fired:
+        return False, _TIMED_OUT, answer
     return correct, "math-verify: equivalent" if correct else "math-verify: not equivalent", answer

@@ -70,6 +70,13 @@ BOXED_NUMBERS = [
     ("The answer is \\boxed{\\frac{-7}{2}}.", "-7/2"),
     ("Hence $x = \\boxed{12}$.", "12"),
     ("\\boxed{2}\\quad\\boxed{3}", "2"),
+    ("The answer is \\boxed{1\u0665}.", "15"),
+    ("The answer is \\boxed{\uff11\uff15}.", "15"),
+    ("\\boxed{1000000007.1}", "1000000007.100000"),
+    ("\\boxed{18359828904.22}", "18359828904.22000"),
+    ("\\boxed{1000000007.1}", "1000000007.1"),
+    ("$x = \\boxed{1}$ or $x = \\boxed{-3}$.", "1,-3"),
+    ("\\boxed{-3}", "1,-3"),
 ]
 
 NO_BOX = [
@@ -256,6 +263,9 @@ UNITS_AND_WORDS = [
     (_final("12\\text{ cm}"), "12"),
     (_final("12 \\text{ cm}^2"), "12"),
     (_final("\\$18.90"), "18.90"),
+    (_final("18.90"), "\\$18.90"),
+    ("It costs \\$13.50 in all, so the answer is \\boxed{13.50}.", "\\$13.50"),
+    ("It costs \\$13.50 in all, so the answer is \\boxed{13.05}.", "\\$13.50"),
     (_final("\\$18.90"), "18.9"),
     (_final("18.9 \\text{ dollars}"), "18.90"),
     (_final("50\\%"), "50"),

@@ -1,12 +1,14 @@
 """The grader gives math-verify's verdict: on replies in real styles, and on its fast path.
 
 math-verify's verdict is computed here, never written down: ``verify(parse(gold),
-parse(reply))`` with its default extraction on the whole reply, and the gold written as
-``$gold$`` unless it carries its own delimiters (how math-verify's users pass a bare gold
-answer). No row is exempt: the grader's verdict is math-verify's, so any difference fails.
+parse(reply))`` with its default extraction and timeouts on the whole reply, and the gold
+written as ``$gold$`` unless it holds its own math ``$`` (not an escaped ``\\$``) or a
+``\\boxed`` (how math-verify's users pass a bare gold answer). Any difference fails, except
+the rows of :data:`DISAGREEMENTS`, where the reason is given and the difference checked.
 """
 
 import logging
+import re
 from fractions import Fraction
 
 import pytest
@@ -22,15 +24,32 @@ for _name in ("math_verify", "latex2sympy2_extended"):
     logging.getLogger(_name).setLevel(logging.CRITICAL + 1)
 
 
+#: A reply math-verify's own regular expressions take longer than its 5 s timeout on
+#: (cubic in the openers): it answers "no answer", while palaestra's fast path reads the box.
+SLOW_FOR_MATH_VERIFY = "\\[" * 800 + "\\boxed{5}" + "}" * 800
+
+#: (reply, gold) -> (palaestra's verdict, why it differs from math-verify's).
+DISAGREEMENTS = {
+    (SLOW_FOR_MATH_VERIFY, "5"): (
+        True,
+        "math-verify's extraction times out on the reply and finds nothing; the fast path "
+        "reads the one box in linear time",
+    ),
+}
+
+
 def math_verify_verdict(reply: str, gold: str) -> bool:
-    gold_text = gold if "$" in gold or "\\boxed" in gold else f"${gold}$"
-    return bool(verify(parse(gold_text), parse(reply)))
+    bare = re.search(r"(?<!\\)\$", gold) is None and "\\boxed" not in gold
+    return bool(verify(parse(f"${gold}$" if bare else gold), parse(reply)))
+
+
+ROWS = STYLES + list(DISAGREEMENTS)
 
 
 @pytest.fixture(scope="module")
 def grades() -> dict[tuple[str, str], bool]:
-    graded = Grader(timeout=5.0).grade_many(STYLES)
-    return {pair: grade.correct for pair, grade in zip(STYLES, graded, strict=True)}
+    graded = Grader(timeout=5.0).grade_many(ROWS)
+    return {pair: grade.correct for pair, grade in zip(ROWS, graded, strict=True)}
 
 
 def test_the_table_is_large_and_varied() -> None:
@@ -46,12 +65,16 @@ def test_the_table_is_large_and_varied() -> None:
     assert sum(verdicts) >= 80 and len(verdicts) - sum(verdicts) >= 40
 
 
-@pytest.mark.parametrize(("reply", "gold"), STYLES)
+@pytest.mark.parametrize(("reply", "gold"), ROWS, ids=range(len(ROWS)))
 def test_agrees_with_math_verify(
     grades: dict[tuple[str, str], bool], reply: str, gold: str
 ) -> None:
     expected = math_verify_verdict(reply, gold)
-    assert grades[(reply, gold)] is expected, (reply, gold, expected)
+    if (reply, gold) in DISAGREEMENTS:
+        listed, why = DISAGREEMENTS[(reply, gold)]
+        assert grades[(reply, gold)] is listed and expected is not listed, why
+    else:
+        assert grades[(reply, gold)] is expected, (reply, gold, expected)
 
 
 # ---------------------------------------------------------------------- the fast path
@@ -61,7 +84,7 @@ _INTEGERS = st.integers(-(10**18) + 1, 10**18 - 1)
 
 @st.composite
 def numbers(draw: st.DrawFn) -> tuple[str, Fraction]:
-    """A number written as an integer, a decimal or a fraction, near small values."""
+    """A number written as an integer, a decimal or a fraction, small or up to 10^18."""
     kind = draw(st.sampled_from(["int", "small", "decimal", "frac", "dfrac", "slash", "odd"]))
     if kind == "int":
         value = draw(_INTEGERS)
@@ -70,7 +93,7 @@ def numbers(draw: st.DrawFn) -> tuple[str, Fraction]:
         value = draw(st.integers(-20, 20))
         return str(value), Fraction(value)
     if kind == "decimal":
-        whole = draw(st.integers(-(10**7), 10**7))
+        whole = draw(st.one_of(st.integers(-(10**7), 10**7), _INTEGERS))
         places = draw(st.integers(1, 8))
         fraction = draw(st.integers(0, 10**places - 1))
         text = f"{'-' if whole < 0 else ''}{abs(whole)}.{fraction:0{places}d}"
@@ -79,7 +102,11 @@ def numbers(draw: st.DrawFn) -> tuple[str, Fraction]:
     if kind == "slash":
         return f"{numerator}/{denominator}", Fraction(numerator, denominator)
     if kind == "odd":  # forms math-verify reads its own way: left to it
-        text = draw(st.sampled_from([f"0{abs(numerator)}", f"{numerator},000", f"{numerator} "]))
+        text = draw(
+            st.sampled_from(
+                [f"0{abs(numerator)}", f"{numerator},000", f"{numerator} ", "1\u0665", "\uff17"]
+            )
+        )
         return text, Fraction(0)
     command = "\\frac" if kind == "frac" else "\\dfrac"
     return f"{command}{{{numerator}}}{{{denominator}}}", Fraction(numerator, denominator)
@@ -145,6 +172,8 @@ _AFTER = [
 def test_the_fast_path_decides_only_as_math_verify_does(data: st.DataObject) -> None:
     gold_text, gold = data.draw(numbers())
     answer = data.draw(st.one_of(near(gold), numbers().map(lambda n: n[0])))
+    if "." in answer and data.draw(st.booleans()):  # the same value, more digits written
+        answer += "0" * data.draw(st.integers(1, 4))
     # Half the parts are the plain ones, so that the fast path decides often.
     reply = (
         data.draw(st.one_of(st.just(_BEFORE[0]), st.sampled_from(_BEFORE)))

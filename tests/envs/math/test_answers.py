@@ -52,8 +52,9 @@ def test_auto_is_not_an_extractor_here() -> None:
         ("$\\boxed{7}$", "7"),
         ("odd", "odd"),
         ("\\text{Even}", "\\text{Even}"),
-        ("25%", "25\\%"),
-        ("25\\%", "25\\%"),
+        ("25%", "25%"),
+        ("\\$18.90", "\\$18.90"),
+        ("$\\$18.90$", "$\\$18.90$"),
         ("\\begin{pmatrix} 1 \\\\\n 2 \\end{pmatrix}", "\\begin{pmatrix} 1 \\\\  2 \\end{pmatrix}"),
         # Several answers are kept as they are: math-verify reads them whole.
         ("\\boxed{1},\\boxed{2}", "\\boxed{1},\\boxed{2}"),

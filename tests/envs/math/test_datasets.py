@@ -78,6 +78,14 @@ def write(tmp_path: Path, name: str, content: str | bytes) -> Path:
         ("d.jsonl", '{"problem": "x", "solution": "no box"}\n', {}, "no \\\\boxed"),
         ("d.jsonl", '{"question": ["x"], "answer": "1"}\n', {}, "must be non-empty text"),
         ("d.jsonl", '{"question": "", "answer": "1"}\n', {}, "must be non-empty text"),
+        ("d.jsonl", '{"question": "x", "answer": NaN}\n', {}, "is nan, not a number"),
+        ("d.jsonl", '{"question": "x", "answer": 1e400}\n', {}, "is inf, not a number"),
+        (
+            "d.jsonl",
+            '{"problem": "x", "solution": "\\\\boxed{1}", "answer": ["1", "2"]}\n',
+            {},
+            "field 'answer' must be non-empty text",
+        ),
         ("d.jsonl", "\n\n", {}, "no problems found"),
         ("d.json", '{"question": "x"}', {}, "expected a JSON list"),
         ("d.json", "{{{", {}, "not valid JSON"),
@@ -111,12 +119,18 @@ def test_missing_and_empty_paths(tmp_path: Path) -> None:
         ("math", {"problem": "q", "solution": "So $x=\\boxed{\\frac{1}{2}}$."}, "\\frac{1}{2}"),
         ("math", {"problem": "q", "solution": "\\boxed{(1, +\\infty)}"}, "(1, +\\infty)"),
         ("math", {"problem": "q", "solution": "s", "answer": "$\\frac{1}{2}$"}, "\\frac{1}{2}"),
+        ("math", {"problem": "q", "solution": "$x=\\boxed{1}$ or $x=\\boxed{-3}$."}, "1,-3"),
+        ("math", {"problem": "q", "solution": "It is \\boxed{1}, not 0.", "answer": 0}, "0"),
+        ("math", {"problem": "q", "solution": "\\boxed{\\$18.90}"}, "\\$18.90"),
+        ("generic", {"question": "q", "answer": 0.00001}, "0.00001"),
+        ("generic", {"question": "q", "answer": 1e21}, "1000000000000000000000"),
+        ("generic", {"question": "q", "answer": "\\$13.50"}, "\\$13.50"),
         ("generic", {"question": "q", "answer": "42"}, "42"),
         ("generic", {"question": "q", "answer": "odd"}, "odd"),
         ("generic", {"question": "q", "answer": "$$(1, +\\infty)$$"}, "(1, +\\infty)"),
         ("generic", {"question": "q", "answer": "\\(x^2\\)"}, "x^2"),
         ("generic", {"question": "q", "answer": "\\boxed{7}"}, "7"),
-        ("generic", {"question": "q", "answer": "25%"}, "25\\%"),
+        ("generic", {"question": "q", "answer": "25%"}, "25%"),
         ("generic", {"question": "q", "answer": "$a$ and $b$"}, "$a$ and $b$"),
     ],
 )
@@ -129,3 +143,5 @@ def test_gold_answers_are_normalized_at_load(
     # ... and the form it is kept in grades a reply that writes the same answer.
     if "$" not in gold:
         assert Grader().grade(f"The answer is ${gold}$.", problem.answer).correct
+    if "\\$" in gold:
+        assert Grader().grade(f"The answer is \\boxed{{{gold}}}.", problem.answer).correct
