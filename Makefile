@@ -50,10 +50,10 @@ $(VENV)/.sandbox: | $(BIN)/python
 	touch $@
 
 test: $(VENV)/.installed-dev $(VENV)/.browser $(VENV)/.sandbox
-	$(BIN)/python -m pytest -n 2 $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -n 2 --dist loadgroup $(PYTEST_ARGS)
 
 test-all: $(VENV)/.installed-dev $(VENV)/.browser $(VENV)/.sandbox
-	$(BIN)/python -m pytest -n 2 -m "" $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -n 2 --dist loadgroup -m "" $(PYTEST_ARGS)
 
 lint: $(VENV)/.installed-dev
 	$(BIN)/ruff check palaestra tests benchmarks

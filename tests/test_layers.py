@@ -22,6 +22,7 @@ RANKS: dict[str, float] = {
     "rollout": 5,
     "reporting": 5.5,
     "llm": 6,
+    "distributed": 6.5,
     "agents": 7,
     "baselines": 8,
     "algorithms": 8,

@@ -64,6 +64,11 @@ class TrainConfig:
         resume: Continue from the last checkpoint in out.
         tensorboard: Also write TensorBoard logs.
         progress: Show a progress bar.
+        rollout_workers: Ray actors holding the rollout's environments and stepping them
+            (0: in this process). Episodes do not depend on it: the same seeds give the
+            same run with any number. Needs palaestra[distributed].
+        ray_address: The Ray cluster to join (default: ``RAY_ADDRESS``, else a local
+            cluster started for the run).
     """
 
     env: str = "palaestra/Bandit-v0"
@@ -102,6 +107,8 @@ class TrainConfig:
     resume: bool = False
     tensorboard: bool = True
     progress: bool = True
+    rollout_workers: int = 0
+    ray_address: str | None = None
 
     def __post_init__(self) -> None:
         positive = (
@@ -118,6 +125,10 @@ class TrainConfig:
         for name in positive:
             if getattr(self, name) < 1:
                 raise InvalidArgumentError(f"{name} must be >= 1, got {getattr(self, name)}")
+        if self.rollout_workers < 0:
+            raise InvalidArgumentError(
+                f"rollout_workers must be >= 0 (0: in this process), got {self.rollout_workers}"
+            )
         if self.lr <= 0 or self.sft_lr <= 0:
             raise InvalidArgumentError("lr and sft_lr must be positive")
         if self.layout not in LAYOUTS:

@@ -13,7 +13,7 @@ from typing import Any
 
 from palaestra.errors import PalaestraError
 from palaestra.llm.hf_agent import HFAgent
-from palaestra.rollout import Episode, Turn, play
+from palaestra.rollout import EnvPool, Episode, Turn, play
 
 #: Group ids of stream s start at s x this (never mixed with the main groups).
 STREAM_GROUPS = 100_000
@@ -28,7 +28,7 @@ class TrainerSampler:
 
     Args:
         agent: The policy's agent (exact tokens and log-probs kept).
-        envs: One environment per episode of a rollout.
+        envs: One environment per episode of a rollout, or a pool of as many.
         groups: Seeds per iteration.
         group_size: Episodes per seed.
         seed: The run's seed.
@@ -39,7 +39,7 @@ class TrainerSampler:
     def __init__(
         self,
         agent: HFAgent,
-        envs: list[Any],
+        envs: list[Any] | EnvPool,
         *,
         groups: int,
         group_size: int,
@@ -85,7 +85,8 @@ class TrainerSampler:
     ) -> list[Episode]:
         """One episode per seed, in waves of at most one rollout's size."""
         episodes: list[Episode] = []
-        size = len(self.envs)
+        envs = self.envs
+        size = envs.size if isinstance(envs, EnvPool) else len(envs)
         sampling = self.agent.sampling
         if temperature is not None:
             self.agent.sampling = replace(sampling, temperature=temperature)
@@ -95,7 +96,7 @@ class TrainerSampler:
                 stop = start + size
                 episodes += play(
                     self.agent,
-                    self.envs[: len(seeds[start:stop])],
+                    envs if isinstance(envs, EnvPool) else envs[: len(seeds[start:stop])],
                     seeds[start:stop],
                     groups=group_ids[start:stop],
                     max_turns=self.max_turns,

@@ -53,6 +53,7 @@ from palaestra.algorithms.rollout import RolloutError, TrainerSampler, rollout_m
 from palaestra.algorithms.runlog import RunLog, read_metrics
 from palaestra.algorithms.sft import warm_start
 from palaestra.algorithms.update_stats import UPDATE_KEYS, UpdateStats
+from palaestra.distributed import RayEnvs
 from palaestra.errors import InvalidArgumentError, PalaestraError
 from palaestra.llm.generation import SamplingConfig
 from palaestra.llm.hf_agent import HFAgent
@@ -124,7 +125,17 @@ class Trainer:
             micro_batch_size=config.micro_batch_size,
             pad_id=self.agent.pad_id,
         )
-        self.envs = [gym.make(config.env, **self.env_kwargs) for _ in range(batch_size)]
+        self.envs: list[gym.Env[Any, Any]] | RayEnvs
+        if config.rollout_workers > 0:
+            self.envs = RayEnvs(
+                config.env,
+                batch_size,
+                workers=config.rollout_workers,
+                env_kwargs=self.env_kwargs,
+                address=config.ray_address,
+            )
+        else:
+            self.envs = [gym.make(config.env, **self.env_kwargs) for _ in range(batch_size)]
         self.sampler = TrainerSampler(
             self.agent,
             self.envs,
@@ -180,8 +191,11 @@ class Trainer:
                 f"{exc}; the last checkpoint is {self.checkpoints.name(last_saved)}"
             ) from exc
         finally:
-            for env in self.envs:
-                env.close()
+            if isinstance(self.envs, RayEnvs):
+                self.envs.close()
+            else:
+                for env in self.envs:
+                    env.close()
             self.log.close()
         self.log.plot(f"{self.algorithm.name} on {self.config.env} ({self.config.model})")
         return self.out

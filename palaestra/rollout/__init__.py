@@ -1,11 +1,13 @@
 """Playing agents on environments: the agent protocols, the episode record and the loop.
 
 :func:`play` is the one rollout loop: any :class:`BatchAgent` (the LLM agents, or plain
-:class:`Agent` objects through :class:`PerEpisode`) on a list of environments or a vector
-env, every episode recorded as an :class:`Episode` of :class:`Turn` objects.
+:class:`Agent` objects through :class:`PerEpisode`) on a list of environments, a vector env
+or an :class:`EnvPool` (environments held by other processes), every episode recorded as
+an :class:`Episode` of :class:`Turn` objects.
 """
 
 from palaestra.rollout.agent import Agent, BatchAgent, PerEpisode, ReplayingAgent, as_batch_agent
+from palaestra.rollout.envs import EnvPool
 from palaestra.rollout.loop import (
     DEFAULT_MAX_STEPS,
     AgentError,
@@ -22,6 +24,7 @@ __all__ = [
     "AgentError",
     "AgentFactory",
     "BatchAgent",
+    "EnvPool",
     "Episode",
     "PerEpisode",
     "ReplayingAgent",

@@ -3,29 +3,58 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, Protocol, runtime_checkable
 
 import gymnasium as gym
 
 from palaestra.errors import InvalidArgumentError
 
-#: What the rollout loop plays on: one environment per episode, or a vector env.
-Envs = Sequence[gym.Env[Any, Any]] | gym.vector.VectorEnv
 #: ``(observation, reward, terminated, truncated, info)`` of one environment.
 StepResult = tuple[Any, float, bool, bool, dict[str, Any]]
+
+
+@runtime_checkable
+class EnvPool(Protocol):
+    """Environments held elsewhere (other processes, other machines), one per episode.
+
+    The first ``len(seeds)`` of them play a rollout; each steps only while its episode runs.
+    :class:`palaestra.distributed.RayEnvs` is one.
+    """
+
+    env_id: str | None
+    size: int
+
+    def reset(
+        self, seeds: Sequence[int | None], options: dict[str, Any] | None = None
+    ) -> tuple[list[Any], list[dict[str, Any]]]:
+        """Reset environment ``k`` with ``seeds[k]``; return observations and infos."""
+
+    def step(self, actions: dict[int, Any]) -> dict[int, StepResult]:
+        """Step environment ``k`` with ``actions[k]``, for each ``k`` given."""
+
+
+#: What the rollout loop plays on: one environment per episode, a vector env, or a pool.
+Envs = Sequence[gym.Env[Any, Any]] | gym.vector.VectorEnv | EnvPool
 
 
 class EnvBatch:
     """Resets and steps one environment per episode.
 
     Args:
-        envs: A list of environments, or a vector env with one copy per episode.
+        envs: A list of environments, or a vector env with one copy per episode, or a pool
+            with at least one per episode.
         size: Number of episodes.
     """
 
     def __init__(self, envs: Envs, size: int) -> None:
         self.vector: gym.vector.VectorEnv | None = None
+        self.pool: EnvPool | None = None
         self.envs: list[gym.Env[Any, Any]] = []
+        if isinstance(envs, EnvPool):
+            if envs.size < size:
+                raise InvalidArgumentError(f"a pool of {envs.size} environments for {size} seeds")
+            self.pool, self.env_id, self.size = envs, envs.env_id, size
+            return
         if isinstance(envs, gym.vector.VectorEnv):
             self.vector, count, spec = envs, envs.num_envs, envs.spec
         else:
@@ -40,6 +69,8 @@ class EnvBatch:
         self, seeds: Sequence[int | None], options: dict[str, Any] | None = None
     ) -> tuple[list[Any], list[dict[str, Any]]]:
         """Reset every environment with its seed."""
+        if self.pool is not None:
+            return self.pool.reset(seeds, options)
         if self.vector is not None:
             observations, infos = self.vector.reset(seed=list(seeds), options=options)  # type: ignore[arg-type]
             return list(observations), [_unbatch(infos, k) for k in range(self.size)]
@@ -51,6 +82,8 @@ class EnvBatch:
 
     def step(self, actions: dict[int, Any]) -> dict[int, StepResult]:
         """Step the environments of the episodes in ``actions``."""
+        if self.pool is not None:
+            return self.pool.step(actions)
         if self.vector is None:
             return {k: _as_step(self.envs[k].step(a)) for k, a in actions.items()}
         # Finished copies get a placeholder action; their results are ignored.

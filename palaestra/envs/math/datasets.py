@@ -6,8 +6,8 @@ Layouts (``layout=`` or detected from the first record with ``"auto"``):
   number after ``####``, commas removed, is the gold answer; the text before it is the
   solution);
 * ``math``: ``problem`` and ``solution`` fields, the gold answer in the solution's last
-  ``\boxed{}``, with the boxes right before it that list the same answer, as math-verify
-  reads a solution (an ``answer`` field, where present, wins);
+  ``\boxed{}``, as the MATH benchmark's own evaluation takes it (an ``answer`` field, where
+  present, wins);
 * ``generic``: a question field and an answer field, named by ``question_field`` and
   ``answer_field`` (default ``question`` / ``answer``).
 
@@ -164,25 +164,6 @@ def _field(record: dict[str, Any], name: str, where: str) -> str:
     return str(value).strip()
 
 
-#: Characters at the end of a MATH solution looked at for its boxed answer.
-_SOLUTION_TAIL = 4000
-
-
-def _solution_answer(solution: str) -> str | None:
-    r"""The boxed answer of a MATH solution, as math-verify reads a solution given as gold.
-
-    math-verify's own extraction (``extract_boxed_content``) takes the last ``\boxed{}`` and
-    the boxes right before it that list the same answer (``\boxed{1}, \boxed{-3}``). Only
-    the solution's end is read: the answer is there, and data files are outside input.
-    """
-    if extract_boxed(solution) is None:
-        return None
-    normalization = require(
-        "latex2sympy2_extended.math_normalization", "math", "reading MATH solutions"
-    )
-    return str(normalization.extract_boxed_content(solution[-_SOLUTION_TAIL:], mode="last"))
-
-
 def _problem(
     record: dict[str, Any],
     layout: str,
@@ -208,7 +189,7 @@ def _problem(
         question = _field(record, question_field or "problem", where)
         solution = _field(record, "solution", where)
         given = record.get("answer") not in (None, "")
-        gold = _field(record, "answer", where) if given else _solution_answer(solution)
+        gold = _field(record, "answer", where) if given else extract_boxed(solution)
         if not gold:
             raise DatasetError(f"{where}: MATH solution has no \\boxed{{}} answer")
         return Problem(question, normalize_gold(gold), solution, source=source)

@@ -119,7 +119,7 @@ def test_missing_and_empty_paths(tmp_path: Path) -> None:
         ("math", {"problem": "q", "solution": "So $x=\\boxed{\\frac{1}{2}}$."}, "\\frac{1}{2}"),
         ("math", {"problem": "q", "solution": "\\boxed{(1, +\\infty)}"}, "(1, +\\infty)"),
         ("math", {"problem": "q", "solution": "s", "answer": "$\\frac{1}{2}$"}, "\\frac{1}{2}"),
-        ("math", {"problem": "q", "solution": "$x=\\boxed{1}$ or $x=\\boxed{-3}$."}, "1,-3"),
+        ("math", {"problem": "q", "solution": "Area $\\boxed{6}$; perimeter $\\boxed{12}$."}, "12"),
         ("math", {"problem": "q", "solution": "It is \\boxed{1}, not 0.", "answer": 0}, "0"),
         ("math", {"problem": "q", "solution": "\\boxed{\\$18.90}"}, "\\$18.90"),
         ("generic", {"question": "q", "answer": 0.00001}, "0.00001"),
