@@ -82,6 +82,9 @@ def iteration_overhead(rounds: int) -> None:
                 trainer.iteration(iteration)
                 seconds = time.perf_counter() - start
                 best[workers] = min(best.get(workers, float("inf")), seconds)
+        for trainer in trainers.values():
+            if isinstance(trainer.envs, RayEnvs):
+                trainer.envs.close()
     extra = best[2] / best[0] - 1
     print(
         f"\nGRPO iteration, tiny model, 64 bandit episodes (best of {rounds}): "

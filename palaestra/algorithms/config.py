@@ -129,6 +129,8 @@ class TrainConfig:
             raise InvalidArgumentError(
                 f"rollout_workers must be >= 0 (0: in this process), got {self.rollout_workers}"
             )
+        if self.ray_address is not None and self.rollout_workers == 0:
+            raise InvalidArgumentError("ray_address needs rollout_workers > 0 (actors to place)")
         if self.lr <= 0 or self.sft_lr <= 0:
             raise InvalidArgumentError("lr and sft_lr must be positive")
         if self.layout not in LAYOUTS:

@@ -11,6 +11,7 @@ from collections.abc import Sequence
 from dataclasses import replace
 from typing import Any
 
+from palaestra.distributed import DistributedError
 from palaestra.errors import PalaestraError
 from palaestra.llm.hf_agent import HFAgent
 from palaestra.rollout import EnvPool, Episode, Turn, play
@@ -103,6 +104,11 @@ class TrainerSampler:
                     prefixes=None if prefixes is None else prefixes[start:stop],
                     clock=self.clock,
                 )
+        except DistributedError as exc:
+            # A pool that lost its actors for good: the run stops (naming its checkpoint).
+            raise RolloutError(
+                f"the rollout of iteration {self.iteration} failed on Ray: {exc}"
+            ) from exc
         except PalaestraError:
             raise
         except Exception as exc:

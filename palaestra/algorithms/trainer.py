@@ -75,6 +75,14 @@ class Trainer:
 
     def __init__(self, config: TrainConfig, algorithm: Algorithm) -> None:
         self.config, self.algorithm = config, algorithm
+        self.out = Path(config.out)
+        self.checkpoints = Checkpoints(self.out, config.keep_checkpoints)
+        # Checked first, before models load and actors start.
+        if not config.resume and self.checkpoints.exist():
+            raise InvalidArgumentError(
+                f"{self.out} already holds a run; pass --resume to continue it or choose "
+                "another --out"
+            )
         self.env_kwargs = config.parsed_env_kwargs()
         probe = gym.make(config.env, **self.env_kwargs)
         try:
@@ -150,19 +158,12 @@ class Trainer:
         algorithm.start(config.steps, config.seed + 7919 * self.accelerator.process_index)
         if algorithm.needs_scorer:  # IGPO scores the answer with the policy
             algorithm.attach_scorer(self.passes.answer_logprobs, self._tokenize)
-        self.out = Path(config.out)
-        self.checkpoints = Checkpoints(self.out, config.keep_checkpoints)
         self.log = RunLog(
             self.out, tensorboard=config.tensorboard, enabled=self.accelerator.is_main_process
         )
         self.start_iteration = 0
         if config.resume:
             self.start_iteration = self._load_checkpoint()
-        elif self.checkpoints.exist():
-            raise InvalidArgumentError(
-                f"{self.out} already holds a run; pass --resume to continue it or choose "
-                "another --out"
-            )
 
     # ------------------------------------------------------------------ the loop
 

@@ -5,6 +5,6 @@ seeds)`` plays episodes whose environments live in Ray actors, on this machine o
 cluster, while the agent generates for every episode in one batch where it is.
 """
 
-from palaestra.distributed.ray_envs import RayEnvs, connect
+from palaestra.distributed.ray_envs import DistributedError, RayEnvs, connect
 
-__all__ = ["RayEnvs", "connect"]
+__all__ = ["DistributedError", "RayEnvs", "connect"]

@@ -12,7 +12,9 @@ ray = pytest.importorskip("ray")
 from palaestra.agents import RandomAgent  # noqa: E402
 from palaestra.distributed import RayEnvs  # noqa: E402
 from palaestra.distributed.ray_envs import DistributedError  # noqa: E402
+from palaestra.errors import InvalidArgumentError  # noqa: E402
 from palaestra.rollout import Episode, play  # noqa: E402
+from tests.distributed.toy import ToyError  # noqa: E402 - registers the toy environments
 
 # One local cluster for the module, on one xdist worker (make test runs --dist loadgroup).
 pytestmark = pytest.mark.xdist_group("ray")
@@ -87,7 +89,7 @@ def test_an_unreachable_cluster_fails_at_once() -> None:
     out = subprocess.run(
         [sys.executable, "-c", code], capture_output=True, text=True, timeout=60
     ).stdout
-    assert out.startswith("DistributedError no Ray cluster answers at 127.0.0.1:9")
+    assert out.startswith("DistributedError no Ray cluster answers at '127.0.0.1:9'")
     assert "ray start --head" in out
 
 
@@ -99,9 +101,41 @@ def test_without_ray_the_error_names_the_extra(monkeypatch: pytest.MonkeyPatch) 
         RayEnvs("palaestra/Bandit-v0", 2, workers=1)
 
 
-def test_bad_sizes() -> None:
-    from palaestra.errors import InvalidArgumentError
+def test_an_environment_raises_as_itself_lowest_index_first() -> None:
+    pool = RayEnvs("palaestra-tests/Raising-v0", 4, workers=2, env_kwargs={"fail_at": 2})
+    try:
+        pool.reset([0, 1, 2, 3])
+        pool.step(dict.fromkeys(range(4), "a"))
+        with pytest.raises(ToyError, match="boom at step 2"):
+            pool.step({3: "a", 1: "a"})
+        assert pool.env_id == "palaestra-tests/Raising-v0"
+    finally:
+        pool.close()
 
+
+def test_an_environment_that_does_not_replay_the_same_stops_the_rollout() -> None:
+    pool = RayEnvs("palaestra-tests/Drifting-v0", 2, workers=2)
+    try:
+        pool.reset([0, 1])
+        pool.step({0: "a", 1: "a"})
+        ray.kill(pool.actors[1])
+        with pytest.raises(DistributedError, match=r"environment 1 .* did not replay the same"):
+            pool.step({0: "a", 1: "a"})
+    finally:
+        pool.close()
+
+
+def test_a_pool_needs_seeds_and_is_not_used_after_close() -> None:
+    pool = RayEnvs("palaestra/Bandit-v0", 2, workers=1)
+    with pytest.raises(InvalidArgumentError, match="needs a seed for every episode"):
+        pool.reset([0, None])
+    pool.close()
+    pool.close()
+    with pytest.raises(InvalidArgumentError, match="closed"):
+        pool.reset([0, 1])
+
+
+def test_bad_sizes() -> None:
     with pytest.raises(InvalidArgumentError, match="must be positive"):
         RayEnvs("palaestra/Bandit-v0", 0, workers=1)
     pool = RayEnvs("palaestra/Bandit-v0", 2, workers=1)
@@ -135,3 +169,18 @@ def test_a_training_run_on_actors_is_the_run_in_this_process(tmp_path) -> None: 
     (local_metrics, local_weights), (ray_metrics, ray_weights) = runs
     assert ray_metrics == local_metrics
     assert all(bool((local_weights[n] == ray_weights[n]).all()) for n in local_weights)
+
+
+def test_a_pool_lost_for_good_stops_the_run_naming_its_checkpoint(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from palaestra.algorithms import GRPO, GRPOConfig
+    from palaestra.algorithms.trainer import Trainer, TrainingError
+    from tests.algorithms.helpers import config
+
+    trainer = Trainer(config(tmp_path, rollout_workers=1), GRPO(GRPOConfig()))
+
+    def lost(actions: dict) -> dict:
+        raise DistributedError("the Ray actor holding palaestra/Bandit-v0 environments died")
+
+    trainer.envs.step = lost  # type: ignore[method-assign, union-attr]
+    with pytest.raises(TrainingError, match=r"failed on Ray: .*died; the last checkpoint is"):
+        trainer.run()

@@ -90,7 +90,9 @@ def test_a_game_made_for_one_episode_is_discarded_after_it() -> None:
     env = gym.make("palaestra/TextWorld-v0", **TextWorldEnv.unseen_game_kwargs)
     before = games()
     env.reset(seed=2**100 + 7)  # a game of its own: generated now
-    made = games() - before
+    game = env.unwrapped._game  # type: ignore[attr-defined]
+    # Only this game's files: other tests may make pool games in the folder meanwhile.
+    made = (games() - before) & {game.with_suffix(".z8").name, game.with_suffix(".json").name}
     assert len(made) == 2
     env.unwrapped.discard_game()  # type: ignore[attr-defined]
     assert not made & games()
@@ -99,5 +101,5 @@ def test_a_game_made_for_one_episode_is_discarded_after_it() -> None:
     pooled.reset(seed=0)
     kept = games()
     pooled.unwrapped.discard_game()  # type: ignore[attr-defined]
-    assert games() == kept  # a pool's game is everyone's: kept
+    assert kept <= games()  # a pool's game is everyone's: kept (others may add games)
     pooled.close()
