@@ -146,7 +146,7 @@ class MathEnv(TextEnv):
         self.problem = Problem("", "")
         self._attempts = 0
         self._solved = False
-        self._graded: tuple[str, Grade | None] = ("", None)
+        self._grade: Grade | None = None  # the grade of the reply being stepped
 
     # ------------------------------------------------------------------ TextEnv
 
@@ -169,7 +169,7 @@ class MathEnv(TextEnv):
         grade = self.grader.grade(text, self.problem.answer)
         if not grade.answered:
             raise InvalidAction("no final answer found; give it as \\boxed{...}")
-        self._graded = (text, grade)
+        self._grade = grade
         return text
 
     def _step(self, action: str) -> Transition:
@@ -209,9 +209,8 @@ class MathEnv(TextEnv):
 
     def _answer(self, reply: str) -> Transition:
         self._attempts += 1
-        graded, grade = self._graded
-        if graded != reply or grade is None:
-            grade = self.grader.grade(reply, self.problem.answer)
+        grade = self._grade  # graded by _parse_action, which every step runs first
+        assert grade is not None
         formatted = extract_boxed(reply) is not None
         reward = self.format_reward if formatted else 0.0
         info: dict[str, Any] = {"answer": grade.answer, "grade_reason": grade.reason}

@@ -165,13 +165,12 @@ def _shown(answer: str) -> str:
 
 
 def _from_worker(result: TaskResult, timeout: float) -> Grade:
+    # Timed out: math-verify's own timeout fired (the worker says so), or the pool's did.
+    if (result.value[1] if result.ok else result.error) in (_TIMED_OUT, "timeout"):
+        return Grade(False, f"grading timed out after {timeout:g} s", None)
     if result.ok:
         correct, reason, answer = result.value
-        if reason == _TIMED_OUT:
-            return Grade(False, f"grading timed out after {timeout:g} s", None)
         return Grade(bool(correct), str(reason), None if answer is None else _shown(answer))
-    if result.error == "timeout":
-        return Grade(False, f"grading timed out after {timeout:g} s", None)
     # The worker died (memory limit) or math-verify raised.
     return Grade(False, f"grading failed: {result.error}", None)
 
