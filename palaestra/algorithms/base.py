@@ -22,13 +22,11 @@ import torch
 from palaestra.algorithms.batch import TokenBatch
 from palaestra.algorithms.losses import (
     LOSS_AGGREGATIONS,
-    Gather,
     LossAggregation,
     clip_cov_tokens,
     clipped_surrogate,
     kl_cov_loss,
     kl_cov_tokens,
-    local_gather,
     token_covariance,
 )
 from palaestra.errors import InvalidArgumentError
@@ -307,12 +305,11 @@ class Algorithm:
         mask: torch.Tensor,
         extra: torch.Tensor,
         generator: torch.Generator,
-        gather: Gather = local_gather,
     ) -> torch.Tensor:
         """Tokens Clip-Cov or KL-Cov act on, chosen once over the whole batch.
 
-        Cov is computed over all the batch's action tokens, whatever the micro-batch size,
-        and over every training process's (``gather``).
+        Cov is computed over all the batch's action tokens, whatever the micro-batch size
+        (every training process holds the whole batch).
 
         Args:
             advantages: Token advantages of the whole batch.
@@ -320,14 +317,13 @@ class Algorithm:
             mask: The loss mask.
             extra: ``[n]`` rows of the extra term.
             generator: Seeded randomness of Clip-Cov's choice (the same on every process).
-            gather: Gathers a tensor from every training process.
         """
         config = self.config
         if config.covariance_control == "none":
             return torch.zeros_like(mask)
-        covariance = token_covariance(advantages, logprobs, mask, gather)
+        covariance = token_covariance(advantages, logprobs, mask)
         if config.covariance_control == "kl_cov":
-            return kl_cov_tokens(covariance, mask, ratio=config.kl_cov_ratio, gather=gather)
+            return kl_cov_tokens(covariance, mask, ratio=config.kl_cov_ratio)
         return clip_cov_tokens(
             covariance,
             mask,
@@ -335,7 +331,6 @@ class Algorithm:
             lower=config.clip_cov_lower,
             upper=config.clip_cov_upper,
             generator=generator,
-            gather=gather,
         )
 
     def token_loss(self, ctx: LossContext) -> TokenLoss:

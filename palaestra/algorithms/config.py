@@ -16,6 +16,7 @@ from palaestra.llm.prompting import EXTRACT_MODES, ExtractMode
 
 Schedule = Literal["constant", "linear", "cosine"]
 Precision = Literal["auto", "fp32", "bf16"]
+GenerationBackend = Literal["hf", "vllm"]
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -67,6 +68,12 @@ class TrainConfig:
         rollout_workers: Ray actors holding the rollout's environments and stepping them
             (0: in this process). Episodes do not depend on it: the same seeds give the
             same run with any number. Needs palaestra[distributed].
+        generation_workers: Ray actors that generate the rollout's replies, each with a
+            copy of the policy that gets the new weights after every update (0: this
+            process generates). Episodes do not depend on it. Needs palaestra[distributed].
+        generation_backend: What generation actors generate with: ``hf`` (palaestra's
+            decoder, CPU or GPU) or ``vllm`` (vLLM's engine, one GPU per actor; needs
+            vllm). With vllm the log-probs the update uses are recomputed by the learner.
         ray_address: The Ray cluster to join (default: ``RAY_ADDRESS``, else a local
             cluster started for the run).
     """
@@ -108,6 +115,8 @@ class TrainConfig:
     tensorboard: bool = True
     progress: bool = True
     rollout_workers: int = 0
+    generation_workers: int = 0
+    generation_backend: GenerationBackend = "hf"
     ray_address: str | None = None
 
     def __post_init__(self) -> None:
@@ -129,8 +138,23 @@ class TrainConfig:
             raise InvalidArgumentError(
                 f"rollout_workers must be >= 0 (0: in this process), got {self.rollout_workers}"
             )
-        if self.ray_address is not None and self.rollout_workers == 0:
-            raise InvalidArgumentError("ray_address needs rollout_workers > 0 (actors to place)")
+        if self.generation_workers < 0:
+            raise InvalidArgumentError(
+                "generation_workers must be >= 0 (0: in this process), "
+                f"got {self.generation_workers}"
+            )
+        if self.generation_backend not in ("hf", "vllm"):
+            raise InvalidArgumentError(
+                f"generation_backend must be hf or vllm, got {self.generation_backend!r}"
+            )
+        if self.generation_backend == "vllm" and self.generation_workers == 0:
+            raise InvalidArgumentError(
+                "generation_backend vllm runs in generation actors: set generation_workers"
+            )
+        if self.ray_address is not None and self.rollout_workers + self.generation_workers == 0:
+            raise InvalidArgumentError(
+                "ray_address needs rollout_workers or generation_workers > 0 (actors to place)"
+            )
         if self.lr <= 0 or self.sft_lr <= 0:
             raise InvalidArgumentError("lr and sft_lr must be positive")
         if self.layout not in LAYOUTS:

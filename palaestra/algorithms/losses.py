@@ -19,7 +19,6 @@ and passed in (``Normalizer``).
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Literal
 
@@ -132,37 +131,21 @@ class Normalizer:
         return (masked.sum(-1) / self.norm_length).sum() / self.sequences
 
 
-#: Gathers a 1-D CPU tensor from every training process: one tensor per process in rank
-#: order (this process's included), and this process's rank. One process gathers its own.
-Gather = Callable[[torch.Tensor], tuple[list[torch.Tensor], int]]
-
-
-def local_gather(tensor: torch.Tensor) -> tuple[list[torch.Tensor], int]:
-    """The :data:`Gather` of a single process."""
-    return [tensor], 0
-
-
 def token_covariance(
     advantages: torch.Tensor,
     logprobs: torch.Tensor,
     mask: torch.Tensor,
-    gather: Gather = local_gather,
 ) -> torch.Tensor:
     """Cov_k = (A_k − mean A)(logπ_k − mean logπ) over the masked tokens (0 elsewhere).
 
     The covariance that drives entropy collapse (Cui et al., 2025, "The Entropy Mechanism of
-    Reinforcement Learning for Reasoning Language Models"); detached. The means are over
-    the masked tokens of every process (``gather``).
+    Reinforcement Learning for Reasoning Language Models"); detached.
     """
     selected = mask.bool()
-    a, lp = advantages.detach(), logprobs.detach()
-    totals = torch.stack(
-        [a[selected].sum(), lp[selected].sum(), selected.sum().to(a.dtype)]
-    ).float()
-    summed = torch.stack(gather(totals.cpu())[0]).sum(0).to(a.device)
-    if summed[2] == 0:
+    if not selected.any():
         return torch.zeros_like(advantages)
-    centred = (a - summed[0] / summed[2]) * (lp - summed[1] / summed[2])
+    a, lp = advantages.detach(), logprobs.detach()
+    centred = (a - a[selected].float().mean()) * (lp - lp[selected].float().mean())
     return centred * mask
 
 
@@ -174,48 +157,31 @@ def clip_cov_tokens(
     lower: float,
     upper: float,
     generator: torch.Generator,
-    gather: Gather = local_gather,
 ) -> torch.Tensor:
     """Clip-Cov's choice: a random ⌈ratio·N⌉ of the N masked tokens with lower < Cov < upper.
 
-    N and the candidates are those of every process (``gather``); every process draws the
-    same choice from its identically seeded ``generator`` and keeps its own tokens of it.
     Returns a 0/1 tensor of the chosen tokens; their loss passes no gradient.
     """
     flat = (mask.bool() & (covariance > lower) & (covariance < upper)).flatten()
     candidates = torch.nonzero(flat).flatten().cpu()
-    parts, rank = gather(torch.tensor([len(candidates), int(mask.sum())]))
-    counts = torch.stack(parts)
-    offset = int(counts[:rank, 0].sum())
-    total, tokens = int(counts[:, 0].sum()), int(counts[:, 1].sum())
-    count = math.ceil(ratio * tokens)
+    count = math.ceil(ratio * int(mask.sum()))
     chosen = torch.zeros(mask.numel())
-    if count and total:
-        order = torch.randperm(total, generator=generator)[:count]
-        mine = order[(order >= offset) & (order < offset + len(candidates))] - offset
-        chosen[candidates[mine]] = 1.0
+    if count and len(candidates):
+        order = torch.randperm(len(candidates), generator=generator)[:count]
+        chosen[candidates[order]] = 1.0
     return chosen.view(mask.shape).to(mask.device)
 
 
-def kl_cov_tokens(
-    covariance: torch.Tensor, mask: torch.Tensor, *, ratio: float, gather: Gather = local_gather
-) -> torch.Tensor:
-    """KL-Cov's choice: the top ⌈ratio·N⌉ (at least one) of the N masked tokens by Cov.
-
-    N and the ranking are over every process's tokens (``gather``).
-    """
+def kl_cov_tokens(covariance: torch.Tensor, mask: torch.Tensor, *, ratio: float) -> torch.Tensor:
+    """KL-Cov's choice: the top ⌈ratio·N⌉ (at least one) of the N masked tokens by Cov."""
     chosen = torch.zeros_like(mask)
     positions = torch.nonzero(mask.bool().flatten()).flatten()
     values = covariance.flatten()[positions].detach().float().cpu()
-    parts, rank = gather(values)
-    everything = torch.cat(parts)
-    if not len(everything):
+    if not len(values):
         return chosen
-    count = min(max(1, math.ceil(ratio * len(everything))), len(everything))
-    offset = sum(len(p) for p in parts[:rank])
-    top = torch.topk(everything, count).indices
-    mine = top[(top >= offset) & (top < offset + len(values))] - offset
-    chosen.view(-1)[positions[mine.to(positions.device)]] = 1.0
+    count = min(max(1, math.ceil(ratio * len(values))), len(values))
+    top = torch.topk(values, count).indices
+    chosen.view(-1)[positions[top.to(positions.device)]] = 1.0
     return chosen
 
 

@@ -97,3 +97,22 @@ def fp32_accelerator(cpu: bool) -> Any:
             )
         AcceleratorState._reset_state()
     return Accelerator(cpu=cpu, mixed_precision="no")
+
+
+def check_distributed_type(accelerator: Any) -> None:
+    """Refuse a launch the trainer does not support: it runs on one process or with DDP.
+
+    The rollout generates with the whole model in every process, which FSDP and DeepSpeed
+    ZeRO-3 shard away; ZeRO's own gradient accumulation would not follow the trainer's
+    mini-batches.
+
+    Raises:
+        InvalidArgumentError: accelerate was launched with FSDP or DeepSpeed.
+    """
+    kind = str(accelerator.distributed_type).rsplit(".", 1)[-1]
+    if kind in ("FSDP", "DEEPSPEED", "MEGATRON_LM"):
+        raise InvalidArgumentError(
+            f"palaestra train runs on one process or with DDP, not {kind}: launch with "
+            "examples/accelerate/ddp.yaml; for memory, use --lora-rank, "
+            "--gradient-checkpointing and --precision bf16"
+        )

@@ -79,18 +79,22 @@ class PolicyPasses:
         old: bool,
         ref: bool,
         values: Callable[[torch.Tensor], torch.Tensor] | None,
+        rows: torch.Tensor | None = None,
     ) -> dict[str, torch.Tensor]:
         """The no-grad pass: each asked-for tensor ``[n, L-1]`` of the batch.
 
         ``old``: log-probs of the current policy; ``ref``: of the reference; ``values``:
-        the value head on the last hidden states.
+        the value head on the last hidden states. Only ``rows`` (default: all) are
+        computed; the others are 0.
         """
         wanted = {"old": old, "ref": ref, "values": values is not None}
         out = {k: torch.zeros(batch.loss_mask.shape) for k, on in wanted.items() if on}
         if not out:
             return out
         self.policy.eval()
-        for rows in torch.split(torch.arange(batch.input_ids.size(0)), self.micro_batch_size):
+        if rows is None:
+            rows = torch.arange(batch.input_ids.size(0))
+        for rows in torch.split(rows, self.micro_batch_size):  # noqa: B020 - a part of rows
             part = batch.select(rows)
             width = part.targets.size(1)
             if old or values is not None:

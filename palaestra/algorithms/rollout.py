@@ -1,18 +1,21 @@
 """The trainer's :class:`~palaestra.algorithms.base.Sampler`: seeded rollouts on the policy.
 
-Seeds are a function of (run seed, iteration, process, stream, group) only, so a run is the
-same whoever plays it; ``stream`` 1 is for the extra rollouts an algorithm asks for
-(regularization sets), which get seeds and group ids of their own.
+Seeds are a function of (run seed, iteration, stream, group) only, and each episode samples
+from its own stream keyed by (run seed, iteration, call, position): a run is the same
+whoever plays it. Under a multi-process launch each process plays a contiguous share of
+every call's episodes and all of them are gathered, so every process holds the whole
+rollout, as a single process playing it would. ``stream`` 1 is for the extra rollouts an
+algorithm asks for (regularization sets), which get seeds and group ids of their own.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import replace
 from typing import Any
 
 from palaestra.distributed import DistributedError
-from palaestra.errors import PalaestraError
+from palaestra.errors import InvalidArgumentError, PalaestraError
 from palaestra.llm.hf_agent import HFAgent
 from palaestra.rollout import EnvPool, Episode, Turn, play
 
@@ -22,6 +25,16 @@ STREAM_GROUPS = 100_000
 
 class RolloutError(PalaestraError):
     """An environment raised during a rollout."""
+
+
+#: Gathers a picklable object from every training process: one per process, in rank order.
+GatherObjects = Callable[[Any], list[Any]]
+
+
+def shard(count: int, process: tuple[int, int]) -> range:
+    """The positions of ``count`` items that process ``index`` of ``processes`` handles."""
+    index, processes = process
+    return range(index * count // processes, (index + 1) * count // processes)
 
 
 class TrainerSampler:
@@ -35,6 +48,7 @@ class TrainerSampler:
         seed: The run's seed.
         max_turns: Cut episodes after this many turns.
         process: This process's index and the number of processes.
+        gather: Gathers each process's episodes (needed with more than one process).
     """
 
     def __init__(
@@ -47,22 +61,23 @@ class TrainerSampler:
         seed: int,
         max_turns: int | None,
         process: tuple[int, int] = (0, 1),
+        gather: GatherObjects | None = None,
     ) -> None:
+        if process[1] > 1 and gather is None:
+            raise InvalidArgumentError("several processes need a gather of their episodes")
         self.agent, self.envs = agent, envs
         self.groups, self.group_size = groups, group_size
         self.seed, self.max_turns = seed, max_turns
-        self.process_index, self.processes = process
+        self.process = process
+        self.gather = gather
         self.iteration = 0
+        self.calls = (0, 0)  # (iteration, play calls in it): part of each episode's key
         self.clock: dict[str, float] = {"agent_s": 0.0, "env_s": 0.0}
 
     def seeds(self, groups: int | None = None, *, stream: int = 0) -> list[int]:
         """The seed of each group of this iteration (at most ``groups`` per iteration)."""
         count = min(groups or self.groups, self.groups)
-        base = (
-            (self.seed * 1_000_003 + self.iteration * self.groups) * self.processes
-            + self.process_index * self.groups
-            + stream * 500_000_009
-        )
+        base = self.seed * 1_000_003 + self.iteration * self.groups + stream * 500_000_009
         return [base + g for g in range(count)]
 
     def rollout(
@@ -84,7 +99,48 @@ class TrainerSampler:
         prefixes: Sequence[Sequence[Turn]] | None = None,
         temperature: float | None = None,
     ) -> list[Episode]:
-        """One episode per seed, in waves of at most one rollout's size."""
+        """One episode per seed, in waves of at most one rollout's size.
+
+        With several processes each plays its share and every process gets all episodes.
+        """
+        iteration, call = self.calls
+        call = call + 1 if iteration == self.iteration else 0
+        self.calls = (self.iteration, call)
+        mine = shard(len(seeds), self.process)
+        keys = [(self.seed, self.iteration, call, position) for position in mine]
+        try:
+            episodes = self._play(
+                [seeds[k] for k in mine],
+                [group_ids[k] for k in mine],
+                keys,
+                prefixes=None if prefixes is None else [prefixes[k] for k in mine],
+                temperature=temperature,
+            )
+            failure: PalaestraError | None = None
+        except PalaestraError as exc:
+            if self.gather is None:
+                raise
+            episodes, failure = [], exc
+        if self.gather is None:
+            return episodes
+        # Every process learns of a failure anywhere, so none waits for the others forever.
+        parts = self.gather((episodes, None if failure is None else str(failure)))
+        if failure is not None:
+            raise failure
+        for rank, (_, error) in enumerate(parts):
+            if error is not None:
+                raise RolloutError(f"training process {rank} failed in the rollout: {error}")
+        return [episode for part, _ in parts for episode in part]
+
+    def _play(
+        self,
+        seeds: Sequence[int],
+        group_ids: Sequence[int],
+        keys: Sequence[tuple[int, ...]],
+        *,
+        prefixes: Sequence[Sequence[Turn]] | None,
+        temperature: float | None,
+    ) -> list[Episode]:
         episodes: list[Episode] = []
         envs = self.envs
         size = envs.size if isinstance(envs, EnvPool) else len(envs)
@@ -103,6 +159,7 @@ class TrainerSampler:
                     max_turns=self.max_turns,
                     prefixes=None if prefixes is None else prefixes[start:stop],
                     clock=self.clock,
+                    keys=keys[start:stop],
                 )
         except DistributedError as exc:
             # A pool that lost its actors for good: the run stops (naming its checkpoint).

@@ -43,7 +43,7 @@ from palaestra.algorithms.base import (
 )
 from palaestra.algorithms.gigpo import GiGPO, GiGPOConfig, GiGPOMode
 from palaestra.algorithms.grpo import GRPO, GRPOConfig
-from palaestra.algorithms.losses import Gather, clip_cov_tokens, local_gather, token_covariance
+from palaestra.algorithms.losses import clip_cov_tokens, token_covariance
 from palaestra.algorithms.rloo import RLOO, RLOOConfig
 from palaestra.errors import InvalidArgumentError
 from palaestra.rollout.records import Episode
@@ -219,21 +219,20 @@ class SPEAR(Algorithm):
         mask: torch.Tensor,
         extra: torch.Tensor,
         generator: torch.Generator,
-        gather: Gather = local_gather,
     ) -> torch.Tensor:
         """Clip-Cov on each loss, over its own tokens.
 
         On-policy rows use (r, lb, ub), replayed rows (r = 0.02, lb, ub = 40).
         """
         if self.config.covariance_control != "clip_cov":
-            return super().covariance_tokens(advantages, logprobs, mask, extra, generator, gather)
+            return super().covariance_tokens(advantages, logprobs, mask, extra, generator)
         chosen = torch.zeros_like(mask)
         for rows, ratio, upper in (
             (~extra, self.config.clip_cov_ratio, self.config.clip_cov_upper),
             (extra, self.config.replay_clip_cov_ratio, self.config.replay_clip_cov_upper),
         ):
             part = mask * rows[:, None]
-            covariance = token_covariance(advantages, logprobs, part, gather)
+            covariance = token_covariance(advantages, logprobs, part)
             chosen += clip_cov_tokens(
                 covariance,
                 part,
@@ -241,7 +240,6 @@ class SPEAR(Algorithm):
                 lower=self.config.clip_cov_lower,
                 upper=upper,
                 generator=generator,
-                gather=gather,
             )
         return chosen
 

@@ -19,14 +19,19 @@ One iteration, top to bottom (:meth:`Trainer.iteration`):
    mean and max, approximate KL.
 
 Devices: CPU or CUDA through one code path (``accelerate``): bf16 autocast, gradient
-checkpointing and LoRA (peft) are switches; under ``accelerate launch`` each process plays
-its own seeds and gradients are averaged (DDP). Runs write ``metrics.jsonl``, TensorBoard
-logs, checkpoints and, at the end, ``curves.png``; ``resume=True`` continues from the last
-checkpoint to the same numbers as an unbroken run.
+checkpointing and LoRA (peft) are switches. Under ``accelerate launch`` (DDP) the processes
+share one global batch: each plays a share of every rollout and all of them hold the whole
+of it, so advantages, filters, covariance choices and loss denominators are the global
+batch's; each process computes a share of the pre-pass and trains a share of every
+mini-batch, and gradients are summed. N processes give the single-process run's numbers.
+Runs write ``metrics.jsonl``, TensorBoard logs, checkpoints and, at the end,
+``curves.png``; ``resume=True`` continues from the last checkpoint to the same numbers as
+an unbroken run.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import time
 from dataclasses import asdict
@@ -42,6 +47,7 @@ from palaestra.algorithms.checkpoints import Checkpoints
 from palaestra.algorithms.config import TrainConfig
 from palaestra.algorithms.losses import Normalizer, kl_k3
 from palaestra.algorithms.model_setup import (
+    check_distributed_type,
     fp32_accelerator,
     frozen_copy,
     load_policy,
@@ -49,7 +55,7 @@ from palaestra.algorithms.model_setup import (
     resolve_device,
 )
 from palaestra.algorithms.passes import PolicyPasses
-from palaestra.algorithms.rollout import RolloutError, TrainerSampler, rollout_metrics
+from palaestra.algorithms.rollout import RolloutError, TrainerSampler, rollout_metrics, shard
 from palaestra.algorithms.runlog import RunLog, read_metrics
 from palaestra.algorithms.sft import warm_start
 from palaestra.algorithms.update_stats import UPDATE_KEYS, UpdateStats
@@ -95,6 +101,8 @@ class Trainer:
         # accelerate's state is one per process and could not change between runs.
         self.accelerator = fp32_accelerator(cpu=device == "cpu")
         self.device = self.accelerator.device
+        self.process = (self.accelerator.process_index, self.accelerator.num_processes)
+        check_distributed_type(self.accelerator)
         model, self.tokenizer = load_policy(config, str(self.device))
         self.reference = None
         if algorithm.config.kl_coef > 0 and config.lora_rank == 0:
@@ -120,7 +128,7 @@ class Trainer:
                 max_new_tokens=config.max_new_tokens, temperature=config.temperature
             ),
             prompt=PromptConfig(history=config.history, extract=config.extract),
-            seed=config.seed + 7919 * self.accelerator.process_index,
+            seed=config.seed,
             max_batch_size=batch_size,
         )
         self.passes = PolicyPasses(
@@ -133,17 +141,19 @@ class Trainer:
             micro_batch_size=config.micro_batch_size,
             pad_id=self.agent.pad_id,
         )
+        # Each process plays its share of a rollout: that many environments.
+        share = -(-batch_size // self.process[1])
         self.envs: list[gym.Env[Any, Any]] | RayEnvs
         if config.rollout_workers > 0:
             self.envs = RayEnvs(
                 config.env,
-                batch_size,
+                share,
                 workers=config.rollout_workers,
                 env_kwargs=self.env_kwargs,
                 address=config.ray_address,
             )
         else:
-            self.envs = [gym.make(config.env, **self.env_kwargs) for _ in range(batch_size)]
+            self.envs = [gym.make(config.env, **self.env_kwargs) for _ in range(share)]
         self.sampler = TrainerSampler(
             self.agent,
             self.envs,
@@ -151,11 +161,13 @@ class Trainer:
             group_size=config.group_size,
             seed=config.seed,
             max_turns=config.max_turns,
-            process=(self.accelerator.process_index, self.accelerator.num_processes),
+            process=self.process,
+            gather=self._gather_object if self.process[1] > 1 else None,
         )
         # Randomness of loss terms (Clip-Cov's token choice): seeded, checkpointed.
         self.loss_generator = torch.Generator().manual_seed(config.seed)
-        algorithm.start(config.steps, config.seed + 7919 * self.accelerator.process_index)
+        # The same on every process: each takes the same decisions on the same global batch.
+        algorithm.start(config.steps, config.seed)
         if algorithm.needs_scorer:  # IGPO scores the answer with the policy
             algorithm.attach_scorer(self.passes.answer_logprobs, self._tokenize)
         self.log = RunLog(
@@ -226,6 +238,7 @@ class Trainer:
 
     def _update(self, training: TrainingSet, iteration: int) -> dict[str, float]:
         config, algorithm = self.config, self.algorithm
+        processes = self.process[1]
         samples = build_samples(training.episodes, config.layout)
         batch = TokenBatch.collate(samples, self.agent.pad_id)
         extra = batch.episode >= training.main
@@ -233,23 +246,28 @@ class Trainer:
         need_old = several_steps or algorithm.config.covariance_control != "none"
         pre = self.passes.pre_pass(
             batch,
+            rows=torch.cat(
+                [torch.zeros(0, dtype=torch.long)]
+                + [
+                    rows
+                    for rows, weight in self._micro_batches(torch.arange(len(samples)))
+                    if weight
+                ]
+            ),
             old=need_old,
             ref=algorithm.config.kl_coef > 0,
             values=algorithm.values if algorithm.needs_values else None,
         )
+        pre = {name: self._sum(tensor) for name, tensor in pre.items()}
         advantages = algorithm.token_advantages(training, batch, pre.get("values"))
         # Extra rows with no advantage anywhere train nothing: out of every denominator,
         # and out of the mini-batches (a step on them alone would move AdamW's momentum).
         idle = extra & ~(advantages != 0).any(-1)
         mask = batch.loss_mask * (~idle)[:, None]
         trained = mask.any(-1)
+        # Every process holds the whole batch: the choice is over all of its tokens.
         covariance = algorithm.covariance_tokens(
-            advantages,
-            pre.get("old", batch.sample_logprobs),
-            mask,
-            extra,
-            self.loss_generator,
-            self._gather,
+            advantages, pre.get("old", batch.sample_logprobs), mask, extra, self.loss_generator
         )
         # (mask of the term, its weight): the main loss, then the extra term.
         terms = [(mask * (~extra)[:, None], 1.0), (mask * extra[:, None], training.extra_weight)]
@@ -264,7 +282,8 @@ class Trainer:
                     for term, _ in terms
                 ]
                 self.optimizer.zero_grad()
-                for rows in torch.split(minibatch, config.micro_batch_size):
+                parts = self._micro_batches(minibatch)
+                for index, (rows, weight) in enumerate(parts):
                     part = batch.select(rows)
 
                     def crop(
@@ -293,10 +312,19 @@ class Trainer:
                         iteration=iteration,
                     )
                     masks = [crop(term) for term, _ in terms]
-                    loss = self._micro_loss(ctx, masks, normalizers, [w for _, w in terms], stats)
-                    if not torch.isfinite(loss):
+                    loss = self._micro_loss(
+                        ctx, masks, normalizers, [w for _, w in terms], stats if weight else None
+                    )
+                    # With several processes a non-finite loss reaches every process's
+                    # gradient norm (checked below): raising here alone would strand them.
+                    if processes == 1 and not torch.isfinite(loss):
                         raise TrainingError(f"the loss is not finite at iteration {iteration}")
-                    self.accelerator.backward(loss)
+                    # DDP averages gradients over processes: x processes makes it their sum.
+                    # Gradients are exchanged once, after the last micro-batch.
+                    last = index == len(parts) - 1
+                    with contextlib.nullcontext() if last else self.accelerator.no_sync(self.model):
+                        self.accelerator.backward(loss * (weight * processes))
+                self._sum_own_gradients()
                 params = [p for group in self.optimizer.param_groups for p in group["params"]]
                 grad_norm = self.accelerator.clip_grad_norm_(params, config.max_grad_norm)
                 if not torch.isfinite(torch.as_tensor(grad_norm)):
@@ -305,7 +333,23 @@ class Trainer:
                 stats.step(float(grad_norm))
         self.scheduler.step()
         self.policy.eval()
+        if processes > 1:
+            stats.merge(self._gather_object(stats))
         return stats.metrics(advantages, mask, sequences=len(samples))
+
+    def _micro_batches(self, rows: torch.Tensor) -> list[tuple[torch.Tensor, float]]:
+        """This process's micro-batches of ``rows``, as (rows, weight) pairs.
+
+        The rows are cut into micro-batches as one process would cut them, and each process
+        takes a contiguous share of those: every micro-batch is the same tensor whichever
+        process runs it, so its forward pass gives the same numbers bit for bit. Every
+        process runs the same number of micro-batches (DDP exchanges gradients in
+        lockstep): one with fewer pads with a row of weight 0, which adds no gradient.
+        """
+        parts = torch.split(rows, self.config.micro_batch_size)
+        mine = [(parts[k], 1.0) for k in shard(len(parts), self.process)]
+        count = -(-len(parts) // self.process[1])
+        return mine + [(rows[:1], 0.0)] * (count - len(mine))
 
     def _micro_loss(
         self,
@@ -313,7 +357,7 @@ class Trainer:
         masks: list[torch.Tensor],
         normalizers: list[Normalizer],
         weights: list[float],
-        stats: UpdateStats,
+        stats: UpdateStats | None,
     ) -> torch.Tensor:
         """The micro-batch's share of the mini-batch loss; records the update's statistics.
 
@@ -338,18 +382,38 @@ class Trainer:
         extra = self.algorithm.extra_loss(ctx, main_mean)
         if extra is not None:
             loss = loss + extra
-        stats.add(ctx, loss=loss, kl=kl, clipped=clipped, log_ratio=log_ratio)
+        if stats is not None:
+            stats.add(ctx, loss=loss, kl=kl, clipped=clipped, log_ratio=log_ratio)
         return loss
 
     # ------------------------------------------------------------------ set-up, state
 
-    def _gather(self, tensor: torch.Tensor) -> tuple[list[torch.Tensor], int]:
-        """``tensor`` from every process, in rank order, and this process's rank."""
-        if self.accelerator.num_processes == 1:
-            return [tensor], 0
+    def _gather_object(self, value: Any) -> list[Any]:
+        """``value`` from every process, in rank order."""
         from accelerate.utils import gather_object
 
-        return list(gather_object([tensor])), self.accelerator.process_index
+        return list(gather_object([value]))
+
+    def _sum(self, tensor: torch.Tensor) -> torch.Tensor:
+        """The sum of ``tensor`` over the processes (each filled its own rows)."""
+        if self.process[1] == 1:
+            return tensor
+        summed: torch.Tensor = self.accelerator.reduce(tensor.to(self.device), reduction="sum")
+        return summed.cpu()
+
+    def _sum_own_gradients(self) -> None:
+        """Sum the gradients of the algorithm's own parameters (a value head) over processes.
+
+        They live outside the DDP model, whose gradients DDP exchanges itself.
+        """
+        processes = self.process[1]
+        if processes == 1:
+            return
+        for parameter in self.algorithm.parameters():
+            if parameter.grad is None:
+                parameter.grad = torch.zeros_like(parameter)
+            torch.distributed.all_reduce(parameter.grad)
+            parameter.grad /= processes  # each process's share was scaled by the count
 
     def _tokenize(self, text: str) -> list[int]:
         return list(self.tokenizer(text, add_special_tokens=False)["input_ids"])
@@ -376,7 +440,6 @@ class Trainer:
             state={
                 "optimizer": self.optimizer.state_dict(),
                 "scheduler": self.scheduler.state_dict(),
-                "sampling_rng": self.agent.generator.get_state(),
                 "loss_rng": self.loss_generator.get_state(),
                 "algorithm": self.algorithm.state_dict(),
             },
@@ -393,7 +456,6 @@ class Trainer:
             raise TrainingError(str(exc)) from exc
         self.optimizer.load_state_dict(state["optimizer"])
         self.scheduler.load_state_dict(state["scheduler"])
-        self.agent.generator.set_state(state["sampling_rng"])
         self.loss_generator.set_state(state["loss_rng"])
         self.algorithm.load_state_dict(state["algorithm"])
         iteration = int(state["iteration"])

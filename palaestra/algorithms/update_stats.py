@@ -72,6 +72,14 @@ class UpdateStats:
         if mask.any():
             self.ratio_max = max(self.ratio_max, float(ratio[mask.bool()].max()))
 
+    def merge(self, parts: list[UpdateStats]) -> None:
+        """Become the sum of ``parts`` (every training process's statistics, this one's too).
+
+        The processes took the same optimizer steps, so their gradient norms are the same.
+        """
+        self.sums = {key: sum(part.sums[key] for part in parts) for key in self.sums}
+        self.ratio_max = max(part.ratio_max for part in parts)
+
     def step(self, grad_norm: float) -> None:
         """Record an optimizer step and its gradient norm (before clipping)."""
         self.grad_norms.append(grad_norm)

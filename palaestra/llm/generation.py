@@ -4,14 +4,18 @@ Prompts of different lengths are left-padded into one batch; the prompt is run o
 (prefill), then one token per step for every sequence, reusing the cache. Across the turns
 of multi-turn episodes, :class:`Decoder` keeps each episode's cache and runs only the tokens
 a turn adds.
-Sampling draws from an explicit :class:`torch.Generator`, so the same seed gives the same
-tokens. Each sampled token's log-probability and the entropy of the distribution it was
-drawn from (after temperature, before top-k/top-p truncation) are recorded for the
-trainer.
+Each sequence samples from its own :class:`torch.Generator` (a *stream*, one uniform draw
+per sampled token, by inverse transform), never from one shared by the batch: a sequence's
+tokens depend on its stream's key only, not on which other sequences share its batch, its
+process or its machine. That is what lets a rollout be split across processes, Ray actors
+or restarts and still be the same rollout. Each sampled token's log-probability and the
+entropy of the distribution it was drawn from (after temperature, before top-k/top-p
+truncation) are recorded for the trainer.
 """
 
 from __future__ import annotations
 
+import hashlib
 import inspect
 from collections.abc import Hashable, Sequence
 from dataclasses import dataclass
@@ -66,6 +70,22 @@ class Generation:
     finish_reason: str
 
 
+def stream(*key: int) -> torch.Generator:
+    """The sampling stream of one sequence, keyed by integers (a seed, a position, ...).
+
+    The same key gives the same stream on any machine; different keys give independent
+    ones (the key is hashed into the generator's seed).
+    """
+    digest = hashlib.blake2b(repr(tuple(int(k) for k in key)).encode(), digest_size=8).digest()
+    return torch.Generator().manual_seed(int.from_bytes(digest, "little") >> 1)
+
+
+def advance(generator: torch.Generator, draws: int) -> None:
+    """Move ``generator`` past ``draws`` sampled tokens (one uniform draw each)."""
+    for _ in range(draws):
+        torch.rand((), generator=generator, dtype=torch.float64)
+
+
 def generate(
     model: Any,
     prompts: Sequence[Sequence[int]],
@@ -83,12 +103,11 @@ def generate(
         sampling: Sampling parameters.
         stop_ids: Token ids that end a reply (end-of-turn, end-of-text).
         pad_id: Id used for padding (masked out).
-        generator: Source of randomness for sampling.
+        generator: Seeds one sampling stream per prompt, in order.
     """
-    decoder = Decoder(
-        model, sampling=sampling, stop_ids=stop_ids, pad_id=pad_id, generator=generator
-    )
-    return decoder.generate(prompts)
+    decoder = Decoder(model, sampling=sampling, stop_ids=stop_ids, pad_id=pad_id)
+    seeds = torch.randint(0, 2**62, (len(prompts),), generator=generator).tolist()
+    return decoder.generate(prompts, streams=[stream(seed) for seed in seeds])
 
 
 class Decoder:
@@ -109,7 +128,6 @@ class Decoder:
         sampling: Sampling parameters.
         stop_ids: Token ids that end a reply.
         pad_id: Id used for padding (masked out).
-        generator: Source of randomness for sampling.
     """
 
     def __init__(
@@ -119,12 +137,10 @@ class Decoder:
         sampling: SamplingConfig,
         stop_ids: Sequence[int],
         pad_id: int,
-        generator: torch.Generator,
     ) -> None:
         self.model = model
         self.sampling = sampling
         self.pad_id = pad_id
-        self.generator = generator
         self.device = next(model.parameters()).device
         self.stops = torch.tensor(sorted(set(stop_ids)), dtype=torch.long, device=self.device)
         self._cache: Any = None
@@ -135,13 +151,22 @@ class Decoder:
 
     @torch.no_grad()
     def generate(
-        self, prompts: Sequence[Sequence[int]], keys: Sequence[Hashable] | None = None
+        self,
+        prompts: Sequence[Sequence[int]],
+        keys: Sequence[Hashable] | None = None,
+        streams: Sequence[torch.Generator] | None = None,
     ) -> list[Generation]:
-        """Sample one reply per prompt; ``keys`` name the rows across calls."""
+        """Sample one reply per prompt; ``keys`` name the rows across calls.
+
+        ``streams`` are the prompts' sampling generators (see :func:`stream`), needed unless
+        decoding is greedy; each draws once per token its row samples.
+        """
         if not prompts:
             return []
         if any(len(p) == 0 for p in prompts):
             raise InvalidArgumentError("every prompt needs at least one token")
+        if self.sampling.temperature > 0 and (streams is None or len(streams) != len(prompts)):
+            raise InvalidArgumentError("sampling needs one stream (torch.Generator) per prompt")
         keys = list(keys) if keys is not None else list(range(len(prompts)))
         new_tokens = self._extensions(prompts, keys)
         logits = self._feed(new_tokens)
@@ -149,7 +174,9 @@ class Decoder:
         steps: list[tuple[torch.Tensor, torch.Tensor, torch.Tensor]] = []
         done = torch.zeros(len(prompts), dtype=torch.bool, device=self.device)
         for _ in range(self.sampling.max_new_tokens):
-            chosen, chosen_logprob, entropy = _sample(logits.float(), self.sampling, self.generator)
+            chosen, chosen_logprob, entropy = _sample(
+                logits.float(), self.sampling, streams or [], live=~done
+            )
             steps.append((chosen, chosen_logprob, entropy))
             was_done = done.clone()
             done |= torch.isin(chosen, self.stops)
@@ -261,18 +288,34 @@ def cache_argument(model: Any) -> str:
 
 
 def _sample(
-    logits: torch.Tensor, sampling: SamplingConfig, generator: torch.Generator
+    logits: torch.Tensor,
+    sampling: SamplingConfig,
+    streams: Sequence[torch.Generator],
+    *,
+    live: torch.Tensor,
 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    """Return the chosen ids, their log-probabilities and the distributions' entropies."""
+    """Return the chosen ids, their log-probabilities and the distributions' entropies.
+
+    Only ``live`` rows draw from their stream (a row that has stopped draws nothing, so its
+    stream does not depend on how long the other rows run); the others take the argmax.
+    """
     if sampling.temperature == 0:
         log_probs = torch.log_softmax(logits, dim=-1)
         chosen = log_probs.argmax(dim=-1)
     else:
         log_probs = torch.log_softmax(logits / sampling.temperature, dim=-1)
-        filtered = _truncate(log_probs, sampling)
-        probs = torch.softmax(filtered, dim=-1)
-        # Sampled on the CPU generator so results do not depend on the device's RNG.
-        chosen = torch.multinomial(probs.cpu(), 1, generator=generator).squeeze(1).to(logits.device)
+        probs = torch.softmax(_truncate(log_probs, sampling), dim=-1)
+        # Inverse transform: the first token whose cumulative mass exceeds u, one uniform
+        # u per row from the row's own CPU stream (never the device's RNG).
+        cdf = probs.double().cumsum(-1)
+        u = torch.zeros(len(streams), dtype=torch.float64)
+        for row in torch.nonzero(live.cpu()).flatten().tolist():
+            u[row] = torch.rand((), generator=streams[row], dtype=torch.float64)
+        target = u.to(cdf.device) * cdf[:, -1]
+        picked = torch.searchsorted(cdf, target[:, None], right=True).squeeze(1)
+        # u·total can round up to the total: never past the last token with mass.
+        last = (probs > 0).long().cumsum(-1).argmax(-1)
+        chosen = torch.where(live, torch.minimum(picked, last), probs.argmax(-1))
     entropy = -(log_probs.exp() * log_probs).sum(-1)
     return chosen, log_probs.gather(-1, chosen.unsqueeze(1)).squeeze(1), entropy
 

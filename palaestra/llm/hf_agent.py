@@ -12,7 +12,7 @@ from typing import Any
 import torch
 
 from palaestra.errors import InvalidArgumentError
-from palaestra.llm.generation import Decoder, SamplingConfig
+from palaestra.llm.generation import Decoder, SamplingConfig, stream
 from palaestra.llm.prompting import ChatSession, PromptConfig, extract_action
 from palaestra.rollout import Episode, Turn, play
 from palaestra.rollout.envs import Envs
@@ -51,7 +51,8 @@ class HFAgent:
         tokenizer: Its tokenizer, with a chat template.
         sampling: Sampling parameters.
         prompt: How episodes become prompts and replies become actions.
-        seed: Seed of the sampling generator.
+        seed: Seed of the sampling: episode ``i`` begun since the seed was set samples from
+            the stream keyed ``(seed, i)`` unless :meth:`start` is given keys.
         max_batch_size: Most episodes played (sequences generated) at once.
         name: Description used in results tables.
     """
@@ -75,7 +76,9 @@ class HFAgent:
         self.prompt = prompt or PromptConfig()
         self.max_batch_size = max_batch_size
         self.name = name
-        self.generator = torch.Generator().manual_seed(seed)
+        self.seed = seed
+        self._begun = 0  # episodes started since the seed was set
+        self._streams: list[torch.Generator] = []
         stop = {tokenizer.eos_token_id}
         if tokenizer.convert_tokens_to_ids("<|endoftext|>") not in (None, tokenizer.unk_token_id):
             stop.add(tokenizer.convert_tokens_to_ids("<|endoftext|>"))
@@ -104,7 +107,9 @@ class HFAgent:
 
     def reseed(self, seed: int) -> None:
         """Restart the sampling generator: the same seed samples the same replies again."""
-        self.generator = torch.Generator().manual_seed(seed)
+        self.seed = seed
+        self._begun = 0  # episodes started since the seed was set
+        self._streams: list[torch.Generator] = []
         self._decoder = self.decoder()
 
     def save_settings(self, folder: Path) -> None:
@@ -129,9 +134,23 @@ class HFAgent:
         turn = self.respond([0], [observation], [info])[0]
         return "" if turn is None else str(turn.action)
 
-    def start(self, instructions: Sequence[str]) -> None:
-        """Begin one chat per episode, with a fresh KV cache."""
+    def start(
+        self, instructions: Sequence[str], keys: Sequence[Sequence[int]] | None = None
+    ) -> None:
+        """Begin one chat per episode, with a fresh KV cache.
+
+        Each episode samples from its own stream, keyed by ``keys`` (one tuple of integers
+        per episode) or else by ``(seed, i)`` for the i-th episode begun since the seed was
+        set. An episode's replies depend on its key only, never on the episodes it is
+        batched with.
+        """
+        if keys is None:
+            keys = [(self.seed, self._begun + i) for i in range(len(instructions))]
+        if len(keys) != len(instructions):
+            raise InvalidArgumentError(f"{len(instructions)} episodes need as many keys")
+        self._begun += len(instructions)
         self._sessions = [ChatSession(self.tokenizer, text, self.prompt) for text in instructions]
+        self._streams = [stream(*key) for key in keys]
         self._decoder = self.decoder()
 
     def respond(
@@ -150,7 +169,13 @@ class HFAgent:
             for k, o, i in zip(episodes, observations, infos, strict=True)
         }
         fits = [k for k in episodes if len(prompts[k]) <= self.max_prompt_tokens]
-        replies = self._decoder.generate([prompts[k] for k in fits], keys=fits) if fits else []
+        replies = (
+            self._decoder.generate(
+                [prompts[k] for k in fits], keys=fits, streams=[self._streams[k] for k in fits]
+            )
+            if fits
+            else []
+        )
         generations = dict(zip(fits, replies, strict=True))
         turns: list[Turn | None] = []
         for k, observation, info in zip(episodes, observations, infos, strict=True):
@@ -176,7 +201,7 @@ class HFAgent:
 
     def finish(self) -> None:
         """Free the chats and the KV cache of the episodes begun by :meth:`start`."""
-        self._sessions = []
+        self._sessions, self._streams = [], []
         self._decoder = self.decoder()
 
     def replay(self, episode: int, observation: str, info: dict[str, Any], turn: Turn) -> Turn:
@@ -204,7 +229,6 @@ class HFAgent:
             sampling=self.sampling,
             stop_ids=self.stop_ids,
             pad_id=self.pad_id,
-            generator=self.generator,
         )
 
     def decode(self, token_ids: Sequence[int]) -> str:

@@ -7,6 +7,7 @@ one-episode and many-episode front ends.
 
 from __future__ import annotations
 
+import inspect
 import time
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -48,6 +49,7 @@ def play(
     prefixes: Sequence[Sequence[Turn]] | None = None,
     options: dict[str, Any] | None = None,
     clock: dict[str, float] | None = None,
+    keys: Sequence[Sequence[int]] | None = None,
 ) -> list[Episode]:
     """Play one episode per seed, all at once, and return their records.
 
@@ -68,6 +70,9 @@ def play(
         options: Options for every ``reset``.
         clock: Where to add the seconds spent in the agent (``agent_s``) and in the
             environments (``env_s``).
+        keys: The sampling key of each episode (tuples of integers), for an agent whose
+            ``start`` takes them (:class:`~palaestra.llm.hf_agent.HFAgent`): an episode's
+            replies then depend on its key, not on which episodes share its batch.
 
     Raises:
         AgentError: The agent failed; ``completed`` holds the episodes that had finished.
@@ -84,6 +89,12 @@ def play(
         raise InvalidArgumentError(
             "prefixes need a list of environments (a vector env steps every copy), one prefix "
             "per seed, and an agent that can replay turns"
+        )
+    if keys is not None and (
+        len(keys) != len(seeds) or "keys" not in inspect.signature(player.start).parameters
+    ):
+        raise InvalidArgumentError(
+            "keys need one key per seed and an agent whose start takes them (HFAgent)"
         )
     seconds = clock if clock is not None else {}
     seconds.setdefault("agent_s", 0.0)
@@ -105,7 +116,11 @@ def play(
             seeds, groups if groups is not None else range(len(seeds)), infos, strict=True
         )
     ]
-    player.start([e.instruction for e in episodes])
+    instructions = [e.instruction for e in episodes]
+    if keys is None:
+        player.start(instructions)
+    else:
+        player.start(instructions, keys=keys)  # type: ignore[call-arg]
     finished: set[int] = set()
 
     def advance(turns: dict[int, Turn]) -> list[int]:

@@ -1,8 +1,5 @@
 """The algorithm interface's defaults: loss settings, covariance control and its token loss."""
 
-import math
-import threading
-
 import pytest
 import torch
 
@@ -53,64 +50,3 @@ def test_covariance_is_over_the_whole_batch() -> None:
         advantages, logprobs, mask, torch.zeros(2, dtype=torch.bool), torch.Generator()
     )
     assert chosen.sum() == 2
-
-
-class ThreadGather:
-    """A :data:`Gather` across threads that stand in for training processes."""
-
-    def __init__(self, processes: int) -> None:
-        self.barrier = threading.Barrier(processes)
-        self.slots: list[torch.Tensor | None] = [None] * processes
-        self.rank = threading.local()
-
-    def __call__(self, tensor: torch.Tensor) -> tuple[list[torch.Tensor], int]:
-        self.slots[self.rank.value] = tensor
-        self.barrier.wait()
-        parts = [t for t in self.slots if t is not None]
-        self.barrier.wait()
-        return parts, self.rank.value
-
-
-@pytest.mark.parametrize("mode", ["clip_cov", "kl_cov"])
-def test_covariance_control_spans_every_process(mode: str) -> None:
-    # Two processes holding rows 0-2 and 3-5 of one batch choose, together, exactly the
-    # tokens one process holding all six rows would: Cov's means, N and the choice are
-    # over every process's tokens.
-    generator = torch.Generator().manual_seed(3)
-    advantages, logprobs = (
-        torch.randn(6, 5, generator=generator),
-        -torch.rand(6, 5, generator=generator),
-    )
-    mask = (torch.rand(6, 5, generator=generator) > 0.3).float()
-    config = GRPOConfig(
-        covariance_control=mode,
-        clip_cov_ratio=0.3,
-        kl_cov_ratio=0.3,
-        clip_cov_lower=-1e9,
-        clip_cov_upper=1e9,
-    )
-    extra = torch.zeros(6, dtype=torch.bool)
-    whole = GRPO(config).covariance_tokens(
-        advantages, logprobs, mask, extra, torch.Generator().manual_seed(0)
-    )
-    gather = ThreadGather(2)
-    chosen: list[torch.Tensor] = [torch.zeros(0), torch.zeros(0)]
-
-    def process(rank: int) -> None:
-        gather.rank.value = rank
-        rows = slice(3 * rank, 3 * rank + 3)
-        chosen[rank] = GRPO(config).covariance_tokens(
-            advantages[rows],
-            logprobs[rows],
-            mask[rows],
-            extra[:3],
-            torch.Generator().manual_seed(0),
-            gather,
-        )
-
-    threads = [threading.Thread(target=process, args=(k,)) for k in range(2)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    assert torch.equal(torch.cat(chosen), whole) and whole.sum() == math.ceil(0.3 * mask.sum())

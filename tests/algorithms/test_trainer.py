@@ -43,9 +43,12 @@ def test_every_trainable_parameter_changes(tmp_path: Path) -> None:
 
 
 def test_the_default_update_is_off_policy_and_clips(tmp_path: Path) -> None:
-    # The defaults (4 mini-batches, lr 1e-3) on a warm-started bandit: from the second
-    # optimizer step on, ratios move away from 1 and the clip acts on some tokens.
-    run = config(tmp_path, groups=8, group_size=8, sft_steps=30, sft_agent="random", steps=3)
+    # The defaults (4 mini-batches, lr 1e-3) on a bandit, warm-started until the policy
+    # answers with arms: from the second optimizer step on, ratios move away from 1 and the
+    # clip acts on some tokens.
+    run = config(
+        tmp_path, groups=8, group_size=8, sft_steps=30, sft_lr=3e-3, sft_agent="random", steps=3
+    )
     assert run.mini_batches == 4 and TrainConfig.mini_batches == 4
     trainer = Trainer(run, make_algorithm("grpo"))
     warm_start(

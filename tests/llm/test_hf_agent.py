@@ -95,7 +95,7 @@ class ScriptedDecoder:
     def __init__(self, tokenizer: Any, replies: list[str]) -> None:
         self.tokenizer, self.replies = tokenizer, iter(replies)
 
-    def generate(self, prompts: list[list[int]], keys: Any = None) -> list[Generation]:
+    def generate(self, prompts: list[list[int]], **_: Any) -> list[Generation]:
         results = []
         for _ in prompts:
             ids = self.tokenizer(next(self.replies), add_special_tokens=False)["input_ids"]
