@@ -10,8 +10,7 @@ import torch
 
 from palaestra.algorithms.config import TrainConfig
 from palaestra.errors import InvalidArgumentError
-from palaestra.llm.models import load_model
-from palaestra.optional import require
+from palaestra.llm.models import load_model, with_lora
 
 
 def resolve_device(config: TrainConfig) -> tuple[str, bool]:
@@ -43,14 +42,6 @@ def frozen_copy(model: Any) -> Any:
     With LoRA the reference is the base model with its adapters disabled: no copy.
     """
     return copy.deepcopy(model).eval().requires_grad_(False)
-
-
-def with_lora(model: Any, rank: int, alpha: int) -> Any:
-    """``model`` with LoRA adapters of ``rank`` on every linear layer."""
-    peft = require("peft", "train", "lora_rank > 0")
-    LoraConfig, get_peft_model = peft.LoraConfig, peft.get_peft_model  # noqa: N806 - peft's names
-    config = LoraConfig(r=rank, lora_alpha=alpha, lora_dropout=0.0, target_modules="all-linear")
-    return get_peft_model(model, config)
 
 
 def load_weights(model: Any, folder: Path, *, lora: bool) -> None:

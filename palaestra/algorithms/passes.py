@@ -8,8 +8,9 @@ from typing import Any
 
 import torch
 
-from palaestra.algorithms.batch import Sample, TokenBatch
+from palaestra.algorithms.batch import Sample, TokenBatch, build_samples
 from palaestra.algorithms.losses import token_logprobs_and_entropy
+from palaestra.rollout.records import Episode
 
 
 class PolicyPasses:
@@ -109,6 +110,30 @@ class PolicyPasses:
                     logprobs, _, _ = self.forward(part, model=reference)
                 out["ref"][rows, -width:] = logprobs.float().cpu()
         return out
+
+    @torch.no_grad()
+    def rescore(self, episodes: Sequence[Episode]) -> float:
+        """Give every sampled token the learner's log-prob and entropy; return the mean gap.
+
+        For replies another engine sampled (vLLM): the learner's numbers are the
+        training-time truth. Returns the mean absolute difference between the sampler's
+        log-probs and the learner's.
+        """
+        turns = [turn for episode in episodes for turn in episode.turns]
+        samples = build_samples(episodes, "per_turn")
+        gap, tokens = 0.0, 0
+        self.policy.eval()
+        for start in range(0, len(samples), self.micro_batch_size):
+            part = TokenBatch.collate(samples[start : start + self.micro_batch_size], self.pad_id)
+            logprobs, entropy, _ = self.forward(part)
+            mask = part.loss_mask.bool().to(logprobs.device)
+            for row, turn in enumerate(turns[start : start + self.micro_batch_size]):
+                learner = logprobs[row][mask[row]].float().cpu().tolist()
+                gap += sum(abs(a - b) for a, b in zip(turn.logprobs, learner, strict=True))
+                tokens += len(learner)
+                turn.logprobs = learner
+                turn.entropies = entropy[row][mask[row]].float().cpu().tolist()
+        return gap / max(tokens, 1)
 
     @torch.no_grad()
     def answer_logprobs(

@@ -14,7 +14,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import replace
 from typing import Any
 
-from palaestra.distributed import DistributedError
+from palaestra.distributed import DistributedError, RayGenerators
 from palaestra.errors import InvalidArgumentError, PalaestraError
 from palaestra.llm.hf_agent import HFAgent
 from palaestra.rollout import EnvPool, Episode, Turn, play
@@ -49,11 +49,13 @@ class TrainerSampler:
         max_turns: Cut episodes after this many turns.
         process: This process's index and the number of processes.
         gather: Gathers each process's episodes (needed with more than one process).
+        rescore: Gives the played episodes the learner's log-probs and entropies and
+            returns the mean log-prob gap (for replies another engine sampled).
     """
 
     def __init__(
         self,
-        agent: HFAgent,
+        agent: HFAgent | RayGenerators,
         envs: list[Any] | EnvPool,
         *,
         groups: int,
@@ -62,6 +64,7 @@ class TrainerSampler:
         max_turns: int | None,
         process: tuple[int, int] = (0, 1),
         gather: GatherObjects | None = None,
+        rescore: Callable[[list[Episode]], float] | None = None,
     ) -> None:
         if process[1] > 1 and gather is None:
             raise InvalidArgumentError("several processes need a gather of their episodes")
@@ -70,6 +73,8 @@ class TrainerSampler:
         self.seed, self.max_turns = seed, max_turns
         self.process = process
         self.gather = gather
+        self.rescore = rescore
+        self.gaps: list[float] = []
         self.iteration = 0
         self.calls = (0, 0)  # (iteration, play calls in it): part of each episode's key
         self.clock: dict[str, float] = {"agent_s": 0.0, "env_s": 0.0}
@@ -122,7 +127,7 @@ class TrainerSampler:
                 raise
             episodes, failure = [], exc
         if self.gather is None:
-            return episodes
+            return self._rescored(episodes)
         # Every process learns of a failure anywhere, so none waits for the others forever.
         parts = self.gather((episodes, None if failure is None else str(failure)))
         if failure is not None:
@@ -130,7 +135,12 @@ class TrainerSampler:
         for rank, (_, error) in enumerate(parts):
             if error is not None:
                 raise RolloutError(f"training process {rank} failed in the rollout: {error}")
-        return [episode for part, _ in parts for episode in part]
+        return self._rescored([episode for part, _ in parts for episode in part])
+
+    def _rescored(self, episodes: list[Episode]) -> list[Episode]:
+        if self.rescore is not None and episodes:
+            self.gaps.append(self.rescore(episodes))
+        return episodes
 
     def _play(
         self,
@@ -147,7 +157,8 @@ class TrainerSampler:
         sampling = self.agent.sampling
         if temperature is not None:
             self.agent.sampling = replace(sampling, temperature=temperature)
-        self.agent.model.eval()
+        if hasattr(self.agent, "model"):  # generation actors keep their copies in eval mode
+            self.agent.model.eval()
         try:
             for start in range(0, len(seeds), size):
                 stop = start + size
@@ -178,10 +189,17 @@ class TrainerSampler:
         return episodes
 
     def timing(self, *, reset: bool = False) -> dict[str, float]:
-        """Seconds spent generating and stepping environments in rollouts so far."""
+        """Seconds spent generating and stepping environments in rollouts so far.
+
+        With a rescore, also ``logprob_gap``: the mean gap between the sampler's log-probs
+        and the learner's.
+        """
         seconds = {"generate_s": self.clock["agent_s"], "env_s": self.clock["env_s"]}
+        if self.rescore is not None:
+            seconds["logprob_gap"] = sum(self.gaps) / max(len(self.gaps), 1)
         if reset:
             self.clock = dict.fromkeys(self.clock, 0.0)
+            self.gaps = []
         return seconds
 
 

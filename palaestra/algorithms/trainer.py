@@ -59,7 +59,7 @@ from palaestra.algorithms.rollout import RolloutError, TrainerSampler, rollout_m
 from palaestra.algorithms.runlog import RunLog, read_metrics
 from palaestra.algorithms.sft import warm_start
 from palaestra.algorithms.update_stats import UPDATE_KEYS, UpdateStats
-from palaestra.distributed import RayEnvs
+from palaestra.distributed import DistributedError, PolicySource, RayEnvs, RayGenerators
 from palaestra.errors import InvalidArgumentError, PalaestraError
 from palaestra.llm.generation import SamplingConfig
 from palaestra.llm.hf_agent import HFAgent
@@ -154,8 +154,25 @@ class Trainer:
             )
         else:
             self.envs = [gym.make(config.env, **self.env_kwargs) for _ in range(share)]
+        # Replies sampled by generation actors (their own copies of the policy), or here.
+        self.generators: RayGenerators | None = None
+        if config.generation_workers > 0:
+            self.generators = RayGenerators(
+                PolicySource(
+                    model=config.model,
+                    backend=config.generation_backend,
+                    device=str(self.device),
+                    lora_rank=config.lora_rank,
+                    lora_alpha=config.lora_alpha,
+                ),
+                workers=config.generation_workers,
+                sampling=self.agent.sampling,
+                prompt=self.agent.prompt,
+                max_batch_size=share,
+                address=config.ray_address,
+            )
         self.sampler = TrainerSampler(
-            self.agent,
+            self.generators or self.agent,
             self.envs,
             groups=config.groups,
             group_size=config.group_size,
@@ -163,6 +180,8 @@ class Trainer:
             max_turns=config.max_turns,
             process=self.process,
             gather=self._gather_object if self.process[1] > 1 else None,
+            # vLLM's log-probs are not the learner's: the learner's are the truth (as verl).
+            rescore=self.passes.rescore if config.generation_backend == "vllm" else None,
         )
         # Randomness of loss terms (Clip-Cov's token choice): seeded, checkpointed.
         self.loss_generator = torch.Generator().manual_seed(config.seed)
@@ -204,6 +223,8 @@ class Trainer:
                 f"{exc}; the last checkpoint is {self.checkpoints.name(last_saved)}"
             ) from exc
         finally:
+            if self.generators is not None:
+                self.generators.close()
             if isinstance(self.envs, RayEnvs):
                 self.envs.close()
             else:
@@ -217,14 +238,28 @@ class Trainer:
         """One rollout and one update; returns the iteration's metrics."""
         self.sampler.iteration = iteration
         start = time.perf_counter()
+        sync_s: float | None = None
         try:
+            if self.generators is not None:
+                # The policy as updated last (or warm-started) samples this rollout.
+                self.generators.load_weights(
+                    {
+                        n: p.detach().cpu()
+                        for n, p in self.policy.named_parameters()
+                        if p.requires_grad
+                    }
+                )
+                sync_s = time.perf_counter() - start
+                start = time.perf_counter()
             episodes = self.algorithm.rollout(self.sampler)
             rollout_s = time.perf_counter() - start
             training = self.algorithm.select_episodes(episodes, self.sampler)
-        except RolloutError as exc:
+        except (RolloutError, DistributedError) as exc:
             raise TrainingError(str(exc)) from exc
         metrics = rollout_metrics(episodes)
         metrics.update(rollout_s=rollout_s, **self.sampler.timing(reset=True))
+        if sync_s is not None:
+            metrics["weight_sync_s"] = sync_s
         start = time.perf_counter()
         # With nothing left to learn from (all groups flat), the iteration makes no update.
         if training.episodes:

@@ -199,6 +199,11 @@ class Decoder:
                 self._tokens[row].append(int(chosen[row]))
         return self._results(steps, len(prompts))
 
+    def skip(self, stream: torch.Generator, generation: Generation) -> None:
+        """Move ``stream`` past the draws that sampling ``generation`` took (a replayed reply)."""
+        if self.sampling.temperature > 0:
+            advance(stream, len(generation.token_ids))
+
     def _extensions(
         self, prompts: Sequence[Sequence[int]], keys: list[Hashable]
     ) -> list[list[int]]:

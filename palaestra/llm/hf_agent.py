@@ -12,7 +12,7 @@ from typing import Any
 import torch
 
 from palaestra.errors import InvalidArgumentError
-from palaestra.llm.generation import Decoder, SamplingConfig, stream
+from palaestra.llm.generation import Decoder, Generation, SamplingConfig, stream
 from palaestra.llm.prompting import ChatSession, PromptConfig, extract_action
 from palaestra.rollout import Episode, Turn, play
 from palaestra.rollout.envs import Envs
@@ -106,11 +106,19 @@ class HFAgent:
         return cls(model, tokenizer, name=f"hf:{spec}", **{**_saved_settings(spec), **kwargs})
 
     def reseed(self, seed: int) -> None:
-        """Restart the sampling generator: the same seed samples the same replies again."""
-        self.seed = seed
-        self._begun = 0  # episodes started since the seed was set
-        self._streams: list[torch.Generator] = []
+        """Restart the sampling: the same seed samples the same replies again."""
+        self.seed, self._begun = seed, 0
         self._decoder = self.decoder()
+
+    def load_weights(self, weights: dict[str, Any]) -> None:
+        """Take new values for some of the model's parameters, by name (a trainer's update).
+
+        Raises:
+            InvalidArgumentError: A name is not a parameter of the model.
+        """
+        unexpected = self.model.load_state_dict(weights, strict=False).unexpected_keys
+        if unexpected:
+            raise InvalidArgumentError(f"not parameters of this model: {unexpected[:5]}")
 
     def save_settings(self, folder: Path) -> None:
         """Write the prompt and sampling settings next to a saved model."""
@@ -209,6 +217,16 @@ class HFAgent:
         prompt = self._sessions[episode].observe(observation, info)
         self._sessions[episode].reply(turn.response_ids, turn.response)
         return dataclasses.replace(turn, prompt_ids=list(prompt), observation=observation, info={})
+
+    def restore(self, episode: int, observation: str, info: dict[str, Any], turn: Turn) -> None:
+        """Redo a reply this episode sampled earlier (``turn``), as if sampled again.
+
+        The chat takes the reply and the episode's stream moves past its draws, so an agent
+        that lost its state (a restarted actor) goes on sampling what it would have.
+        """
+        self.replay(episode, observation, info, turn)
+        generation = Generation(turn.response_ids, turn.logprobs, turn.entropies, "stop")
+        self._decoder.skip(self._streams[episode], generation)
 
     def play(self, envs: Envs, seeds: Sequence[int], **kwargs: Any) -> list[Episode]:
         """Deprecated spelling of ``palaestra.rollout.play(agent, envs, seeds, ...)``."""

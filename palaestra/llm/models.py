@@ -311,3 +311,13 @@ def _init_model(config: TinyModelConfig, tokenizer: Any) -> Any:
         do_sample=True,
     )
     return model
+
+
+def with_lora(model: Any, rank: int, alpha: int) -> Any:
+    """``model`` with LoRA adapters of ``rank`` on every linear layer (needs peft)."""
+    from palaestra.optional import require
+
+    peft = require("peft", "train", "lora_rank > 0")
+    LoraConfig, get_peft_model = peft.LoraConfig, peft.get_peft_model  # noqa: N806 - peft's names
+    config = LoraConfig(r=rank, lora_alpha=alpha, lora_dropout=0.0, target_modules="all-linear")
+    return get_peft_model(model, config)
