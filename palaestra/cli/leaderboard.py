@@ -39,9 +39,14 @@ class Evaluate:
         tasks: Comma-separated env families to run (all by default), e.g. bandits,social.
         name: Display name of the agent (default: the spec).
         workers: Episodes played at once in separate processes (scripted and HTTP agents).
+        rollout_workers: Ray actors holding the environments, as in training (0: none; not
+            with --workers); an hf: model generates for a wave of episodes at once. The
+            results are the same. Needs palaestra[distributed].
+        ray_address: The Ray cluster to join (default: $RAY_ADDRESS, else a local cluster
+            started for the run); needs --rollout-workers.
         server: Leaderboard server to play for (needs a token).
-        live: Play through the server instead of writing a results file (--out, --workers
-            and --curve do not apply).
+        live: Play through the server instead of writing a results file
+            (--out, --workers, --rollout-workers and --curve do not apply).
         submit: With --server, submit the results file when every episode is played.
         token: Submitter token (default: $PALAESTRA_TOKEN).
         curve: A training run's metrics.jsonl, shown as the learning curve.
@@ -55,6 +60,8 @@ class Evaluate:
     tasks: str | None = None
     name: str | None = None
     workers: int = 1
+    rollout_workers: int = 0
+    ray_address: str | None = None
     server: str | None = None
     live: bool = False
     submit: bool = True
@@ -90,6 +97,8 @@ class Evaluate:
             families=families,
             name=self.name,
             workers=self.workers,
+            rollout_workers=self.rollout_workers,
+            ray_address=self.ray_address,
             progress=self.progress,
             challenge=challenge,
             learning_curve=curve,
@@ -105,6 +114,11 @@ class Evaluate:
 
         if not self.server:
             raise InvalidArgumentError("--live plays through a leaderboard server: give --server")
+        if self.rollout_workers or self.ray_address:
+            raise InvalidArgumentError(
+                "--live plays on the server's environments: leave out --rollout-workers and "
+                "--ray-address"
+            )
         suite_id = load_suite(self.suite).id if Path(self.suite).is_file() else self.suite
         run = evaluate_live(
             self.agent,

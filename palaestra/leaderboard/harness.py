@@ -18,7 +18,7 @@ from palaestra.leaderboard.schema import AgentInfo, EpisodeResult, LearningCurve
 from palaestra.leaderboard.scoring import score_results
 from palaestra.leaderboard.suites import Suite, Task
 from palaestra.progress import track
-from palaestra.rollout import run_episode
+from palaestra.rollout import Agent, AgentError, BatchAgent, Episode, play, run_episode
 
 
 @dataclasses.dataclass(frozen=True)
@@ -88,11 +88,14 @@ def evaluate(
     progress: bool = True,
     challenge: HiddenSeeds | None = None,
     learning_curve: LearningCurve | None = None,
+    rollout_workers: int = 0,
+    ray_address: str | None = None,
 ) -> Results:
     """Play ``agent_spec`` on the suite (development seeds, or a challenge's) and write ``out``.
 
-    Each finished episode is appended to ``<out>.partial.jsonl`` at once, so a run that is
-    interrupted and started again with the same arguments skips the episodes it finished.
+    Each finished episode is appended to ``<out>.partial.jsonl`` at once (with Ray, as its
+    wave ends), so a run that is interrupted and started again with the same arguments skips
+    the episodes it finished.
 
     Args:
         agent_spec: An agent spec for :func:`palaestra.agents.factory.make_agent`.
@@ -107,9 +110,24 @@ def evaluate(
         challenge: Hidden seeds handed out by a leaderboard server, played instead of the
             development seeds (see :func:`palaestra.leaderboard.client.request_challenge`).
         learning_curve: How the agent was trained, shown on the leaderboard.
+        rollout_workers: Ray actors holding each task's environments (the pool training
+            uses, :class:`~palaestra.distributed.RayEnvs`); 0: none. Episodes are played in
+            waves, each written to the partial file as it ends: a local model's
+            ``max_batch_size`` at once (one batch of generation), an OpenAI-compatible
+            agent's ``concurrency``, or :data:`WAVE_PER_WORKER` per actor for a scripted
+            agent. Scripted agents and local models play the same episodes as without Ray.
+            Needs ``palaestra[distributed]``.
+        ray_address: The Ray cluster to join (default: ``RAY_ADDRESS``, else a local
+            cluster started for the run); needs ``rollout_workers``.
+
+    Raises:
+        InvalidArgumentError: ``workers`` and ``rollout_workers`` together, ``ray_address``
+            without ``rollout_workers``, or the oracle on Ray actors.
+        DistributedError: The Ray cluster cannot be reached or its actors cannot start.
     """
     import palaestra
 
+    _check_ray_arguments(agent_spec, workers, rollout_workers, ray_address)
     tasks = suite.select(families)
     partial = _partial_path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
@@ -129,8 +147,13 @@ def evaluate(
         for seed in (challenge.seeds[task.name] if challenge else suite.seeds(task))
     ]
     todo = [(task, seed) for task, seed in work if (task.name, seed) not in done]
+    played = (
+        _play_on_ray(agent_spec, todo, rollout_workers, ray_address, progress)
+        if rollout_workers > 0
+        else _play_all(agent_spec, todo, workers, episode_timeout, progress)
+    )
     with partial.open("a") as log:
-        for episode in _play_all(agent_spec, todo, workers, episode_timeout, progress):
+        for episode in played:
             log.write(episode.model_dump_json() + "\n")
             log.flush()
             done[(episode.task, episode.seed)] = episode
@@ -157,6 +180,31 @@ def evaluate(
 PRIVILEGED_KWARGS = {"expert", "expose_ground_truth"}
 #: Agents that read the env's hidden state.
 PRIVILEGED_AGENTS = {"oracle"}
+#: Episodes of a wave per Ray actor for a scripted agent: each round trip steps several
+#: environments on every actor, and the partial file is written at least this often.
+WAVE_PER_WORKER = 8
+
+
+def _check_ray_arguments(
+    agent_spec: str, workers: int, rollout_workers: int, ray_address: str | None
+) -> None:
+    """Refuse Ray settings that cannot work, before anything is played or written."""
+    if rollout_workers < 0:
+        raise InvalidArgumentError(
+            f"rollout_workers must be >= 0 (0: no Ray actors), got {rollout_workers}"
+        )
+    if rollout_workers > 0 and workers > 1:
+        raise InvalidArgumentError(
+            f"workers={workers} and rollout_workers={rollout_workers}: choose one; episodes "
+            "are played either in worker processes or on Ray env actors"
+        )
+    if ray_address is not None and rollout_workers == 0:
+        raise InvalidArgumentError("ray_address needs rollout_workers > 0 (actors to place)")
+    if rollout_workers > 0 and agent_spec in PRIVILEGED_AGENTS:
+        raise InvalidArgumentError(
+            f"the {agent_spec} agent reads the state of the environment it plays, which a Ray "
+            "actor holds; play it without rollout_workers"
+        )
 
 
 def _play_all(
@@ -184,6 +232,100 @@ def _play_all(
                 yield EpisodeResult.model_validate(result.value)
     finally:
         pool.close()
+
+
+def _play_on_ray(
+    agent_spec: str,
+    todo: list[tuple[Task, int]],
+    rollout_workers: int,
+    address: str | None,
+    progress: bool,
+) -> Iterator[EpisodeResult]:
+    """Play ``todo`` on Ray env actors, task by task and a wave at a time, in order.
+
+    Each task's environments live in one :class:`~palaestra.distributed.RayEnvs` of
+    ``rollout_workers`` actors, started for the task and closed after it; each wave of
+    episodes is one :func:`~palaestra.rollout.play` on it. A wave holds as many episodes as
+    the agent plays at once: a local model's ``max_batch_size`` (its replies generated in
+    one batch), an OpenAI-compatible agent's ``concurrency``, or :data:`WAVE_PER_WORKER`
+    per actor for a scripted agent (a fresh one per episode, seeded with the episode's
+    seed, as :func:`agent_for` makes it). A local model samples episode ``seed`` under the
+    key ``(seed, 0)``, the key the serial path's model reseeded with ``seed`` begins with,
+    so local and scripted agents play the very episodes of the serial path.
+    """
+    if not todo:
+        return
+    from palaestra.distributed import RayEnvs, connect
+
+    connect(address)  # an unreachable cluster fails before a model is loaded
+    kind, _, rest = agent_spec.partition(":")
+    batch: BatchAgent | None = None
+    if kind == "hf" and rest:
+        batch = local_model(rest)
+    elif kind == "openai" and rest:
+        made = make_agent(agent_spec, None)
+        assert isinstance(made, BatchAgent)  # an LLM agent plays batches
+        batch = made
+    size = batch.max_batch_size if batch is not None else WAVE_PER_WORKER * rollout_workers
+    tasks = {task.name: task for task, _ in todo}
+    seeds = {name: [seed for task, seed in todo if task.name == name] for name in tasks}
+    waves = [
+        (tasks[name], task_seeds[start : start + size])
+        for name, task_seeds in seeds.items()
+        for start in range(0, len(task_seeds), size)
+    ]
+    pool: RayEnvs | None = None
+    env: gym.Env[Any, Any] | None = None  # only to build scripted agents, never stepped
+    current: str | None = None
+
+    def close() -> None:
+        if pool is not None:
+            pool.close()
+        if env is not None:
+            env.close()
+
+    try:
+        for task, wave in track(waves, description="episode waves", enabled=progress):
+            if task.name != current:
+                close()
+                pool, env, current = None, None, task.name
+                if batch is None:
+                    env = gym.make(task.env, **task.kwargs)
+            # Agents first: a misspelt agent fails before any actor is started.
+            agents = [] if env is None else [_scripted_agent(agent_spec, env, s) for s in wave]
+            if pool is None:
+                pool = RayEnvs(
+                    task.env,
+                    min(size, len(seeds[task.name])),
+                    workers=rollout_workers,
+                    env_kwargs=task.kwargs,
+                    address=address,
+                )
+            try:
+                if batch is None:
+                    episodes = play(agents, pool, wave)
+                elif kind == "hf":
+                    episodes = play(batch, pool, wave, keys=[(seed, 0) for seed in wave])
+                else:
+                    episodes = play(batch, pool, wave)
+            except AgentError as exc:  # a model server failed: keep what the wave finished
+                yield from _results(task, exc.completed)
+                raise
+            yield from _results(task, episodes)
+    finally:
+        close()
+
+
+def _results(task: Task, episodes: list[Episode]) -> Iterator[EpisodeResult]:
+    for episode in episodes:
+        episode.env_id = task.env  # the id the task names, whatever the spec's own id
+        yield EpisodeResult.from_episode(task.name, episode)
+
+
+def _scripted_agent(agent_spec: str, env: gym.Env[Any, Any], seed: int) -> Agent:
+    agent = make_agent(agent_spec, env, seed=seed)
+    assert isinstance(agent, Agent)  # scripted agents play one episode each
+    return agent
 
 
 def play_episode(agent_spec: str, task: dict[str, Any], seed: int) -> dict[str, Any]:

@@ -188,6 +188,24 @@ def test_failing_episodes_stop_the_run_with_a_reason(tmp_path: Path, workers: in
         evaluate("no-such-agent", SMALL, tmp_path / "x.json", workers=workers, progress=False)
 
 
+@pytest.mark.parametrize(
+    ("agent", "settings", "message"),
+    [
+        ("random", {"workers": 2, "rollout_workers": 2}, "workers=2 and rollout_workers=2: choose"),
+        ("random", {"rollout_workers": -1}, "rollout_workers must be >= 0"),
+        ("random", {"ray_address": "127.0.0.1:6379"}, "ray_address needs rollout_workers > 0"),
+        ("oracle", {"rollout_workers": 2}, "oracle agent reads the state of the environment"),
+    ],
+)
+def test_ray_settings_that_cannot_work_are_refused_before_anything_is_written(
+    tmp_path: Path, agent: str, settings: dict, message: str
+) -> None:
+    out = tmp_path / "r.json"
+    with pytest.raises(InvalidArgumentError, match=message):
+        evaluate(agent, SMALL, out, progress=False, **settings)
+    assert list(tmp_path.iterdir()) == []
+
+
 def test_a_local_model_loads_once_and_replays_its_seeds(tmp_path: Path) -> None:
     from palaestra.leaderboard.harness import local_model
 
