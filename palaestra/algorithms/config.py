@@ -74,6 +74,8 @@ class TrainConfig:
         generation_backend: What generation actors generate with: ``hf`` (palaestra's
             decoder, CPU or GPU) or ``vllm`` (vLLM's engine, one GPU per actor; needs
             vllm). With vllm the log-probs the update uses are recomputed by the learner.
+        vllm_gpu_memory: Share of its GPU a vLLM generation actor takes (lower it when a
+            learner shares the GPU).
         ray_address: The Ray cluster to join (default: ``RAY_ADDRESS``, else a local
             cluster started for the run).
     """
@@ -117,6 +119,7 @@ class TrainConfig:
     rollout_workers: int = 0
     generation_workers: int = 0
     generation_backend: GenerationBackend = "hf"
+    vllm_gpu_memory: float = 0.85
     ray_address: str | None = None
 
     def __post_init__(self) -> None:
@@ -146,6 +149,10 @@ class TrainConfig:
         if self.generation_backend not in ("hf", "vllm"):
             raise InvalidArgumentError(
                 f"generation_backend must be hf or vllm, got {self.generation_backend!r}"
+            )
+        if not 0 < self.vllm_gpu_memory <= 1:
+            raise InvalidArgumentError(
+                f"vllm_gpu_memory must lie in (0, 1], got {self.vllm_gpu_memory}"
             )
         if self.generation_backend == "vllm" and self.generation_workers == 0:
             raise InvalidArgumentError(

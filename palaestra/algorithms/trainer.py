@@ -157,20 +157,26 @@ class Trainer:
         # Replies sampled by generation actors (their own copies of the policy), or here.
         self.generators: RayGenerators | None = None
         if config.generation_workers > 0:
-            self.generators = RayGenerators(
-                PolicySource(
-                    model=config.model,
-                    backend=config.generation_backend,
-                    device=str(self.device),
-                    lora_rank=config.lora_rank,
-                    lora_alpha=config.lora_alpha,
-                ),
-                workers=config.generation_workers,
-                sampling=self.agent.sampling,
-                prompt=self.agent.prompt,
-                max_batch_size=share,
-                address=config.ray_address,
-            )
+            try:
+                self.generators = RayGenerators(
+                    PolicySource(
+                        model=config.model,
+                        backend=config.generation_backend,
+                        # An actor sees its own GPU only, as device 0.
+                        device="cuda" if self.device.type == "cuda" else "cpu",
+                        lora_rank=config.lora_rank,
+                        lora_alpha=config.lora_alpha,
+                        gpu_memory_utilization=config.vllm_gpu_memory,
+                    ),
+                    workers=config.generation_workers,
+                    sampling=self.agent.sampling,
+                    prompt=self.agent.prompt,
+                    max_batch_size=share,
+                    address=config.ray_address,
+                )
+            except BaseException:
+                self.close()  # the environment actors already started
+                raise
         self.sampler = TrainerSampler(
             self.generators or self.agent,
             self.envs,
@@ -195,6 +201,17 @@ class Trainer:
         self.start_iteration = 0
         if config.resume:
             self.start_iteration = self._load_checkpoint()
+
+    def close(self) -> None:
+        """Close the environments and stop the run's Ray actors (``run`` does at its end)."""
+        generators = getattr(self, "generators", None)  # None before they were started
+        if generators is not None:
+            generators.close()
+        if isinstance(self.envs, RayEnvs):
+            self.envs.close()
+        else:
+            for env in self.envs:
+                env.close()
 
     # ------------------------------------------------------------------ the loop
 
@@ -223,13 +240,7 @@ class Trainer:
                 f"{exc}; the last checkpoint is {self.checkpoints.name(last_saved)}"
             ) from exc
         finally:
-            if self.generators is not None:
-                self.generators.close()
-            if isinstance(self.envs, RayEnvs):
-                self.envs.close()
-            else:
-                for env in self.envs:
-                    env.close()
+            self.close()
             self.log.close()
         self.log.plot(f"{self.algorithm.name} on {self.config.env} ({self.config.model})")
         return self.out
@@ -242,13 +253,7 @@ class Trainer:
         try:
             if self.generators is not None:
                 # The policy as updated last (or warm-started) samples this rollout.
-                self.generators.load_weights(
-                    {
-                        n: p.detach().cpu()
-                        for n, p in self.policy.named_parameters()
-                        if p.requires_grad
-                    }
-                )
+                self.generators.load_weights(self._trainable_weights())
                 sync_s = time.perf_counter() - start
                 start = time.perf_counter()
             episodes = self.algorithm.rollout(self.sampler)
@@ -422,6 +427,15 @@ class Trainer:
         return loss
 
     # ------------------------------------------------------------------ set-up, state
+
+    def _trainable_weights(self) -> dict[str, torch.Tensor]:
+        """The weights generation actors need: the trained ones (bf16 for vLLM's engine)."""
+        dtype = torch.bfloat16 if self.config.generation_backend == "vllm" else None
+        return {
+            name: parameter.detach().to(dtype=dtype)
+            for name, parameter in self.policy.named_parameters()
+            if parameter.requires_grad
+        }
 
     def _gather_object(self, value: Any) -> list[Any]:
         """``value`` from every process, in rank order."""

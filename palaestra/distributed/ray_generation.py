@@ -66,6 +66,35 @@ class PolicySource:
             )
 
 
+def as_arrays(weights: dict[str, Any]) -> dict[str, tuple[Any, str]]:
+    """Tensors as (numpy array, torch dtype name); 16-bit floats as their raw bits."""
+    import torch
+
+    arrays = {}
+    for name, tensor in weights.items():
+        tensor = tensor.detach().cpu().contiguous()
+        dtype = str(tensor.dtype).removeprefix("torch.")
+        if tensor.dtype in (torch.bfloat16, torch.float16):
+            tensor = tensor.view(torch.int16)  # numpy has no bfloat16
+        arrays[name] = (tensor.numpy(), dtype)
+    return arrays
+
+
+def from_arrays(arrays: dict[str, tuple[Any, str]]) -> dict[str, Any]:
+    """The tensors :func:`as_arrays` made (the arrays' memory is shared, read-only)."""
+    import warnings
+
+    import torch
+
+    weights = {}
+    for name, (array, dtype) in arrays.items():
+        with warnings.catch_warnings():  # Ray's arrays are read-only; they are only copied
+            warnings.simplefilter("ignore", UserWarning)
+            tensor = torch.from_numpy(array)
+        weights[name] = tensor.view(getattr(torch, dtype))
+    return weights
+
+
 class _Generator:
     """A copy of the policy playing some episodes (runs in a Ray worker)."""
 
@@ -93,8 +122,8 @@ class _Generator:
     def ready(self) -> bool:
         return True
 
-    def load(self, weights: dict[str, Any]) -> None:
-        self.agent.load_weights(weights)
+    def load(self, weights: dict[str, tuple[Any, str]]) -> None:
+        self.agent.load_weights(from_arrays(weights))
 
     def start(
         self, instructions: list[str], keys: list[tuple[int, ...]], sampling: SamplingConfig
@@ -199,8 +228,12 @@ class RayGenerators:
     # ------------------------------------------------------------------ weights
 
     def load_weights(self, weights: dict[str, Any]) -> None:
-        """Give every actor these weights (by parameter name), through the object store."""
-        self._weights = self._ray.put(weights)
+        """Give every actor these weights (tensors by parameter name), through the object store.
+
+        They travel as numpy arrays, which Ray stores without pickling and actors on the
+        same node read without a copy (torch tensors would be pickled: ~40x slower).
+        """
+        self._weights = self._ray.put(as_arrays(weights))
         self._call("load", dict.fromkeys(range(self.workers), self._weights))
 
     # ------------------------------------------------------------------ BatchAgent

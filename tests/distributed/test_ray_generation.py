@@ -16,7 +16,7 @@ ray = pytest.importorskip("ray")
 from palaestra.algorithms import make_algorithm  # noqa: E402
 from palaestra.algorithms.config import TrainConfig  # noqa: E402
 from palaestra.algorithms.trainer import Trainer  # noqa: E402
-from palaestra.distributed import PolicySource, RayGenerators  # noqa: E402
+from palaestra.distributed import DistributedError, PolicySource, RayGenerators  # noqa: E402
 from palaestra.distributed.vllm_backend import require_vllm  # noqa: E402
 from palaestra.errors import DependencyNotInstalled, InvalidArgumentError  # noqa: E402
 from palaestra.llm.generation import SamplingConfig  # noqa: E402
@@ -130,8 +130,7 @@ def test_a_run_with_generation_actors_is_the_one_process_run(tmp_path: Path) -> 
         try:
             rows = [trainer.iteration(k) for k in range(2)]
         finally:
-            if trainer.generators is not None:
-                trainer.generators.close()
+            trainer.close()
         return rows, {n: p.detach().clone() for n, p in trainer.policy.named_parameters()}
 
     (rows, weights), (remote_rows, remote_weights) = run(0), run(2)
@@ -140,6 +139,17 @@ def test_a_run_with_generation_actors_is_the_one_process_run(tmp_path: Path) -> 
         for key in ("return", "response_tokens", "loss", "entropy", "grad_norm"):
             assert remote[key] == pytest.approx(row[key], abs=1e-5), key
     assert max(float((weights[n] - remote_weights[n]).abs().max()) for n in weights) <= 1e-5
+
+
+def test_an_actor_that_cannot_load_the_model_gives_the_cause(tmp_path: Path) -> None:
+    with pytest.raises(DistributedError, match=r"could not start: .*no-such-model"):
+        RayGenerators(
+            PolicySource(model=str(tmp_path / "no-such-model")),
+            workers=1,
+            sampling=SAMPLING,
+            prompt=PromptConfig(),
+            max_batch_size=2,
+        )
 
 
 def test_vllm_errors_say_what_to_install() -> None:
