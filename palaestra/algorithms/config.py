@@ -65,12 +65,13 @@ class TrainConfig:
         resume: Continue from the last checkpoint in out.
         tensorboard: Also write TensorBoard logs.
         progress: Show a progress bar.
-        rollout_workers: Ray actors holding the rollout's environments and stepping them
-            (0: in this process). Episodes do not depend on it: the same seeds give the
-            same run with any number. Needs palaestra[distributed].
-        generation_workers: Ray actors that generate the rollout's replies, each with a
-            copy of the policy that gets the new weights after every update (0: this
-            process generates). Episodes do not depend on it. Needs palaestra[distributed].
+        rollout_workers: Ray actors holding the rollout's environments and stepping them,
+            per training process (0: in this process). Episodes do not depend on it: the
+            same seeds give the same run with any number. Needs palaestra[distributed].
+        generation_workers: Ray actors that generate the rollout's replies, per training
+            process, each with a copy of the policy that gets the new weights after every
+            update (0: this process generates). The random draws do not depend on it.
+            Needs palaestra[distributed].
         generation_backend: What generation actors generate with: ``hf`` (palaestra's
             decoder, CPU or GPU) or ``vllm`` (vLLM's engine, one GPU per actor; needs
             vllm). With vllm the log-probs the update uses are recomputed by the learner.

@@ -45,7 +45,12 @@ class PolicyPasses:
         self.micro_batch_size, self.pad_id = micro_batch_size, pad_id
 
     def forward(
-        self, part: TokenBatch, *, hidden: bool = False, model: Any = None
+        self,
+        part: TokenBatch,
+        *,
+        hidden: bool = False,
+        model: Any = None,
+        temperature: float | None = None,
     ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]:
         """Log-probs and entropies ``[n, L-1]`` of the targets (and last hidden states).
 
@@ -64,7 +69,7 @@ class PolicyPasses:
             )
         targets = part.targets.to(self.device)[:, keep]
         kept_logprobs, kept_entropy = token_logprobs_and_entropy(
-            output.logits, targets, self.temperature
+            output.logits, targets, temperature or self.temperature
         )
         shape = part.targets.shape
         logprobs = torch.zeros(shape, device=self.device).index_copy(1, keep, kept_logprobs)
@@ -95,29 +100,36 @@ class PolicyPasses:
         self.policy.eval()
         if rows is None:
             rows = torch.arange(batch.input_ids.size(0))
-        for rows in torch.split(rows, self.micro_batch_size):  # noqa: B020 - a part of rows
-            part = batch.select(rows)
+        # A process whose share is empty computes nothing (split would give one empty part).
+        parts = torch.split(rows, self.micro_batch_size) if len(rows) else ()
+        for chunk in parts:
+            part = batch.select(chunk)
             width = part.targets.size(1)
             if old or values is not None:
-                logprobs, _, hidden = self.forward(part, hidden=values is not None)
+                # The unwrapped policy: a no-grad pass is no DDP step (DDP's forward would
+                # exchange buffers, as many times as this process has micro-batches).
+                logprobs, _, hidden = self.forward(
+                    part, hidden=values is not None, model=self.policy
+                )
                 if old:
-                    out["old"][rows, -width:] = logprobs.float().cpu()
+                    out["old"][chunk, -width:] = logprobs.float().cpu()
                 if values is not None:
                     assert hidden is not None
-                    out["values"][rows, -width:] = values(hidden).float().cpu()
+                    out["values"][chunk, -width:] = values(hidden).float().cpu()
             if ref:
                 with self._reference() as reference:
                     logprobs, _, _ = self.forward(part, model=reference)
-                out["ref"][rows, -width:] = logprobs.float().cpu()
+                out["ref"][chunk, -width:] = logprobs.float().cpu()
         return out
 
     @torch.no_grad()
-    def rescore(self, episodes: Sequence[Episode]) -> float:
+    def rescore(self, episodes: Sequence[Episode], temperature: float | None = None) -> float:
         """Give every sampled token the learner's log-prob and entropy; return the mean gap.
 
         For replies another engine sampled (vLLM): the learner's numbers are the
-        training-time truth. Returns the mean absolute difference between the sampler's
-        log-probs and the learner's.
+        training-time truth, at the ``temperature`` the replies were sampled at (default:
+        the run's). Returns the mean absolute difference between the sampler's log-probs
+        and the learner's.
         """
         turns = [turn for episode in episodes for turn in episode.turns]
         samples = build_samples(episodes, "per_turn")
@@ -125,7 +137,7 @@ class PolicyPasses:
         self.policy.eval()
         for start in range(0, len(samples), self.micro_batch_size):
             part = TokenBatch.collate(samples[start : start + self.micro_batch_size], self.pad_id)
-            logprobs, entropy, _ = self.forward(part)
+            logprobs, entropy, _ = self.forward(part, model=self.policy, temperature=temperature)
             mask = part.loss_mask.bool().to(logprobs.device)
             for row, turn in enumerate(turns[start : start + self.micro_batch_size]):
                 learner = logprobs[row][mask[row]].float().cpu().tolist()
@@ -159,7 +171,7 @@ class PolicyPasses:
         self.policy.eval()
         for start in range(0, len(samples), self.micro_batch_size):
             part = TokenBatch.collate(samples[start : start + self.micro_batch_size], self.pad_id)
-            logprobs, _, _ = self.forward(part)
+            logprobs, _, _ = self.forward(part, model=self.policy)
             mask = part.loss_mask.to(logprobs.device)
             scores += ((logprobs * mask).sum(-1) / mask.sum(-1).clamp(min=1)).tolist()
         return scores

@@ -49,8 +49,9 @@ class TrainerSampler:
         max_turns: Cut episodes after this many turns.
         process: This process's index and the number of processes.
         gather: Gathers each process's episodes (needed with more than one process).
-        rescore: Gives the played episodes the learner's log-probs and entropies and
-            returns the mean log-prob gap (for replies another engine sampled).
+        rescore: Gives the played episodes the learner's log-probs and entropies at the
+            temperature they were sampled at and returns the mean log-prob gap (for
+            replies another engine sampled).
     """
 
     def __init__(
@@ -64,7 +65,7 @@ class TrainerSampler:
         max_turns: int | None,
         process: tuple[int, int] = (0, 1),
         gather: GatherObjects | None = None,
-        rescore: Callable[[list[Episode]], float] | None = None,
+        rescore: Callable[[list[Episode], float], float] | None = None,
     ) -> None:
         if process[1] > 1 and gather is None:
             raise InvalidArgumentError("several processes need a gather of their episodes")
@@ -127,7 +128,7 @@ class TrainerSampler:
                 raise
             episodes, failure = [], exc
         if self.gather is None:
-            return self._rescored(episodes)
+            return self._rescored(episodes, temperature)
         # Every process learns of a failure anywhere, so none waits for the others forever.
         parts = self.gather((episodes, None if failure is None else str(failure)))
         if failure is not None:
@@ -135,11 +136,12 @@ class TrainerSampler:
         for rank, (_, error) in enumerate(parts):
             if error is not None:
                 raise RolloutError(f"training process {rank} failed in the rollout: {error}")
-        return self._rescored([episode for part, _ in parts for episode in part])
+        return self._rescored([episode for part, _ in parts for episode in part], temperature)
 
-    def _rescored(self, episodes: list[Episode]) -> list[Episode]:
+    def _rescored(self, episodes: list[Episode], temperature: float | None) -> list[Episode]:
         if self.rescore is not None and episodes:
-            self.gaps.append(self.rescore(episodes))
+            sampled_at = self.agent.sampling.temperature if temperature is None else temperature
+            self.gaps.append(self.rescore(episodes, sampled_at))
         return episodes
 
     def _play(

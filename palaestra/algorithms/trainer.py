@@ -33,6 +33,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import os
 import time
 from dataclasses import asdict
 from pathlib import Path
@@ -103,6 +104,18 @@ class Trainer:
         self.device = self.accelerator.device
         self.process = (self.accelerator.process_index, self.accelerator.num_processes)
         check_distributed_type(self.accelerator)
+        actors = config.rollout_workers + config.generation_workers
+        if (
+            self.process[1] > 1
+            and actors
+            and not (config.ray_address or os.environ.get("RAY_ADDRESS"))
+        ):
+            # Each process would otherwise start, or race to join, a local cluster of its own.
+            raise InvalidArgumentError(
+                "with several training processes, Ray actors need one running cluster: start it "
+                "with `ray start --head` (CUDA_VISIBLE_DEVICES set to the GPUs the learners do "
+                "not use) and pass --ray-address or set RAY_ADDRESS"
+            )
         model, self.tokenizer = load_policy(config, str(self.device))
         self.reference = None
         if algorithm.config.kl_coef > 0 and config.lora_rank == 0:

@@ -352,8 +352,23 @@ class RayGenerators:
         self.restarts += 1
         ray.kill(self.actors[worker])
         actor = self.actors[worker] = self._new_actor()
+        pending = []
         if self._weights is not None:
-            actor.load.remote(self._weights)  # actor calls run in order: before the restore
+            pending.append(actor.load.remote(self._weights))  # actor calls run in order
         if restore and self._histories:
             mine = range(worker, len(self._instructions), self.workers)
-            actor.restore.remote(*self._start_args(worker), [self._histories[k] for k in mine])
+            histories = [self._histories[k] for k in mine]
+            pending.append(actor.restore.remote(*self._start_args(worker), histories))
+        try:
+            ray.get(pending, timeout=START_TIMEOUT)
+        except ray.exceptions.RayActorError:
+            pass  # the new actor died too: the call sent next fails and uses up an attempt
+        except ray.exceptions.GetTimeoutError as exc:
+            raise DistributedError(
+                f"a replacement generation actor was not ready within {START_TIMEOUT:g} s: "
+                "the cluster may have lost the resources it needs"
+            ) from exc
+        except ray.exceptions.RayTaskError as exc:
+            raise DistributedError(
+                f"restoring a replaced generation actor raised: {str(exc).strip().splitlines()[-1]}"
+            ) from exc

@@ -13,6 +13,7 @@ learner (the training-time truth) and logs how far vLLM's log-probs were from th
 from __future__ import annotations
 
 import math
+import os
 from collections.abc import Hashable, Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -52,12 +53,20 @@ def require_vllm(vllm: Any = None) -> Any:
                 value = _submodule(vllm, "inputs")
         if value is None:
             missing.append(name)
-    if missing:
-        version = getattr(vllm, "__version__", "of unknown version")
-        raise DependencyNotInstalled(
-            f"vllm {version} lacks {', '.join(missing)}: pip install 'vllm>={MIN_VERSION}'"
-        )
+    version = str(getattr(vllm, "__version__", "0"))
+    if missing or _older(version, MIN_VERSION):
+        lacking = f"lacks {', '.join(missing)}" if missing else f"is older than {MIN_VERSION}"
+        raise DependencyNotInstalled(f"vllm {version} {lacking}: pip install 'vllm>={MIN_VERSION}'")
     return vllm
+
+
+def _older(version: str, minimum: str) -> bool:
+    from packaging.version import InvalidVersion, Version
+
+    try:
+        return Version(version) < Version(minimum)
+    except InvalidVersion:
+        return True
 
 
 def _submodule(vllm: Any, name: str) -> Any:
@@ -71,7 +80,9 @@ def _submodule(vllm: Any, name: str) -> Any:
 
 def _load_weights(worker: Any, weights: list[tuple[str, torch.Tensor]]) -> None:
     """Run on each of the engine's workers: load ``weights`` into its model."""
-    worker.model_runner.model.load_weights(weights=weights)
+    runner = worker.model_runner
+    model = runner.get_model() if hasattr(runner, "get_model") else runner.model
+    model.load_weights(weights=weights)
 
 
 class VLLMDecoder:
@@ -185,6 +196,9 @@ def vllm_agent(
 
     from palaestra.llm.models import resolve_model
 
+    # collective_rpc sends _load_weights (a function) to the engine's workers, which vLLM's
+    # serializer refuses unless allowed; the actor's process is the engine's only client.
+    os.environ.setdefault("VLLM_ALLOW_INSECURE_SERIALIZATION", "1")
     where = resolve_model(source.model)
     if where.gguf_file:
         raise InvalidArgumentError("the vllm backend loads Hugging Face folders, not .gguf files")

@@ -23,28 +23,32 @@ from palaestra.algorithms.trainer import Trainer
 pytestmark = pytest.mark.xdist_group("multiprocess")
 
 #: 3 groups x 3 episodes: process 0 plays episodes 0-3, process 1 episodes 4-8, so group 1
-#: is split between them; micro-batches of 2 give the processes 2 and 3 of them (padded).
+#: is split between them.
 RUN = [
     "--env", "palaestra/Bandit-v0", "--env-kwargs", '{"horizon": 2}', "--steps", "2",
     "--groups", "3", "--group-size", "3", "--max-new-tokens", "4", "--extract", "choice",
-    "--micro-batch-size", "2", "--no-tensorboard", "--no-progress", "--sft-steps", "20",
+    "--no-tensorboard", "--no-progress", "--sft-steps", "20",
     "--sft-lr", "3e-3", "--sft-agent", "random",
 ]  # fmt: skip
 
 CASES = {
-    # KL to the reference, KL-Cov's batch-wide top tokens, the default GRPO aggregation.
+    # KL to the reference, KL-Cov's batch-wide top tokens, the default GRPO aggregation;
+    # micro-batches of 2: the pre-pass's 5 are shared 2 and 3, and the processes pad to the
+    # same count in the update.
     "grpo": ["grpo", "--algo.kl-coef", "0.04", "--algo.covariance-control", "kl_cov",
-             "--algo.kl-cov-ratio", "0.05"],
-    # A value head outside the DDP model; Clip-Cov's seeded random choice; token mean.
+             "--algo.kl-cov-ratio", "0.05", "--micro-batch-size", "2"],
+    # A value head outside the DDP model; Clip-Cov's seeded random choice; token mean;
+    # one micro-batch for the whole batch: process 1 has no pre-pass rows at all and trains
+    # padding rows only.
     "ppo": ["ppo", "--algo.covariance-control", "clip_cov", "--algo.clip-cov-ratio", "0.1",
             "--algo.clip-cov-lower", "-100", "--algo.clip-cov-upper", "100",
-            "--algo.loss-aggregation", "token_mean"],
+            "--algo.loss-aggregation", "token_mean", "--micro-batch-size", "16"],
 }  # fmt: skip
 
 TIMING = {"rollout_s", "generate_s", "env_s", "update_s"}
 
 
-def train(args: list[str], out: Path, processes: int) -> Path:
+def launch(args: list[str], out: Path, processes: int) -> subprocess.CompletedProcess[str]:
     launcher = [sys.executable, "-m", "palaestra.cli"]
     if processes > 1:
         launcher = [
@@ -53,13 +57,18 @@ def train(args: list[str], out: Path, processes: int) -> Path:
             "no", "--dynamo_backend", "no", "-m", "palaestra.cli",
         ]  # fmt: skip
     env = {**os.environ, "OMP_NUM_THREADS": "1", "CUDA_VISIBLE_DEVICES": ""}
-    done = subprocess.run(
+    env.pop("RAY_ADDRESS", None)
+    return subprocess.run(
         [*launcher, "train", *args, *RUN, "--out", str(out)],
         env=env,
         capture_output=True,
         text=True,
         timeout=600,
     )
+
+
+def train(args: list[str], out: Path, processes: int) -> Path:
+    done = launch(args, out, processes)
     assert done.returncode == 0, done.stderr[-3000:]
     return out / "checkpoints" / "step-000002"
 
@@ -88,6 +97,14 @@ def test_two_processes_train_as_one(tmp_path: Path, case: str) -> None:
         for key in row_a.keys() - TIMING:
             assert row_b[key] == pytest.approx(row_a[key], abs=1e-5), key
     assert json.loads((tmp_path / "two" / "config.json").read_text())["processes"] == 2
+
+
+def test_ray_actors_of_several_processes_need_one_running_cluster(tmp_path: Path) -> None:
+    # Each process would start (or race to join) a local cluster of its own.
+    done = launch(["grpo", "--rollout-workers", "1"], tmp_path / "run", 2)
+    said = " ".join((done.stdout + done.stderr).split())  # the message may wrap
+    assert done.returncode != 0
+    assert "need one running cluster" in said and "ray start --head" in said
 
 
 def test_micro_batches_are_shared_whole_and_padded_to_one_count() -> None:

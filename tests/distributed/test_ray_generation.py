@@ -22,7 +22,7 @@ from palaestra.errors import DependencyNotInstalled, InvalidArgumentError  # noq
 from palaestra.llm.generation import SamplingConfig  # noqa: E402
 from palaestra.llm.hf_agent import HFAgent  # noqa: E402
 from palaestra.llm.prompting import PromptConfig  # noqa: E402
-from palaestra.rollout import play  # noqa: E402
+from palaestra.rollout import Turn, play  # noqa: E402
 
 pytestmark = pytest.mark.xdist_group("ray")
 
@@ -92,20 +92,34 @@ def test_actors_reply_as_the_local_agent_and_take_new_weights(
 def test_a_killed_actor_is_replaced_and_its_episodes_go_on(
     tiny: tuple[Any, Any], generators: RayGenerators
 ) -> None:
-    # Turn 1 in five episodes, actor 0 killed (with its chats and caches), turn 2: the
-    # replacement loads the current weights, redoes its episodes' first turns and samples
-    # on from where their streams were.
-    local = HFAgent(*tiny, sampling=SAMPLING)
+    # Updated weights; episode 0 replays a given first turn, the others sample theirs; then
+    # actor 0 is killed (its chats, caches and weights gone) and every episode takes a
+    # second turn. The replacement loads the current weights, redoes its episodes' turns
+    # (the replayed one as a replay, the sampled ones moving their streams on) and samples
+    # what the local agent samples.
+    model = copy.deepcopy(tiny[0])
+    with torch.no_grad():
+        for parameter in model.parameters():
+            parameter.add_(0.05 * torch.randn_like(parameter))
+    local = HFAgent(model, tiny[1], sampling=SAMPLING)
+    reply = [*tiny[1]("B", add_special_tokens=False)["input_ids"], tiny[1].eos_token_id]
+    given = Turn(observation="Round 1.", action="B", response="B", response_ids=reply,
+                 logprobs=[-1.0] * len(reply), entropies=[1.0] * len(reply))  # fmt: skip
     instructions = [f"Play {k}" for k in range(5)]
     turns: dict[str, list[Any]] = {}
-    for name, agent in (("local", local), ("remote", generators)):
-        agent.start(instructions, keys=KEYS)
-        first = agent.respond(range(5), ["Round 1."] * 5, [{}] * 5)
-        if name == "remote":
-            ray.kill(generators.actors[0])
-        second = agent.respond(range(5), ["Round 2."] * 5, [{}] * 5)
-        agent.finish()
-        turns[name] = [t.response_ids for t in first + second]
+    generators.load_weights({n: p.detach() for n, p in model.named_parameters()})
+    try:
+        for name, agent in (("local", local), ("remote", generators)):
+            agent.start(instructions, keys=KEYS)
+            agent.replay(0, "Round 1.", {}, given)
+            first = agent.respond(range(1, 5), ["Round 1."] * 4, [{}] * 4)
+            if name == "remote":
+                ray.kill(generators.actors[0])
+            second = agent.respond(range(5), ["Round 2."] * 5, [{}] * 5)
+            agent.finish()
+            turns[name] = [t.response_ids for t in first + second]
+    finally:
+        generators.load_weights({n: p.detach() for n, p in tiny[0].named_parameters()})
     assert turns["remote"] == turns["local"]
     assert generators.restarts == 1
 
