@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 import torch
 
 from palaestra.errors import DependencyNotInstalled, InvalidArgumentError
-from palaestra.llm.generation import Generation, SamplingConfig, advance
+from palaestra.llm.generation import Generation, SamplingConfig, advance, check_streams
 from palaestra.llm.hf_agent import HFAgent
 from palaestra.llm.prompting import PromptConfig
 from palaestra.optional import require
@@ -111,8 +111,7 @@ class VLLMDecoder:
     ) -> list[Generation]:
         """One reply per prompt; each sampled with a seed drawn from its stream."""
         sampling = self.sampling
-        if sampling.temperature > 0 and (streams is None or len(streams) != len(prompts)):
-            raise InvalidArgumentError("sampling needs one stream (torch.Generator) per prompt")
+        check_streams(sampling, streams, len(prompts))
         params = [
             self.vllm.SamplingParams(
                 n=1,

@@ -80,6 +80,18 @@ def stream(*key: int) -> torch.Generator:
     return torch.Generator().manual_seed(int.from_bytes(digest, "little") >> 1)
 
 
+def check_streams(
+    sampling: SamplingConfig, streams: Sequence[torch.Generator] | None, prompts: int
+) -> None:
+    """Refuse a call that samples without one stream per prompt.
+
+    Raises:
+        InvalidArgumentError: Sampling (temperature > 0) without ``prompts`` streams.
+    """
+    if sampling.temperature > 0 and (streams is None or len(streams) != prompts):
+        raise InvalidArgumentError("sampling needs one stream (torch.Generator) per prompt")
+
+
 def advance(generator: torch.Generator, draws: int) -> None:
     """Move ``generator`` past ``draws`` sampled tokens (one uniform draw each)."""
     for _ in range(draws):
@@ -165,8 +177,7 @@ class Decoder:
             return []
         if any(len(p) == 0 for p in prompts):
             raise InvalidArgumentError("every prompt needs at least one token")
-        if self.sampling.temperature > 0 and (streams is None or len(streams) != len(prompts)):
-            raise InvalidArgumentError("sampling needs one stream (torch.Generator) per prompt")
+        check_streams(self.sampling, streams, len(prompts))
         keys = list(keys) if keys is not None else list(range(len(prompts)))
         new_tokens = self._extensions(prompts, keys)
         logits = self._feed(new_tokens)

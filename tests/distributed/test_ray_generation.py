@@ -51,6 +51,15 @@ def generators() -> Iterator[RayGenerators]:
     remote.close()
 
 
+def perturbed(model: Any) -> Any:
+    """A copy of ``model`` with every weight moved: the policy after an update."""
+    model = copy.deepcopy(model)
+    with torch.no_grad():
+        for parameter in model.parameters():
+            parameter.add_(0.05 * torch.randn_like(parameter))
+    return model
+
+
 def replies(agent: Any, seeds: list[int], horizon: int = 3) -> list[Any]:
     envs = [gym.make("palaestra/Bandit-v0", horizon=horizon) for _ in seeds]
     return play(agent, envs, seeds, keys=KEYS[: len(seeds)])
@@ -71,10 +80,7 @@ def test_actors_reply_as_the_local_agent_and_take_new_weights(
     seeds = [0, 1, 2, 3, 4]
     same(replies(generators, seeds), replies(local, seeds))
     # An update: the actors get the new weights through the object store.
-    model = copy.deepcopy(tiny[0])
-    with torch.no_grad():
-        for parameter in model.parameters():
-            parameter.add_(0.05 * torch.randn_like(parameter))
+    model = perturbed(tiny[0])
     updated = HFAgent(model, tiny[1], sampling=SAMPLING)
     generators.load_weights({n: p.detach() for n, p in model.named_parameters()})
     try:
@@ -97,10 +103,7 @@ def test_a_killed_actor_is_replaced_and_its_episodes_go_on(
     # second turn. The replacement loads the current weights, redoes its episodes' turns
     # (the replayed one as a replay, the sampled ones moving their streams on) and samples
     # what the local agent samples.
-    model = copy.deepcopy(tiny[0])
-    with torch.no_grad():
-        for parameter in model.parameters():
-            parameter.add_(0.05 * torch.randn_like(parameter))
+    model = perturbed(tiny[0])
     local = HFAgent(model, tiny[1], sampling=SAMPLING)
     reply = [*tiny[1]("B", add_special_tokens=False)["input_ids"], tiny[1].eos_token_id]
     given = Turn(observation="Round 1.", action="B", response="B", response_ids=reply,
