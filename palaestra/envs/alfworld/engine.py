@@ -6,46 +6,77 @@ import contextlib
 import functools
 import io
 import random
-import threading
 import warnings
 from pathlib import Path
 from typing import Any
 
+from palaestra.envs.alfworld import translation
+from palaestra.envs.alfworld.fast_engine import FastEngine
 from palaestra.envs.alfworld.planner import SEARCHED_TASK_TYPES as _SEARCHED
 from palaestra.envs.alfworld.planner import Fact, Goal, shortest_plan
 
 
-def start_engine(game_file: Path, *, expert: bool = False) -> Any:
-    """A loaded ALFWorld game: ``PddlEnv`` + ``AlfredDemangler`` + ``AlfredInfos`` (+ expert).
+#: The engines an ALFWorld env can play on: compiled (the default) and ALFWorld's own.
+ENGINES = ("fast", "pddl")
 
-    This is the wrapper stack of ALFWorld's ``AlfredTWEnv``, without ``textworld.gym``'s
-    process pool: name demangling ("apple 1"), the game file in the infos and, with
-    ``expert=True``, the hand-coded expert's next command as ``extra.expert_plan``. The
-    planner is available at any state through :func:`plan`.
+
+def start_engine(game_file: Path, *, expert: bool = False, engine: str = "pddl") -> Any:
+    """A loaded ALFWorld game on one of :data:`ENGINES`.
+
+    ``"pddl"`` is the wrapper stack of ALFWorld's ``AlfredTWEnv`` without
+    ``textworld.gym``'s process pool: TextWorld's ``PddlEnv`` with ``AlfredDemangler``
+    (names such as "apple 1") and ``AlfredInfos`` (the game file in the infos); its
+    translations come from :mod:`~palaestra.envs.alfworld.translation`. ``"fast"`` is
+    :class:`~palaestra.envs.alfworld.fast_engine.FastEngine` on the compiled game, with the
+    same states; it raises
+    :class:`~palaestra.envs.alfworld.fast_engine.UnsupportedGame` for a game it cannot
+    prove it plays exactly. With ``expert=True`` either is wrapped in ALFWorld's hand-coded
+    expert, whose next command is ``extra.expert_plan``. The planner is available at any
+    state through :func:`plan`.
     """
     import textworld
 
-    _cache_text_templates()
-    _cache_translations()
-    from textworld.envs import PddlEnv
-
-    # ALFWorld's modules print and warn on import (termcolor banners, deprecations).
-    with warnings.catch_warnings(), contextlib.redirect_stdout(io.StringIO()):
-        warnings.simplefilter("ignore")
-        from alfworld.agents.environment.alfred_tw_env import (
-            AlfredDemangler,
-            AlfredExpert,
-            AlfredExpertType,
-            AlfredInfos,
-        )
-
+    install_text_templates()
+    translation.install()
     infos = textworld.EnvInfos(won=True, admissible_commands=True, extras=["gamefile"])
-    env: Any = AlfredInfos(AlfredDemangler(PddlEnv(infos), shuffle=False))
+    if engine == "fast":
+        env: Any = FastEngine(infos)
+    elif engine == "pddl":
+        from textworld.envs import PddlEnv
+
+        pddl = PddlEnv(infos)
+        pddl.downward_lib = translation.deferred_replanning(pddl.downward_lib)
+        alfred = _alfred()
+        env = alfred.AlfredInfos(alfred.AlfredDemangler(pddl, shuffle=False))
+    else:
+        raise ValueError(f"unknown ALFWorld engine {engine!r}; choose one of {ENGINES}")
     if expert:
+        alfred = _alfred()
         infos.extras.append("expert_plan")
-        env = _SeededExpert(AlfredExpert(env, expert_type=AlfredExpertType.HANDCODED))
+        env = _SeededExpert(alfred.AlfredExpert(env, expert_type=alfred.AlfredExpertType.HANDCODED))
     load_game(env, game_file)
     return env
+
+
+def _alfred() -> Any:
+    """ALFWorld's engine wrappers (its modules print and warn on import)."""
+    with warnings.catch_warnings(), contextlib.redirect_stdout(io.StringIO()):
+        warnings.simplefilter("ignore")
+        from alfworld.agents.environment import alfred_tw_env
+    return alfred_tw_env
+
+
+def demangled_names(types: dict[str, str]) -> dict[str, str]:
+    """ALFWorld's display names of a game's entities ("apple_bar__minus_01..." → "apple 1")."""
+    from textworld.generator.game import EntityInfo
+
+    with warnings.catch_warnings(), contextlib.redirect_stdout(io.StringIO()):
+        warnings.simplefilter("ignore")
+        from alfworld.agents.utils.misc import Demangler
+
+    infos = {i: EntityInfo(i, t) for i, t in types.items()}
+    demangler = Demangler(game_infos=infos, shuffle=False)
+    return {i: demangler.demangle_alfred_name(i) for i in types}
 
 
 def load_game(engine: Any, game_file: Path) -> None:
@@ -67,15 +98,28 @@ def plan(engine: Any, goal: Goal | None, max_steps: int) -> list[str] | None:
     """
     if goal is None:
         return None
-    state = engine._pddl_state
-    facts = [Fact(f.name, tuple(a.name for a in f.arguments)) for f in state.facts]
+    inner = innermost(engine)
+    if isinstance(inner, FastEngine):
+        facts = [Fact(name, args) for name, args in inner.planner_facts()]
+    else:
+        state = engine._pddl_state
+        facts = [Fact(f.name, tuple(a.name for a in f.arguments)) for f in state.facts]
     operators = shortest_plan(facts, goal, max_steps)
     if operators is None:
         return None
-    commands = state.plan_to_templated_actions(
-        [" ".join(o) for o in operators], engine._entity_infos
-    )
-    return [str(c) for c in commands]
+    steps = [" ".join(o) for o in operators]
+    if isinstance(inner, FastEngine):
+        return inner.templated(steps)
+    return [str(c) for c in state.plan_to_templated_actions(steps, engine._entity_infos)]
+
+
+def innermost(engine: Any) -> Any:
+    """The engine under its wrappers (ALFWorld's, TextWorld's and the seeded expert)."""
+    while True:
+        inner = vars(engine).get("_wrapped_env") or vars(engine).get("_env")
+        if inner is None:
+            return engine
+        engine = inner
 
 
 def downward_plan(engine: Any) -> list[str]:
@@ -83,8 +127,10 @@ def downward_plan(engine: Any) -> list[str]:
 
     The general planner for goals :func:`plan` does not model (official games with sliced
     objects, say); its search can take minutes in large households. ``[]`` when it finds
-    no plan.
+    no plan. Needs the ``"pddl"`` engine.
     """
+    if isinstance(innermost(engine), FastEngine):
+        raise TypeError("Fast Downward's planner runs on the pddl engine")
     return [str(c) for c in engine._pddl_state.replan(engine._entity_infos)]
 
 
@@ -110,7 +156,7 @@ def goal_of(traj_data: dict[str, Any]) -> Goal | None:
 
 
 @functools.cache
-def _cache_text_templates() -> None:
+def install_text_templates() -> None:
     """Parse each of the grammar's text templates once instead of at every use.
 
     TextWorld's PDDL backend re-parses a template (with a tatsu PEG parser) every time it
@@ -130,36 +176,6 @@ def _cache_text_templates() -> None:
         return textgen._Converter().walk(cache[key])
 
     textgen._parse_and_convert = cached
-
-
-#: Translations kept per process, two per game (plain and optimized): 16 games, each a
-#: few MB.
-TRANSLATIONS_KEPT = 32
-
-
-@functools.cache
-def _cache_translations() -> None:
-    """Translate each PDDL problem to Fast Downward's SAS form once per process.
-
-    TextWorld's PDDL backend translates the game's problem twice (plain and optimized) every
-    time it builds a state, that is at every load and every reset: 0.3-1 s each, most of a
-    reset. The translation is a pure function of the domain and problem texts, and its
-    results are only read, so the last :data:`TRANSLATIONS_KEPT` are kept; resetting the
-    same game again (a GRPO group, an evaluation's episodes) then translates nothing.
-    """
-    import fast_downward
-
-    cached = functools.lru_cache(maxsize=TRANSLATIONS_KEPT)(fast_downward.pddl2sas)
-    # The translator sets module-wide options (and sys.argv) while it runs: one at a time,
-    # or a result made under another thread's options would be kept for good.
-    lock = threading.Lock()
-
-    def translate(*args: Any, **kwargs: Any) -> Any:
-        with lock:
-            return cached(*args, **kwargs)
-
-    translate.cache_info = cached.cache_info  # type: ignore[attr-defined]
-    fast_downward.pddl2sas = translate
 
 
 class _SeededExpert:

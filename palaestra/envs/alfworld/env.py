@@ -1,20 +1,24 @@
-"""ALFWorld household tasks on ALFWorld's own text engine (TextWorld's PDDL backend)."""
+"""ALFWorld household tasks on ALFWorld's text engine (compiled, or TextWorld's PDDL backend)."""
 
 from __future__ import annotations
 
+import functools
 import json
+import logging
 import re
 import shutil
 from pathlib import Path
 from typing import Any, ClassVar
 
 from palaestra.envs.alfworld.engine import (
+    ENGINES,
     downward_plan,
     goal_of,
     load_game,
     plan,
     start_engine,
 )
+from palaestra.envs.alfworld.fast_engine import AmbiguousCommand, UnsupportedGame
 from palaestra.envs.alfworld.games import (
     check_game,
     data_folder,
@@ -33,6 +37,8 @@ _PUT = re.compile(r"put (.+?) (?:in/on|in|on|into|onto) (.+)")
 
 _WELCOME = "-= Welcome to TextWorld, ALFRED! =-"
 
+_log = logging.getLogger(__name__)
+
 #: Longest plan the oracle searches for when it replans (the registered step limit).
 _REPLAN_STEPS = 50
 
@@ -46,7 +52,7 @@ _INSTRUCTION = (
 
 
 class ALFWorldEnv(TextEnv):
-    """An ALFWorld household task, played on ALFWorld's own text engine.
+    """An ALFWorld household task, played on ALFWorld's text engine.
 
     **Task.** One of ALFWorld's six task types ("put a clean apple in the fridge", "examine
     the alarmclock with the desklamp", ...), stated in the first observation and in
@@ -62,6 +68,13 @@ class ALFWorldEnv(TextEnv):
     as "move X to Y". Case, surrounding whitespace and a final period do not matter. Any
     other command is an invalid action: the observation is ALFWorld's "Nothing happens.".
 
+    **Engine.** ``engine="fast"`` (the default) plays the game on its compiled form
+    (:mod:`~palaestra.envs.alfworld.fast_engine`), about 100 times faster per step than
+    ``engine="pddl"``, ALFWorld's own stack (TextWorld's PDDL backend with ALFWorld's
+    wrappers), and with the same observations, admissible commands, rewards and ends, which
+    a differential test checks step by step. A game the fast engine cannot prove it plays
+    exactly is played on the PDDL engine (logged).
+
     **Reward.** 1 when the task is done (the episode then terminates), else 0; an invalid
     action adds :data:`~palaestra.envs.core.INVALID_ACTION_PENALTY`. ``success``: the task
     is done. ``info["expert_action"]`` with ``expert=True``: ALFWorld's hand-coded expert's
@@ -76,6 +89,7 @@ class ALFWorldEnv(TextEnv):
         data_path: An official ALFWorld data folder (``json_2.1.1``) or a folder of game
             folders; overrides ``$PALAESTRA_ALFWORLD_DATA``.
         expert: Add ``expert_action`` to ``info`` (privileged).
+        engine: ``"fast"`` or ``"pddl"`` (see **Engine**).
         **kwargs: :class:`~palaestra.envs.core.TextEnv` arguments.
 
     Version History:
@@ -102,10 +116,14 @@ class ALFWorldEnv(TextEnv):
         pool_size: int = 100,
         data_path: str | Path | None = None,
         expert: bool = False,
+        engine: str = "fast",
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
         require("alfworld", "alfworld", "ALFWorld environments")
+        if engine not in ENGINES:
+            raise InvalidArgumentError(f"unknown ALFWorld engine {engine!r}; choose one of {ENGINES}")
+        self.engine = engine
         self.task_types = TASK_TYPES if task_type is None else (task_type_name(task_type),)
         if pool_size < 1:
             raise InvalidArgumentError(f"pool_size must be at least 1, got {pool_size}")
@@ -116,14 +134,18 @@ class ALFWorldEnv(TextEnv):
         self.files = official_games(folder, split, self.task_types) if folder else None
         if self.files is None and split not in SPLITS:
             raise InvalidArgumentError(f"unknown ALFWorld split {split!r}; choose one of {SPLITS}")
-        self._engine: Any = None
+        self._engines: dict[str, Any] = {}  # one of each kind for the env's life
+        self._loaded: dict[str, Path] = {}  # the game in each
+        self._kind = engine  # the engine playing this episode
         self._game: Path | None = None
-        self._loaded: Path | None = None  # the game in the engine
         self._state: Any = None
         self._commands: list[str] = []
         self._walkthrough: list[str] = []
         self._on_walkthrough = True
-        self._shadow = ReplayedEngine(start_engine, load=load_game)
+        self._shadow = ReplayedEngine(self._start_shadow, load=load_game)
+        self._pddl_shadow = ReplayedEngine(
+            functools.partial(start_engine, engine="pddl"), load=load_game
+        )
 
     # ------------------------------------------------------------------ episodes
     def choose_game(self) -> Path:
@@ -157,13 +179,45 @@ class ALFWorldEnv(TextEnv):
 
     def _start_engine(self) -> None:
         assert self._game is not None
-        if self._engine is None:
-            self._engine = start_engine(self._game, expert=self.expert)
-        elif self._loaded != self._game:  # one engine for the env's life (start_engine)
-            self._loaded = None  # until the load succeeds: a failed one leaves it broken
-            load_game(self._engine, self._game)
-        self._loaded = self._game  # a reset of the loaded game needs no second load
-        self._state = self._engine.reset()
+        self._kind = self.engine
+        if self.engine == "fast":
+            try:
+                self._state = self._engine_for("fast").reset()
+                return
+            except UnsupportedGame as exc:
+                _log.warning("%s plays on the pddl engine: %s", self._game, exc)
+        self._kind = "pddl"
+        self._state = self._engine_for("pddl").reset()
+
+    def _engine_for(self, kind: str) -> Any:
+        """The env's engine of this kind, with this episode's game loaded."""
+        assert self._game is not None
+        engine = self._engines.get(kind)
+        if engine is None:
+            self._engines[kind] = start_engine(self._game, expert=self.expert, engine=kind)
+        elif self._loaded.get(kind) != self._game:
+            self._loaded.pop(kind, None)  # until the load succeeds: a failed one leaves it broken
+            load_game(engine, self._game)
+        self._loaded[kind] = self._game  # a reset of the loaded game needs no second load
+        return self._engines[kind]
+
+    def _continue_on_pddl(self) -> None:
+        """Go on with the episode in the PDDL engine (its commands replayed there)."""
+        self._kind = "pddl"
+        with silenced():
+            self._state = self._engine_for("pddl").reset()
+            for command in self._commands:
+                self._state, _, _ = self._engine.step(command)
+
+    def _start_shadow(self, game: Path) -> Any:
+        try:
+            return start_engine(game, engine=self.engine)
+        except UnsupportedGame:
+            return start_engine(game, engine="pddl")
+
+    @property
+    def _engine(self) -> Any:
+        return self._engines[self._kind]
 
     def _parse_action(self, text: str) -> str:
         command = " ".join(text.lower().split()).rstrip(".")
@@ -180,8 +234,16 @@ class ALFWorldEnv(TextEnv):
             or self._walkthrough[len(self._commands)] != action
         ):
             self._on_walkthrough = False
-        with silenced():
-            self._state, _, done = self._engine.step(action)
+        try:
+            with silenced():
+                self._state, _, done = self._engine.step(action)
+        except AmbiguousCommand as exc:
+            # The fast engine refused the step before changing anything: the episode goes
+            # on in the PDDL engine from where it is.
+            _log.warning("%s continues on the pddl engine: %s", self._game, exc)
+            self._continue_on_pddl()
+            with silenced():
+                self._state, _, done = self._engine.step(action)
         self._commands.append(action)
         won = bool(self._state["won"])
         info: dict[str, Any] = {}
@@ -256,9 +318,10 @@ class ALFWorldEnv(TextEnv):
         if not self._on_walkthrough or len(self._commands) >= len(self._walkthrough):
             assert self._game is not None
             engine, _ = self._shadow.at(self._game, self._commands)
-            with silenced():  # Fast Downward is native code
-                steps = plan(engine, goal_of(self.task), max_steps=_REPLAN_STEPS)
-                if steps is None:  # a goal the search does not model, or nothing in reach
+            steps = plan(engine, goal_of(self.task), max_steps=_REPLAN_STEPS)
+            if steps is None:  # a goal the search does not model, or nothing in reach
+                engine, _ = self._pddl_shadow.at(self._game, self._commands)
+                with silenced():  # Fast Downward is native code
                     steps = downward_plan(engine)
             self._walkthrough = [*self._commands, *steps]
             self._on_walkthrough = True
@@ -268,11 +331,11 @@ class ALFWorldEnv(TextEnv):
 
     # ------------------------------------------------------------------ lifecycle
     def close_engine(self) -> None:
-        """Stop the episode's engine."""
-        if self._engine is not None:
-            with silenced():
-                self._engine.close()
-            self._engine = self._loaded = None
+        """Stop the env's engines."""
+        with silenced():
+            for engine in self._engines.values():
+                engine.close()
+        self._engines, self._loaded = {}, {}
 
     def discard_game(self) -> None:
         """Delete this episode's generated household (played with ``unseen_game_kwargs``)."""
@@ -286,15 +349,20 @@ class ALFWorldEnv(TextEnv):
         """Stop the engines."""
         self.close_engine()
         self._shadow.close()
+        self._pddl_shadow.close()
 
     def __getstate__(self) -> dict[str, Any]:
         # The engine cannot be pickled: a copy reloads the game and replays the episode.
-        return {**self.__dict__, "_engine": None, "_state": None, "_loaded": None}
+        return {**self.__dict__, "_engines": {}, "_state": None, "_loaded": {}}
 
     def __setstate__(self, state: dict[str, Any]) -> None:
         self.__dict__.update(state)
         if self._game is not None:
+            kind = self._kind
             self._start()
+            if kind != self._kind:  # the episode had gone on in the PDDL engine
+                self._continue_on_pddl()
+                return
             with silenced():
                 for command in self._commands:
                     self._state, _, _ = self._engine.step(command)

@@ -10,7 +10,7 @@ from typing import Any
 import gymnasium as gym
 import pytest
 
-from palaestra.envs.alfworld import TASK_TYPES, ALFWorldEnv, generated_game
+from palaestra.envs.alfworld import TASK_TYPES, ALFWorldEnv, generated_game, translation
 from palaestra.errors import InvalidArgumentError
 from tests.envs.helpers import check_oracle_recovers, finish_with_oracle, play_oracle
 
@@ -228,16 +228,15 @@ def test_async_vector_env_and_clean_close() -> None:
     assert multiprocessing.active_children() == []
 
 
-def test_resetting_the_same_game_translates_nothing() -> None:
-    import fast_downward
-
-    env = gym.make("palaestra/ALFWorld-Pick-v0", **POOL)
+@pytest.mark.parametrize("engine", ["fast", "pddl"])
+def test_resetting_the_same_game_translates_nothing(engine: str) -> None:
+    env = gym.make("palaestra/ALFWorld-Pick-v0", engine=engine, **POOL)
     env.reset(seed=0)
-    misses = fast_downward.pddl2sas.cache_info().misses
+    runs = translation.translator_runs()
     for _ in range(3):
         env.reset(seed=0)
         env.step("look")
-    assert fast_downward.pddl2sas.cache_info().misses == misses
+    assert translation.translator_runs() == runs
 
 
 def test_look_oracle_recovers_from_an_unrelated_object_in_hand() -> None:
