@@ -1,19 +1,26 @@
-"""ALFWorld: reset and step latency of palaestra's env against ALFWorld's own AlfredTWEnv.
+"""ALFWorld: reset and step latency of palaestra's engines against ALFWorld's own AlfredTWEnv.
 
-Run: ``python benchmarks/alfworld_step.py``. Both play the same generated game folders (in
-ALFWorld's ``json_2.1.1`` layout) by their stored walkthroughs, in this one process,
-interleaved game by game. Households are grouped by size (receptacles in the room). A
-profile of palaestra's resets and steps then shows where the time goes.
+Run: ``python benchmarks/alfworld_step.py [--per-type 2] [--steps 30]``. All three play the
+same generated game folders (in ALFWorld's ``json_2.1.1`` layout) in this one process,
+interleaved game by game: ALFWorld's ``AlfredTWEnv``, palaestra's env on its fast engine
+(the default) and on the PDDL engine (ALFWorld's stack). Each plays the same ``--steps``
+admissible commands from the reset (drawn once per game, up to the end of the episode).
+Households are grouped by size (receptacles in the room).
+
+Resets: AlfredTWEnv loads and translates its game at every reset. palaestra's are timed
+cold (a new env, empty caches: translated and compiled, the first episode of a game ever),
+warm from disk (a new env in a process that has the game only in its cache folder) and warm
+(the env's game again, as in a GRPO group).
 """
 
 from __future__ import annotations
 
 import argparse
 import contextlib
-import cProfile
 import io
 import json
-import pstats
+import os
+import random
 import shutil
 import statistics
 import tempfile
@@ -21,7 +28,13 @@ import time
 from pathlib import Path
 from typing import Any
 
-from palaestra.envs.alfworld import TASK_TYPES, ALFWorldEnv, generated_game
+from palaestra.envs.alfworld import (
+    TASK_TYPES,
+    ALFWorldEnv,
+    fast_engine,
+    generated_game,
+    translation,
+)
 
 
 def layout(root: Path, per_type: int) -> list[Path]:
@@ -61,62 +74,127 @@ def alfred_env(data: Path) -> Any:
         return AlfredTWEnv(config, train_eval="train").init_env(batch_size=1)
 
 
+def timed(call: Any) -> float:
+    start = time.perf_counter()
+    call()
+    return time.perf_counter() - start
+
+
+def forget_in_memory() -> None:
+    """Drop this process's compiled games and translations (the disk caches stay)."""
+    translation._memory.clear()
+    fast_engine._games.clear()
+
+
+def commands_for(game: Path, steps: int) -> list[str]:
+    """``steps`` admissible commands drawn on the fast engine (seeded by the game)."""
+    env = ALFWorldEnv(data_path=game.parent)
+    env.files = [game]
+    _, info = env.reset(seed=0)
+    rng, commands = random.Random(str(game)), []
+    for _ in range(steps):
+        commands.append(rng.choice(info["available_actions"]))
+        _, _, terminated, _, info = env.step(commands[-1])
+        if terminated:
+            break
+    env.close()
+    return commands
+
+
+def play_ours(env: ALFWorldEnv, commands: list[str]) -> dict[str, float]:
+    reset = timed(lambda: env.reset(seed=0))
+    steps = timed(lambda: [env.step(c) for c in commands])
+    return {"reset": reset, "step": steps / len(commands)}
+
+
+def env_on(game: Path, engine: str) -> ALFWorldEnv:
+    env = ALFWorldEnv(data_path=game.parents[2], engine=engine)
+    env.files = [game]
+    return env
+
+
+def cold_and_disk(game: Path, engine: str, cache: Path) -> dict[str, float]:
+    """First resets of new envs: from an empty cache folder, then from the disk cache only."""
+    previous = os.environ.get("PALAESTRA_CACHE_DIR")
+    os.environ["PALAESTRA_CACHE_DIR"] = str(cache)
+    try:
+        forget_in_memory()
+        env = env_on(game, engine)
+        cold = timed(lambda: env.reset(seed=0))
+        env.close()
+        forget_in_memory()
+        env = env_on(game, engine)
+        disk = timed(lambda: env.reset(seed=0))
+        env.close()
+    finally:
+        if previous is None:
+            os.environ.pop("PALAESTRA_CACHE_DIR")
+        else:
+            os.environ["PALAESTRA_CACHE_DIR"] = previous
+    return {"cold": cold, "disk": disk}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--per-type", type=int, default=2, help="games per task type")
+    parser.add_argument("--steps", type=int, default=30, help="random commands per game")
     args = parser.parse_args()
 
     with tempfile.TemporaryDirectory() as scratch:
         games = layout(Path(scratch), args.per_type)
-        walkthroughs = {str(g): json.loads(g.read_text())["walkthrough"] for g in games}
-        theirs = alfred_env(Path(scratch) / "json_2.1.1")
-        ours = ALFWorldEnv(data_path=Path(scratch) / "json_2.1.1")
-        rows: dict[str, list[tuple[int, float, float, float, float]]] = {}
-        profile = cProfile.Profile()
-        for _ in games:
-            # AlfredTWEnv walks its game list in its own order; palaestra plays the same game.
+        data = Path(scratch) / "json_2.1.1"
+        theirs = alfred_env(data)
+        rows: dict[str, list[dict[str, float]]] = {}
+        for index in range(len(games)):
+            # AlfredTWEnv walks its game list in its own order: each engine plays its game.
             start = time.perf_counter()
             _, infos = theirs.reset()
-            their_reset = time.perf_counter() - start
+            row = {"theirs reset": time.perf_counter() - start}
             game = Path(infos["extra.gamefile"][0])
-            commands = walkthroughs[str(game)]
+            commands = commands_for(game, args.steps)
             start = time.perf_counter()
             for command in commands:
                 theirs.step([command])
-            their_step = (time.perf_counter() - start) / len(commands)
-
-            ours.files = [game]
-            start = time.perf_counter()
-            ours.reset(seed=0)
-            our_reset = time.perf_counter() - start
-            start = time.perf_counter()
-            for command in commands:
-                ours.step(command)
-            our_step = (time.perf_counter() - start) / len(commands)
-            # The same episode again under the profiler (not timed: profiling slows it).
-            profile.enable()
-            ours.reset(seed=0)
-            for command in commands:
-                ours.step(command)
-            profile.disable()
+            row["theirs step"] = (time.perf_counter() - start) / len(commands)
+            for engine in ("fast", "pddl"):
+                cache = Path(scratch) / "cold" / engine / str(index)
+                row.update(
+                    {f"{engine} {k}": v for k, v in cold_and_disk(game, engine, cache).items()}
+                )
+                env = env_on(game, engine)
+                env.reset(seed=0)  # the game in the engine: the reset below is a warm one
+                row.update({f"{engine} {k}": v for k, v in play_ours(env, commands).items()})
+                env.close()
             size = receptacles(game)
             group = "small (< 20 receptacles)" if size < 20 else "large (>= 20 receptacles)"
-            rows.setdefault(group, []).append((size, their_reset, our_reset, their_step, our_step))
+            rows.setdefault(group, []).append(row)
         theirs.close()
-        ours.close()
 
-    print(f"{'households':<26} {'games':>5} {'reset ALFWorld':>15} {'reset palaestra':>16} "
-          f"{'step ALFWorld':>14} {'step palaestra':>15} {'step ratio':>10}")  # fmt: skip
+    def mean(values: list[dict[str, float]], key: str) -> float:
+        return statistics.mean(v[key] for v in values)
+
+    print("Resets (ms): AlfredTWEnv; palaestra fast engine cold / warm from disk / warm; "
+          "palaestra pddl engine cold / warm")  # fmt: skip
+    print(f"{'households':<26} {'games':>5} {'ALFWorld':>9} {'cold':>7} {'disk':>7} {'warm':>7} "
+          f"{'pddl cold':>10} {'pddl warm':>10}")  # fmt: skip
     for group, values in sorted(rows.items()):
-        mean = [statistics.mean(v[k] for v in values) for k in range(5)]
         print(
-            f"{group:<26} {len(values):>5} {mean[1] * 1000:>12.0f} ms {mean[2] * 1000:>13.0f} ms "
-            f"{mean[3] * 1000:>11.1f} ms {mean[4] * 1000:>12.1f} ms {mean[3] / mean[4]:>10.2f}"
+            f"{group:<26} {len(values):>5} {mean(values, 'theirs reset') * 1e3:>9.0f} "
+            f"{mean(values, 'fast cold') * 1e3:>7.0f} {mean(values, 'fast disk') * 1e3:>7.1f} "
+            f"{mean(values, 'fast reset') * 1e3:>7.1f} {mean(values, 'pddl cold') * 1e3:>10.0f} "
+            f"{mean(values, 'pddl reset') * 1e3:>10.0f}"
         )
-    print("\nWhere palaestra's time goes (resets and steps above, cumulative):")
-    stream = io.StringIO()
-    pstats.Stats(profile, stream=stream).sort_stats("cumulative").print_stats(14)
-    print("\n".join(stream.getvalue().splitlines()[6:]))
+    print("\nSteps: ms per step and steps per second; ratio = fast steps/s over AlfredTWEnv's")
+    print(f"{'households':<26} {'ALFWorld':>9} {'pddl':>9} {'fast':>9} {'ALFWorld/s':>11} "
+          f"{'fast/s':>9} {'ratio':>7}")  # fmt: skip
+    for group, values in sorted(rows.items()):
+        theirs_step, ours, pddl = (
+            mean(values, k) for k in ("theirs step", "fast step", "pddl step")
+        )
+        print(
+            f"{group:<26} {theirs_step * 1e3:>9.1f} {pddl * 1e3:>9.1f} {ours * 1e3:>9.2f} "
+            f"{1 / theirs_step:>11.0f} {1 / ours:>9.0f} {theirs_step / ours:>7.1f}"
+        )
 
 
 if __name__ == "__main__":

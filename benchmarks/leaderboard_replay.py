@@ -1,13 +1,15 @@
 """Replay verification cost per 1,000 episodes, by env family, against the env steps alone.
 
-Run: ``python benchmarks/leaderboard_replay.py [--families bandits,math] [--max-episodes 5]``.
+Run: ``python benchmarks/leaderboard_replay.py [--families bandits,math] [--max-episodes 5]``
+``[--alfworld-engines fast,pddl]``.
 The random agent plays each family's tasks of palaestra-v1 (at most ``--max-episodes`` per
 task, fewer for TextWorld and ALFWorld); then, alternately and several rounds, the same
 episodes are (a) stepped through the env with their recorded actions and nothing else, and
 (b) replayed by
 :func:`palaestra.leaderboard.replay`, which makes the env, steps it and checks every reward.
 Both include ``gym.make`` and ``reset``. The best round of each is reported; the target is
-a replay costing at most 10 % more than the steps.
+a replay costing at most 10 % more than the steps. ALFWorld is measured on each engine of
+``--alfworld-engines`` (the suite's tasks with ``engine=`` added; the episodes are the same).
 """
 
 from __future__ import annotations
@@ -54,14 +56,21 @@ def main() -> None:
     parser.add_argument("--families", default="bandits,math,social,search,textworld,alfworld")
     parser.add_argument("--max-episodes", type=int, default=20)
     parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--alfworld-engines", default="fast,pddl")
     args = parser.parse_args()
     full = load_suite("palaestra-v1")
-    print(f"{'family':<10} {'episodes':>8} {'steps':>7} {'steps/1k ep':>12} "
+    print(f"{'family':<17} {'episodes':>8} {'steps':>7} {'steps/1k ep':>12} "
           f"{'replay/1k ep':>13} {'ratio':>6}")  # fmt: skip
-    for family in args.families.split(","):
+    runs = [
+        (family, engine)
+        for family in args.families.split(",")
+        for engine in (args.alfworld_engines.split(",") if family == "alfworld" else [""])
+    ]
+    for family, engine in runs:
         cap = min(args.max_episodes, HEAVY.get(family, args.max_episodes))
+        extra = {"engine": engine} if engine else {}
         tasks = tuple(
-            Task(t.name, t.family, t.env, min(t.episodes, cap), t.kwargs)
+            Task(t.name, t.family, t.env, min(t.episodes, cap), {**t.kwargs, **extra})
             for t in full.tasks
             if t.family == family
         )
@@ -76,7 +85,8 @@ def main() -> None:
             checked.append(replays(episodes, suite))
         n, steps = len(episodes), sum(len(e.actions) for e in episodes)
         per_k = 1000 / n
-        print(f"{family:<10} {n:>8} {steps:>7} {min(plain) * per_k:>10.1f} s "
+        label = f"{family} ({engine})" if engine else family
+        print(f"{label:<17} {n:>8} {steps:>7} {min(plain) * per_k:>10.1f} s "
               f"{min(checked) * per_k:>11.1f} s {min(checked) / min(plain):>6.3f}")  # fmt: skip
 
 

@@ -68,7 +68,7 @@ def wander_then_oracle(steps: int) -> Driver:
 
     def driver(env: ALFWorldEnv, info: dict[str, Any], rng: random.Random) -> str:
         if len(env.commands) < steps:
-            return rng.choice(info["available_actions"])
+            return str(rng.choice(info["available_actions"]))
         return env.oracle_action()
 
     return driver
@@ -84,7 +84,7 @@ def random_commands(invalid: float = 0.25) -> Driver:
     def driver(env: ALFWorldEnv, info: dict[str, Any], rng: random.Random) -> str:
         actions = info["available_actions"]
         if rng.random() >= invalid:
-            return rng.choice(actions)
+            return str(rng.choice(actions))
         moves = [a for a in actions if a.startswith("move ")]
         if moves and rng.random() < 0.5:
             what, where = rng.choice(moves)[len("move ") :].split(" to ", 1)
@@ -149,9 +149,9 @@ def compare(
             fields = ("observation", "reward", "terminated", "truncated", "info")
             found = _differ(ours, theirs, fields)
             if found is None and oracles and not ours[2]:
-                oracles = pddl.oracle_action(), fast.oracle_action()
-                if oracles[0] != oracles[1]:
-                    found = ("oracle_action", *oracles)
+                plans = pddl.oracle_action(), fast.oracle_action()
+                if plans[0] != plans[1]:
+                    found = ("oracle_action", *plans)
             if found:
                 return Divergence(game, name, step, command, found[0], found[1], found[2])
             info = ours[4]

@@ -15,7 +15,6 @@ from palaestra.envs.alfworld.fast_engine import FastEngine
 from palaestra.envs.alfworld.planner import SEARCHED_TASK_TYPES as _SEARCHED
 from palaestra.envs.alfworld.planner import Fact, Goal, shortest_plan
 
-
 #: The engines an ALFWorld env can play on: compiled (the default) and ALFWorld's own.
 ENGINES = ("fast", "pddl")
 
@@ -29,7 +28,7 @@ def start_engine(game_file: Path, *, expert: bool = False, engine: str = "pddl")
     translations come from :mod:`~palaestra.envs.alfworld.translation`. ``"fast"`` is
     :class:`~palaestra.envs.alfworld.fast_engine.FastEngine` on the compiled game, with the
     same states; it raises
-    :class:`~palaestra.envs.alfworld.fast_engine.UnsupportedGame` for a game it cannot
+    :class:`~palaestra.envs.alfworld.fast_engine.UnsupportedGameError` for a game it cannot
     prove it plays exactly. With ``expert=True`` either is wrapped in ALFWorld's hand-coded
     expert, whose next command is ``extra.expert_plan``. The planner is available at any
     state through :func:`plan`.
@@ -47,7 +46,7 @@ def start_engine(game_file: Path, *, expert: bool = False, engine: str = "pddl")
         pddl = PddlEnv(infos)
         pddl.downward_lib = translation.deferred_replanning(pddl.downward_lib)
         alfred = _alfred()
-        env = alfred.AlfredInfos(alfred.AlfredDemangler(pddl, shuffle=False))
+        env = alfred.AlfredInfos(alfred.AlfredDemangler(_Translating(pddl), shuffle=False))
     else:
         raise ValueError(f"unknown ALFWorld engine {engine!r}; choose one of {ENGINES}")
     if expert:
@@ -56,6 +55,26 @@ def start_engine(game_file: Path, *, expert: bool = False, engine: str = "pddl")
         env = _SeededExpert(alfred.AlfredExpert(env, expert_type=alfred.AlfredExpertType.HANDCODED))
     load_game(env, game_file)
     return env
+
+
+class _Translating:
+    """TextWorld's ``PddlEnv`` loading and resetting on palaestra's cached translations."""
+
+    def __init__(self, env: Any) -> None:
+        self._wrapped_env = env
+
+    def load(self, path: str) -> None:
+        """Load a game."""
+        with translation.palaestra_engine():
+            self._wrapped_env.load(path)
+
+    def reset(self) -> Any:
+        """Start the loaded game."""
+        with translation.palaestra_engine():
+            return self._wrapped_env.reset()
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._wrapped_env, name)
 
 
 def _alfred() -> Any:

@@ -18,7 +18,7 @@ from palaestra.envs.alfworld.engine import (
     plan,
     start_engine,
 )
-from palaestra.envs.alfworld.fast_engine import AmbiguousCommand, UnsupportedGame
+from palaestra.envs.alfworld.fast_engine import AmbiguousCommandError, UnsupportedGameError
 from palaestra.envs.alfworld.games import (
     check_game,
     data_folder,
@@ -96,12 +96,14 @@ class ALFWorldEnv(TextEnv):
         * v0: Initial version (ALFWorld 0.4 engine and grammar). Generator 2: walkthroughs
           are shortest plans of at most 25 commands, and draws without one are skipped (so
           some seeds give other households than generator 1 did); the oracle replans with
-          the same search.
+          the same search. ``engine="fast"`` (the default since) plays the same episodes as
+          ``engine="pddl"``, ALFWorld's engine and the only one before.
     """
 
     max_action_length = 200
-    #: A step of ALFWorld's engine takes 20-400 ms by household size (its text generation
-    #: and admissible commands); invalid actions cost less. 2 s bounds it with a margin.
+    #: A step of ALFWorld's PDDL engine takes 20-400 ms by household size (its text
+    #: generation and admissible commands), of the fast engine under a millisecond; invalid
+    #: actions cost less. 2 s bounds either with a margin.
     max_step_seconds = 2.0
 
     #: A household generated per episode: its index drawn from every one the generator can
@@ -122,7 +124,9 @@ class ALFWorldEnv(TextEnv):
         super().__init__(**kwargs)
         require("alfworld", "alfworld", "ALFWorld environments")
         if engine not in ENGINES:
-            raise InvalidArgumentError(f"unknown ALFWorld engine {engine!r}; choose one of {ENGINES}")
+            raise InvalidArgumentError(
+                f"unknown ALFWorld engine {engine!r}; choose one of {ENGINES}"
+            )
         self.engine = engine
         self.task_types = TASK_TYPES if task_type is None else (task_type_name(task_type),)
         if pool_size < 1:
@@ -184,7 +188,7 @@ class ALFWorldEnv(TextEnv):
             try:
                 self._state = self._engine_for("fast").reset()
                 return
-            except UnsupportedGame as exc:
+            except UnsupportedGameError as exc:
                 _log.warning("%s plays on the pddl engine: %s", self._game, exc)
         self._kind = "pddl"
         self._state = self._engine_for("pddl").reset()
@@ -212,7 +216,7 @@ class ALFWorldEnv(TextEnv):
     def _start_shadow(self, game: Path) -> Any:
         try:
             return start_engine(game, engine=self.engine)
-        except UnsupportedGame:
+        except UnsupportedGameError:
             return start_engine(game, engine="pddl")
 
     @property
@@ -237,7 +241,7 @@ class ALFWorldEnv(TextEnv):
         try:
             with silenced():
                 self._state, _, done = self._engine.step(action)
-        except AmbiguousCommand as exc:
+        except AmbiguousCommandError as exc:
             # The fast engine refused the step before changing anything: the episode goes
             # on in the PDDL engine from where it is.
             _log.warning("%s continues on the pddl engine: %s", self._game, exc)

@@ -24,12 +24,13 @@ A game is compiled once (one translation, which the PDDL engine shares) and kept
 memory and on disk (``$PALAESTRA_CACHE_DIR/alfworld/fast/``), keyed by a hash of the game
 file and the versions of everything the result depends on. A game whose text the compiled
 form cannot prove equal (a command template that reads changing facts, two operators with
-one command but different effects) raises :class:`UnsupportedGame`; the env then plays it
+one command but different effects) raises :class:`UnsupportedGameError`; the env then plays it
 on the PDDL engine.
 """
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import marshal
 import os
@@ -56,11 +57,11 @@ NOTHING_HAPPENS = "Nothing happens."
 Fact = tuple[str, tuple[tuple[str, str], ...]]
 
 
-class UnsupportedGame(ValueError):
+class UnsupportedGameError(ValueError):
     """A game the fast engine cannot prove it plays exactly as the PDDL engine."""
 
 
-class AmbiguousCommand(UnsupportedGame):
+class AmbiguousCommandError(UnsupportedGameError):
     """A command two applicable operators write, with different outcomes.
 
     The PDDL engine carries out the first of them in the order of Fast Downward's successor
@@ -80,7 +81,7 @@ def compile_game(data: dict[str, Any]) -> dict[str, Any]:
     """The compiled form of a game file's content (plain containers, for ``marshal``).
 
     Raises:
-        UnsupportedGame: The game's text or rules are not reproduced exactly.
+        UnsupportedGameError: The game's text or rules are not reproduced exactly.
     """
     from textworld.envs.pddl import logic as pddl_logic
 
@@ -91,10 +92,10 @@ def compile_game(data: dict[str, Any]) -> dict[str, Any]:
         domain, problem, grammar_text = data["pddl_domain"], data["pddl_problem"], data["grammar"]
         task, sas_text = translation.translate(domain, problem)
         logic = pddl_logic.GameLogic(domain=domain, grammar=grammar_text)
-    except UnsupportedGame:
+    except UnsupportedGameError:
         raise
-    except Exception as exc:  # noqa: BLE001 - the PDDL engine would fail on it too
-        raise UnsupportedGame(f"cannot translate the game: {exc}") from exc
+    except Exception as exc:
+        raise UnsupportedGameError(f"cannot translate the game: {exc}") from exc
     sas = parse_sas(sas_text)
     name2type = {o.name: o.type_name for o in task.objects}
     atoms = [[_atom_fact(value, name2type) for value in values] for values in sas.values]
@@ -117,13 +118,13 @@ def compile_game(data: dict[str, Any]) -> dict[str, Any]:
         intro = compiler.text("#intro#")
         templates = {n: compiler.text(a.template) for n, a in logic.actions.items()}
         feedback = {n: compiler.text(a.feedback_rule) for n, a in logic.actions.items()}
-    except (GrammarError, Exception) as exc:  # noqa: BLE001 - tatsu's parse errors too
-        raise UnsupportedGame(f"cannot compile the game's grammar: {exc}") from exc
+    except (GrammarError, Exception) as exc:
+        raise UnsupportedGameError(f"cannot compile the game's grammar: {exc}") from exc
     changing = {fact[0] for values in atoms for fact in values if fact is not None}
     for name, symbols in templates.items():
         read = grammar.dependencies(symbols) & changing
         if read:
-            raise UnsupportedGame(f"the command template of {name} reads {sorted(read)}")
+            raise UnsupportedGameError(f"the command template of {name} reads {sorted(read)}")
 
     entities = _entities(entity_types, names)
     store = FactStore([*init, *state_facts])
@@ -131,12 +132,12 @@ def compile_game(data: dict[str, Any]) -> dict[str, Any]:
     operators = []
     commands: dict[str, int] = {}
     for op in sas.operators:
-        action, *args = op.name.split()
+        action, *arguments = op.name.split()
         if action not in logic.actions or action not in parameters:
-            raise UnsupportedGame(f"operator {op.name!r} has no action in the grammar")
+            raise UnsupportedGameError(f"operator {op.name!r} has no action in the grammar")
         mapping = tuple(
             ((p.name.strip("?"), p.type_name), (arg, p.type_name))
-            for p, arg in zip(parameters[action], args, strict=False)
+            for p, arg in zip(parameters[action], arguments, strict=False)
         )
         try:
             variables = {ph[0]: entities[var[0]] for ph, var in mapping}
@@ -144,7 +145,7 @@ def compile_game(data: dict[str, Any]) -> dict[str, Any]:
             if "{" in text or "}" in text:
                 text = text.format(**names)
         except (GrammarError, KeyError, ValueError, IndexError) as exc:
-            raise UnsupportedGame(f"cannot write the command of {op.name!r}: {exc}") from exc
+            raise UnsupportedGameError(f"cannot write the command of {op.name!r}: {exc}") from exc
         command = commands.setdefault(text, len(commands))
         operators.append((op.preconditions, op.effects, command, action, mapping))
     return {
@@ -177,7 +178,7 @@ def _atom_fact(value: str, name2type: dict[str, str]) -> Fact | None:
         name, args = rest.split("(", 1)
         terms = tuple((_var_name(a), name2type[a]) for a in args[:-1].split(", ") if a)
     except (ValueError, KeyError) as exc:
-        raise UnsupportedGame(f"cannot read the SAS value {value!r}") from exc
+        raise UnsupportedGameError(f"cannot read the SAS value {value!r}") from exc
     return ("not_" + name if kind == "NegatedAtom" else name), terms
 
 
@@ -207,10 +208,9 @@ def _type_hierarchy(task: Any) -> Any:
 
     types = textworld.logic.TypeHierarchy()
     for type_ in task.types:
-        try:
+        # A type declared twice ("object") is skipped, as PddlState does.
+        with contextlib.suppress(ValueError):
             types.add(textworld.logic.Type(type_.name, type_.supertype_names))
-        except ValueError:
-            pass  # declared twice ("object"), as PddlState skips it
     return types
 
 
@@ -284,7 +284,9 @@ class _Game:
         self.by_command: dict[str, list[int]] = {}
         outcomes: dict[Any, int] = {}
         # Operators with one command and one outcome (action, parameters, effects).
-        self.outcome_of = [outcomes.setdefault((op[3], op[4], op[1]), len(outcomes)) for op in operators]
+        self.outcome_of = [
+            outcomes.setdefault((op[3], op[4], op[1]), len(outcomes)) for op in operators
+        ]
         for index, conditions in enumerate(self.preconditions):
             for fact in conditions:
                 self.watchers[fact].append(index)
@@ -320,7 +322,7 @@ def load_game_file(game_file: str | Path) -> _Game:
         try:
             data = json.loads(content)
         except ValueError as exc:
-            raise UnsupportedGame(f"{game_file} is not a game file: {exc}") from exc
+            raise UnsupportedGameError(f"{game_file} is not a game file: {exc}") from exc
         compiled = compile_game(data)
         _write(path, compiled)
     game = _Game(compiled)
@@ -406,7 +408,9 @@ class FastEngine:
         command = command.strip()
         candidates = [op for op in game.by_command.get(command, ()) if op in self._applicable]
         if len({game.outcome_of[op] for op in candidates}) > 1:
-            raise AmbiguousCommand(f"{command!r} is written by operators with different outcomes")
+            raise AmbiguousCommandError(
+                f"{command!r} is written by operators with different outcomes"
+            )
         operator = candidates[0] if candidates else None
         if operator is None:
             text = NOTHING_HAPPENS
@@ -473,7 +477,9 @@ class FastEngine:
         state["won"] = all(self._values[v] == x for v, x in game.compiled["goal"])
         state["lost"] = False
         commands = game.commands
-        state["admissible_commands"] = sorted({commands[game.command_of[op]] for op in self._applicable})
+        state["admissible_commands"] = sorted(
+            {commands[game.command_of[op]] for op in self._applicable}
+        )
         if self.request_infos.moves:
             state["moves"] = self._moves
         if self._mirror is not None:
@@ -497,7 +503,10 @@ class FastEngine:
         commands = []
         for step in operators:
             action, *args = step.split()
-            values = {p: game.entities[a].name for p, a in zip(compiled["parameters"][action], args, strict=False)}
+            values = {
+                p: game.entities[a].name
+                for p, a in zip(compiled["parameters"][action], args, strict=False)
+            }
             template = "go to {r}" if action == "gotolocation" else compiled["templates"][action]
             commands.append(template.format(**values))
         return commands
@@ -534,7 +543,9 @@ class _Mirror:
         from textworld.logic import Proposition, Variable
 
         return [
-            Proposition(p.name, [Variable(entities[v.name].name or v.name, v.type) for v in p.arguments])
+            Proposition(
+                p.name, [Variable(entities[v.name].name or v.name, v.type) for v in p.arguments]
+            )
             for facts in self._facts.values()
             for p in facts
         ]

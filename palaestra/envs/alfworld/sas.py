@@ -82,8 +82,20 @@ class _Lines:
 
 
 def parse_sas(text: str) -> SasTask:
-    """Read a SAS text written by Fast Downward's translator."""
-    lines = _Lines(text)
+    """Read a SAS text written by Fast Downward's translator.
+
+    Raises:
+        SasError: The text is not in the format.
+    """
+    try:
+        return _parse(_Lines(text))
+    except (ValueError, IndexError) as exc:
+        if isinstance(exc, SasError):
+            raise
+        raise SasError(f"malformed SAS text: {exc}") from None
+
+
+def _parse(lines: _Lines) -> SasTask:
     lines.expect("begin_version")
     if lines.number() != 3:
         raise SasError("only version 3 of the SAS format is read")
@@ -118,9 +130,7 @@ def parse_sas(text: str) -> SasTask:
         for _ in range(lines.number()):
             numbers = lines.numbers()
             count = numbers[0]
-            conditions = tuple(
-                (numbers[1 + 2 * i], numbers[2 + 2 * i]) for i in range(count)
-            )
+            conditions = tuple((numbers[1 + 2 * i], numbers[2 + 2 * i]) for i in range(count))
             variable, old, new = numbers[1 + 2 * count :]
             if old != -1:
                 preconditions.append((variable, old))
@@ -135,6 +145,4 @@ def parse_sas(text: str) -> SasTask:
         variable, _old, new = lines.numbers()
         lines.expect("end_rule")
         rules.append(Rule(conditions, variable, new))
-    return SasTask(
-        tuple(values), tuple(layers), start, goal, tuple(operators), tuple(rules)
-    )
+    return SasTask(tuple(values), tuple(layers), start, goal, tuple(operators), tuple(rules))

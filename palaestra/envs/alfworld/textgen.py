@@ -196,7 +196,7 @@ class Grammar:
                 self._derive(child, variables, mapping, facts, entities, out)
         elif kind == "e":
             # The game's own grammar evaluates Python expressions, as TextWorld does.
-            out.append(str(eval(_code(symbol[1]), _GLOBALS, variables)))  # noqa: S307
+            out.append(str(eval(_code(symbol[1]), _GLOBALS, variables)))
         elif kind == "c":
             for context in self._contexts(symbol, variables, mapping, facts, entities):
                 self._derive(symbol[1], *context, facts, entities, out)

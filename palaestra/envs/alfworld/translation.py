@@ -8,14 +8,17 @@ of the last :data:`TRANSLATIONS_KEPT` in memory and every one on disk (zlib-comp
 under ``$PALAESTRA_CACHE_DIR/alfworld/sas/``), keyed by a hash of all three. The parsed
 task that comes with it is cheap to rebuild (a few milliseconds) and is rebuilt.
 
-:func:`install` puts :func:`translate` in place of ``fast_downward.pddl2sas`` and makes the
-optimized translation lazy: TextWorld loads it into the planner library at every reset, but
-it is read only when the engine replans (:func:`deferred_replanning`), so a cold reset
-translates once, not twice.
+:func:`install` puts :func:`translate` in place of ``fast_downward.pddl2sas`` for palaestra's
+engines, and makes their optimized translation lazy: TextWorld loads it into the planner
+library at every reset, but it is read only when the engine replans
+(:func:`deferred_replanning`), so a cold reset translates once, not twice. Only calls made
+inside :func:`palaestra_engine` are served so; anyone else in the process (ALFWorld's own
+``AlfredTWEnv``, say) gets Fast Downward's function unchanged.
 """
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import hashlib
 import os
@@ -23,6 +26,7 @@ import sys
 import threading
 import zlib
 from collections import OrderedDict
+from collections.abc import Iterator
 from importlib import metadata
 from pathlib import Path
 from typing import Any
@@ -39,6 +43,17 @@ _FORMAT = 1
 _lock = threading.RLock()
 _memory: OrderedDict[str, tuple[Any, str]] = OrderedDict()
 _runs = [0]
+_ours = threading.local()
+
+
+@contextlib.contextmanager
+def palaestra_engine() -> Iterator[None]:
+    """Translations asked for in this block (this thread) come from the caches, lazily."""
+    _ours.depth = getattr(_ours, "depth", 0) + 1
+    try:
+        yield
+    finally:
+        _ours.depth -= 1
 
 
 def translator_runs() -> int:
@@ -157,8 +172,13 @@ class _Deferred:
 def _pddl2sas(
     domain: str, problem: str, verbose: bool = False, optimize: bool = False
 ) -> tuple[Any, Any]:
+    if not getattr(_ours, "depth", 0):
+        result: tuple[Any, Any] = _original_pddl2sas()(
+            domain, problem, verbose=verbose, optimize=optimize
+        )
+        return result
     if optimize:
-        # Only TextWorld's PddlState asks for it, and only hands it to load_sas_replan.
+        # TextWorld's PddlState only hands it to load_sas_replan (deferred_replanning's).
         return None, _Deferred(domain, problem, verbose)
     return translate(domain, problem, verbose)
 
@@ -175,6 +195,7 @@ class deferred_replanning:  # noqa: N801 - wraps a library object
         self._pending: _Deferred | None = None
 
     def load_sas_replan(self, sas: Any) -> None:
+        """Keep a deferred translation for later; hand a real one to the library now."""
         if isinstance(sas, _Deferred):
             self._pending = sas
         else:
@@ -182,6 +203,7 @@ class deferred_replanning:  # noqa: N801 - wraps a library object
             self._lib.load_sas_replan(sas)
 
     def replan(self, *args: Any) -> Any:
+        """Load the deferred translation if one waits, then replan."""
         if self._pending is not None:
             self._lib.load_sas_replan(self._pending.text().encode())
             self._pending = None
@@ -193,9 +215,10 @@ class deferred_replanning:  # noqa: N801 - wraps a library object
 
 @functools.cache
 def install() -> None:
-    """Make ``fast_downward.pddl2sas`` :func:`translate`, with lazy optimized translations.
+    """Make ``fast_downward.pddl2sas`` :func:`translate` inside :func:`palaestra_engine`.
 
-    Engines must wrap their library in :class:`deferred_replanning` (``start_engine`` does).
+    Engines that load and reset in that block must wrap their library in
+    :class:`deferred_replanning` (``start_engine`` does).
     """
     import fast_downward
 
