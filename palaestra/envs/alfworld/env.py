@@ -18,6 +18,7 @@ from palaestra.envs.alfworld.engine import (
     plan,
     start_engine,
 )
+from palaestra.envs.alfworld import fast_engine
 from palaestra.envs.alfworld.fast_engine import AmbiguousCommandError, UnsupportedGameError
 from palaestra.envs.alfworld.games import (
     check_game,
@@ -146,9 +147,15 @@ class ALFWorldEnv(TextEnv):
         self._commands: list[str] = []
         self._walkthrough: list[str] = []
         self._on_walkthrough = True
-        self._shadow = ReplayedEngine(self._start_shadow, load=load_game)
+        # The oracle's engines: the PDDL one (Fast Downward's planner, and the games the
+        # fast engine refuses) started on demand, one for the env's life; a fast one per game.
         self._pddl_shadow = ReplayedEngine(
             functools.partial(start_engine, engine="pddl"), load=load_game
+        )
+        self._shadow = (
+            ReplayedEngine(functools.partial(start_engine, engine="fast"))
+            if engine == "fast"
+            else self._pddl_shadow
         )
 
     # ------------------------------------------------------------------ episodes
@@ -212,12 +219,6 @@ class ALFWorldEnv(TextEnv):
             self._state = self._engine_for("pddl").reset()
             for command in self._commands:
                 self._state, _, _ = self._engine.step(command)
-
-    def _start_shadow(self, game: Path) -> Any:
-        try:
-            return start_engine(game, engine=self.engine)
-        except UnsupportedGameError:
-            return start_engine(game, engine="pddl")
 
     @property
     def _engine(self) -> Any:
@@ -321,7 +322,10 @@ class ALFWorldEnv(TextEnv):
         """
         if not self._on_walkthrough or len(self._commands) >= len(self._walkthrough):
             assert self._game is not None
-            engine, _ = self._shadow.at(self._game, self._commands)
+            try:
+                engine, _ = self._shadow.at(self._game, self._commands)
+            except UnsupportedGameError:
+                engine, _ = self._pddl_shadow.at(self._game, self._commands)
             steps = plan(engine, goal_of(self.task), max_steps=_REPLAN_STEPS)
             if steps is None:  # a goal the search does not model, or nothing in reach
                 engine, _ = self._pddl_shadow.at(self._game, self._commands)
@@ -345,6 +349,7 @@ class ALFWorldEnv(TextEnv):
         """Delete this episode's generated household (played with ``unseen_game_kwargs``)."""
         unseen = self.pool_size == self.unseen_game_kwargs["pool_size"]
         if self.files is None and unseen and self._game is not None:
+            fast_engine.forget(self._game)  # its translation and compiled form too
             task = self._game.parent
             shutil.rmtree(task, ignore_errors=True)
             task.with_name(task.name + ".lock").unlink(missing_ok=True)

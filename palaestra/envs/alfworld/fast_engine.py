@@ -306,12 +306,33 @@ _games: OrderedDict[str, _Game] = OrderedDict()
 _games_lock = threading.Lock()
 
 
+def _digest(content: bytes) -> str:
+    return hashlib.sha256(_versions().encode() + b"\0" + content).hexdigest()
+
+
+def forget(game_file: str | Path) -> None:
+    """Drop a game's compiled form and translations from memory and disk (a one-off game)."""
+    import json
+
+    try:
+        content = Path(game_file).read_bytes()
+        data = json.loads(content)
+    except (OSError, ValueError):
+        return
+    digest = _digest(content)
+    with _games_lock:
+        _games.pop(digest, None)
+    _cache_path(digest).unlink(missing_ok=True)
+    if isinstance(data, dict) and isinstance(data.get("pddl_domain"), str):
+        translation.forget(data["pddl_domain"], str(data.get("pddl_problem", "")))
+
+
 def load_game_file(game_file: str | Path) -> _Game:
     """The compiled game of a ``game.tw-pddl`` file: from memory, disk, or compiled now."""
     import json
 
     content = Path(game_file).read_bytes()
-    digest = hashlib.sha256(_versions().encode() + b"\0" + content).hexdigest()
+    digest = _digest(content)
     with _games_lock:
         if digest in _games:
             _games.move_to_end(digest)

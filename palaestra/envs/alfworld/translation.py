@@ -88,7 +88,7 @@ def translate(
         if key in _memory:
             _memory.move_to_end(key)
             return _memory[key]
-        path = cache_dir("alfworld", "sas") / f"{key}.sas.z"
+        path = _path(key)
         sas = _read(path)
         if sas is None:
             task, sas = _run_translator(domain, problem, verbose=verbose, optimize=optimize)
@@ -99,6 +99,19 @@ def translate(
         while len(_memory) > TRANSLATIONS_KEPT:
             _memory.popitem(last=False)
         return task, sas
+
+
+def forget(domain: str, problem: str) -> None:
+    """Drop both translations of a problem from memory and disk (a one-off game's)."""
+    for optimize in (False, True):
+        key = cache_key(domain, problem, optimize=optimize)
+        with _lock:
+            _memory.pop(key, None)
+        _path(key).unlink(missing_ok=True)
+
+
+def _path(key: str) -> Path:
+    return cache_dir("alfworld", "sas") / f"{key}.sas.z"
 
 
 def parse_task(domain: str, problem: str) -> Any:

@@ -303,12 +303,19 @@ def test_goals_the_search_does_not_model_fall_back_to_fast_downward(tmp_path: Pa
 def test_a_household_made_for_one_episode_is_discarded_after_it() -> None:
     from palaestra.envs.alfworld import ALFWorldEnv
 
+    from palaestra.paths import cache_dir
+
+    def cached() -> set[Path]:
+        return {p for folder in ("fast", "sas") for p in cache_dir("alfworld", folder).iterdir()}
+
+    before = cached()
     env = ALFWorldEnv(**ALFWorldEnv.unseen_game_kwargs)
     env.reset(seed=2**100 + 7)
     task = env.game_file.parent  # type: ignore[union-attr]
-    assert task.is_dir()
+    assert task.is_dir() and cached() - before  # translated and compiled
     env.discard_game()
     assert not task.exists()
+    assert not cached() - before  # so are they: a server's live games leave nothing behind
     env.close()
     pooled = ALFWorldEnv(pool_size=1)
     pooled.reset(seed=0)
