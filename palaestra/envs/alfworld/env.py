@@ -10,6 +10,7 @@ import shutil
 from pathlib import Path
 from typing import Any, ClassVar
 
+from palaestra.envs.alfworld import fast_engine
 from palaestra.envs.alfworld.engine import (
     ENGINES,
     downward_plan,
@@ -18,7 +19,6 @@ from palaestra.envs.alfworld.engine import (
     plan,
     start_engine,
 )
-from palaestra.envs.alfworld import fast_engine
 from palaestra.envs.alfworld.fast_engine import AmbiguousCommandError, UnsupportedGameError
 from palaestra.envs.alfworld.games import (
     check_game,

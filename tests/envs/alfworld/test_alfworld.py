@@ -302,7 +302,6 @@ def test_goals_the_search_does_not_model_fall_back_to_fast_downward(tmp_path: Pa
 
 def test_a_household_made_for_one_episode_is_discarded_after_it() -> None:
     from palaestra.envs.alfworld import ALFWorldEnv
-
     from palaestra.paths import cache_dir
 
     def cached() -> set[Path]:
