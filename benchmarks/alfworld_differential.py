@@ -4,8 +4,11 @@ Run: ``python benchmarks/alfworld_differential.py [--per-type 42] [--workers 2]`
 task type and split, ``--per-type`` generated games (504 by default) are played on both
 engines with the same commands (:mod:`palaestra.envs.alfworld.differential`): the
 walkthrough, six random commands then the oracle, and random commands mixed with invalid
-ones and "put X in/on Y" aliases; one game in eight also compares ALFWorld's hand-coded
-expert. Every observation, reward, flag and info is compared at every step. Prints the
+ones and "put X in/on Y" aliases; then the engines themselves are fed padded, odd-cased
+and invalid commands (``compare_engines``). One game in eight also compares ALFWorld's
+hand-coded expert (and the facts it reads, in order). Every observation, reward, flag and
+info is compared at every step, and a game the fast engine hands to the PDDL engine counts
+as a divergence. Prints the
 games, steps and divergences (each one in full), and the time each engine took. Exits with
 status 1 if any divergence is found.
 """
@@ -18,7 +21,13 @@ import time
 from concurrent.futures import ProcessPoolExecutor
 
 from palaestra.envs.alfworld import TASK_TYPES, generated_game
-from palaestra.envs.alfworld.differential import DRIVERS, compare, env_on
+from palaestra.envs.alfworld.differential import (
+    DRIVERS,
+    compare,
+    compare_engines,
+    env_on,
+    raw_commands,
+)
 
 SPLITS = ("train", "unseen")
 
@@ -36,6 +45,11 @@ def check_game(job: tuple[str, str, int, int]) -> tuple[int, float, float, list[
         if divergence is not None:
             found.append(str(divergence))
         played += len(envs[0].commands) + 1
+    raw = raw_commands(game, steps, seed=index)
+    divergence = compare_engines(game, raw, expert=expert)
+    if divergence is not None:
+        found.append(str(divergence))
+    played += len(raw) + 1
     # Time each engine alone on the commands just played (the comparison interleaves them).
     for engine, env in zip(("pddl", "fast"), envs, strict=True):
         start = time.perf_counter()

@@ -6,6 +6,8 @@ PDDL env shows, and returns the first step where their observations, rewards, fl
 infos differ (or their oracles disagree). :data:`DRIVERS` are the sequences the tests and
 ``benchmarks/alfworld_differential.py`` use: the walkthrough, the oracle after wandering,
 and random admissible commands mixed with invalid ones and "put X in/on Y" aliases.
+:func:`compare_engines` compares the engines themselves, fed :func:`raw_commands` (padded,
+odd-cased and invalid commands, which the env never passes on) and going on after the end.
 """
 
 from __future__ import annotations
@@ -118,6 +120,7 @@ def compare(
     expert: bool = False,
     oracles: bool | None = None,
     envs: tuple[ALFWorldEnv, ALFWorldEnv] | None = None,
+    fallback: bool = False,
 ) -> Divergence | None:
     """Play ``game`` on both engines with the same commands; the first divergence or None.
 
@@ -130,6 +133,8 @@ def compare(
         oracles: Compare the envs' ``oracle_action()`` after every step (it replans on the
             engine's facts); by default only for the ``"wander then oracle"`` driver.
         envs: A (pddl, fast) pair to reuse (``files`` is set to ``[game]``).
+        fallback: Accept the fast env handing the game to the PDDL engine; otherwise that
+            is reported (field ``"engine"``): the comparison would prove nothing.
     """
     name = driver if isinstance(driver, str) else getattr(driver, "__name__", "driver")
     choose = DRIVERS[driver] if isinstance(driver, str) else driver
@@ -139,7 +144,7 @@ def compare(
     oracles = name == "wander then oracle" if oracles is None else oracles
     try:
         first = pddl.reset(seed=seed), fast.reset(seed=seed)
-        found = _differ(first[0], first[1], ("observation", "info"))
+        found = _differ(first[0], first[1], ("observation", "info")) or _engine(fast, fallback)
         if found:
             return Divergence(game, name, 0, None, found[0], found[1], found[2])
         info = first[0][1]
@@ -148,6 +153,7 @@ def compare(
             ours, theirs = pddl.step(command), fast.step(command)
             fields = ("observation", "reward", "terminated", "truncated", "info")
             found = _differ(ours, theirs, fields)
+            found = found or _engine(fast, fallback)
             if found is None and oracles and not ours[2]:
                 plans = pddl.oracle_action(), fast.oracle_action()
                 if plans[0] != plans[1]:
@@ -162,6 +168,75 @@ def compare(
         if envs is None:
             pddl.close()
             fast.close()
+
+
+def _engine(fast: ALFWorldEnv, fallback: bool) -> tuple[str, Any, Any] | None:
+    return None if fallback or fast._kind == "fast" else ("engine", "pddl", fast._kind)
+
+
+#: What :func:`compare_engines` compares in every state the engines return.
+STATE_KEYS = (
+    "feedback", "admissible_commands", "won", "lost", "score", "done", "last_command",
+    "extra.gamefile", "extra.expert_plan",
+)  # fmt: skip
+
+
+def compare_engines(game: Path, commands: list[str], *, expert: bool = False) -> Divergence | None:
+    """Both engines themselves (no env in between) fed ``commands``, as they are.
+
+    The env accepts only admissible commands (cleaned up, aliases rewritten); the engines
+    also answer anything else ("Nothing happens."), strip what they get, and go on after
+    the end. Compares :data:`STATE_KEYS` and, with ``expert``, the facts in order.
+    """
+    from palaestra.envs.alfworld.engine import start_engine
+    from palaestra.envs.fd_output import silenced
+
+    engines = [start_engine(game, expert=expert, engine=kind) for kind in ("pddl", "fast")]
+    try:
+        with silenced():
+            states = [engine.reset() for engine in engines]
+        for step, command in enumerate([None, *commands]):
+            if command is not None:
+                with silenced():
+                    states = [engine.step(command)[0] for engine in engines]
+            keys = STATE_KEYS + (("facts",) if expert else ())
+            for key in keys:
+                ours, theirs = (_plain(state.get(key)) for state in states)
+                if ours != theirs:
+                    return Divergence(game, "engines", step, command, key, ours, theirs)
+        return None
+    finally:
+        for engine in engines:
+            engine.close()
+
+
+def raw_commands(game: Path, steps: int, seed: int = 0) -> list[str]:
+    """Commands to feed the engines themselves, drawn as the fast engine plays.
+
+    Admissible ones, some in odd case or padded with whitespace, and invalid ones
+    (:data:`INVALID`).
+    """
+    from palaestra.envs.alfworld.engine import start_engine
+
+    rng = random.Random(f"{game}:{seed}")
+    engine = start_engine(game, engine="fast")
+    state, commands = engine.reset(), []
+    for _ in range(steps):
+        draw, command = rng.random(), rng.choice(state.admissible_commands)
+        if draw >= 0.85:
+            command = rng.choice(INVALID)
+        elif draw >= 0.75:
+            command = f" \t{command.upper() if draw >= 0.8 else command}\n "
+        commands.append(command)
+        state = engine.step(command)[0]
+    engine.close()
+    return commands
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, list) and value and hasattr(value[0], "names"):
+        return [str(v) for v in value]  # propositions
+    return value
 
 
 def _differ(ours: Any, theirs: Any, fields: tuple[str, ...]) -> tuple[str, Any, Any] | None:

@@ -123,7 +123,9 @@ def plan(engine: Any, goal: Goal | None, max_steps: int) -> list[str] | None:
     else:
         state = engine._pddl_state
         facts = [Fact(f.name, tuple(a.name for a in f.arguments)) for f in state.facts]
-    operators = shortest_plan(facts, goal, max_steps)
+    # Sorted: the search reads some relations into dicts (the last fact wins), and the
+    # engines hold their facts in different orders (sets, in the PDDL engine).
+    operators = shortest_plan(sorted(facts), goal, max_steps)
     if operators is None:
         return None
     steps = [" ".join(o) for o in operators]

@@ -142,6 +142,7 @@ class ALFWorldEnv(TextEnv):
         self._engines: dict[str, Any] = {}  # one of each kind for the env's life
         self._loaded: dict[str, Path] = {}  # the game in each
         self._kind = engine  # the engine playing this episode
+        self._refused: set[Path] = set()  # games the fast engine refused
         self._game: Path | None = None
         self._state: Any = None
         self._commands: list[str] = []
@@ -196,7 +197,9 @@ class ALFWorldEnv(TextEnv):
                 self._state = self._engine_for("fast").reset()
                 return
             except UnsupportedGameError as exc:
-                _log.warning("%s plays on the pddl engine: %s", self._game, exc)
+                if self._game not in self._refused:  # once per game, not every episode
+                    self._refused.add(self._game)
+                    _log.warning("%s plays on the pddl engine: %s", self._game, exc)
         self._kind = "pddl"
         self._state = self._engine_for("pddl").reset()
 
@@ -222,7 +225,10 @@ class ALFWorldEnv(TextEnv):
 
     @property
     def _engine(self) -> Any:
-        return self._engines[self._kind]
+        engine = self._engines.get(self._kind)
+        if engine is None:
+            raise RuntimeError("the env's engine is closed: reset the env first")
+        return engine
 
     def _parse_action(self, text: str) -> str:
         command = " ".join(text.lower().split()).rstrip(".")

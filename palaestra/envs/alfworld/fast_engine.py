@@ -22,15 +22,18 @@ contexts and parsing as it goes) and mirrors the operator's effects into a Pytho
 
 A game is compiled once (one translation, which the PDDL engine shares) and kept in
 memory and on disk (``$PALAESTRA_CACHE_DIR/alfworld/fast/``), keyed by a hash of the game
-file and the versions of everything the result depends on. A game whose text the compiled
-form cannot prove equal (a command template that reads changing facts, two operators with
-one command but different effects) raises :class:`UnsupportedGameError`; the env then plays it
-on the PDDL engine.
+file, the packages, Python and this code. A game whose command templates read facts that
+change raises :class:`UnsupportedGameError` when it is loaded, and a step whose command two
+applicable operators write with different outcomes raises :class:`AmbiguousCommandError`
+(nothing changed): the env then plays the game, or the rest of the episode, on the PDDL
+engine.
 """
 
 from __future__ import annotations
 
 import contextlib
+import functools
+import gc
 import hashlib
 import marshal
 import os
@@ -70,10 +73,15 @@ class AmbiguousCommandError(UnsupportedGameError):
     """
 
 
+@functools.cache
 def _versions() -> str:
-    packages = ("textworld", "alfworld", "fast-downward-textworld")
+    """What a compiled game depends on besides its file: packages, Python, this code."""
+    packages = ("textworld", "alfworld", "fast-downward-textworld", "tatsu")
     found = [f"{p}={metadata.version(p)}" for p in packages]
-    return f"{ENGINE_VERSION}/{sys.version_info[:2]}/{'/'.join(found)}"
+    code = hashlib.sha256()
+    for module in ("fast_engine", "textgen", "sas", "translation"):
+        code.update((Path(__file__).parent / f"{module}.py").read_bytes())
+    return f"{ENGINE_VERSION}/{sys.version_info[:2]}/{'/'.join(found)}/{code.hexdigest()}"
 
 
 # ---------------------------------------------------------------------------- compiling
@@ -129,15 +137,26 @@ def compile_game(data: dict[str, Any]) -> dict[str, Any]:
     entities = _entities(entity_types, names)
     store = FactStore([*init, *state_facts])
     parameters = {a.name: a.parameters for a in task.actions}  # as PddlState: the last wins
-    operators = []
+    # Equal values share one object: marshal then writes each once, and memory holds it once.
+    shared: dict[Any, Any] = {}
+
+    def share(value: Any) -> Any:
+        return shared.setdefault(value, value)
+
     commands: dict[str, int] = {}
+    outcomes: dict[Any, int] = {}
+    columns: dict[str, list[Any]] = {
+        k: [] for k in ("pre", "effects", "command", "action", "mapping", "outcome")
+    }
     for op in sas.operators:
         action, *arguments = op.name.split()
         if action not in logic.actions or action not in parameters:
             raise UnsupportedGameError(f"operator {op.name!r} has no action in the grammar")
-        mapping = tuple(
-            ((p.name.strip("?"), p.type_name), (arg, p.type_name))
-            for p, arg in zip(parameters[action], arguments, strict=False)
+        mapping = share(
+            tuple(
+                share((share((p.name.strip("?"), p.type_name)), share((arg, p.type_name))))
+                for p, arg in zip(parameters[action], arguments, strict=False)
+            )
         )
         try:
             variables = {ph[0]: entities[var[0]] for ph, var in mapping}
@@ -146,20 +165,49 @@ def compile_game(data: dict[str, Any]) -> dict[str, Any]:
                 text = text.format(**names)
         except (GrammarError, KeyError, ValueError, IndexError) as exc:
             raise UnsupportedGameError(f"cannot write the command of {op.name!r}: {exc}") from exc
-        command = commands.setdefault(text, len(commands))
-        operators.append((op.preconditions, op.effects, command, action, mapping))
+        effects = share(tuple(share((share(c), v, x)) for c, v, x in op.effects))
+        columns["pre"].append(share(op.preconditions))
+        columns["effects"].append(effects)
+        columns["command"].append(commands.setdefault(text, len(commands)))
+        columns["action"].append(share(action))
+        columns["mapping"].append(mapping)
+        # Operators with one command and one outcome (action, parameters, effects).
+        columns["outcome"].append(outcomes.setdefault((action, mapping, effects), len(outcomes)))
+    sizes = [len(v) for v in sas.values]
+    base = [sum(sizes[:var]) for var in range(len(sizes))]
+    watchers: list[list[int]] = [[] for _ in range(sum(sizes))]
+    unmet = []
+    for index, conditions in enumerate(columns["pre"]):
+        for var, value in conditions:
+            watchers[base[var] + value].append(index)
+        unmet.append(sum(1 for var, value in conditions if start[var] != value))
+    by_command: list[list[int]] = [[] for _ in commands]
+    for index, command in enumerate(columns["command"]):
+        by_command[command].append(index)
+
+    def shared_fact(value: Fact | None) -> Fact | None:
+        if value is None:
+            return None
+        found: Fact = share(
+            (share(value[0]), share(tuple(share((share(n), share(t))) for n, t in value[1])))
+        )
+        return found
+
     return {
-        "values": [len(v) for v in sas.values],
-        "atoms": atoms,
+        "sizes": sizes,
+        "atoms": [shared_fact(f) for values in atoms for f in values],
         "layers": list(sas.layers),
         "start": start,
         "default": list(sas.start),
         "goal": list(sas.goal),
         "rules": [(r.conditions, r.variable, r.value) for r in sas.rules],
-        "operators": operators,
+        **columns,
+        "watchers": watchers,
+        "unmet": unmet,
+        "by_command": by_command,
         "commands": sorted(commands, key=commands.__getitem__),
-        "init": init,
-        "state_facts": state_facts,
+        "facts": [shared_fact(f) for f in [*init, *state_facts]],
+        "init_count": len(init),
         "entities": [(i, t, names[i]) for i, t in entity_types.items()],
         "grammar": grammar.rules,
         "intro": intro,
@@ -261,48 +309,36 @@ def _evaluate(
 
 # ---------------------------------------------------------------------------- the cache
 class _Game:
-    """A compiled game made ready to play (indexes built once per process)."""
+    """A compiled game made ready to play (once per process and game)."""
 
     def __init__(self, compiled: dict[str, Any]) -> None:
         self.compiled = compiled
-        sizes = compiled["values"]
+        sizes = compiled["sizes"]
         self.base = [0] * len(sizes)
         for var in range(1, len(sizes)):
             self.base[var] = self.base[var - 1] + sizes[var - 1]
-        self.facts: list[Fact | None] = [f for values in compiled["atoms"] for f in values]
+        self.facts: list[Fact | None] = compiled["atoms"]
         entities = compiled["entities"]
         self.entities = _entities({i: t for i, t, _ in entities}, {i: n for i, _, n in entities})
         self.grammar = Grammar(compiled["grammar"])
         self.commands: list[str] = compiled["commands"]
-        operators = compiled["operators"]
-        self.preconditions = [[self.base[v] + x for v, x in op[0]] for op in operators]
-        self.effects = [op[1] for op in operators]
-        self.command_of = [op[2] for op in operators]
-        self.action_of = [op[3] for op in operators]
-        self.mapping_of = [dict(op[4]) for op in operators]
-        self.watchers: list[list[int]] = [[] for _ in self.facts]
-        self.by_command: dict[str, list[int]] = {}
-        outcomes: dict[Any, int] = {}
-        # Operators with one command and one outcome (action, parameters, effects).
-        self.outcome_of = [
-            outcomes.setdefault((op[3], op[4], op[1]), len(outcomes)) for op in operators
-        ]
-        for index, conditions in enumerate(self.preconditions):
-            for fact in conditions:
-                self.watchers[fact].append(index)
-            self.by_command.setdefault(self.commands[self.command_of[index]], []).append(index)
+        self.effects = compiled["effects"]
+        self.command_of = compiled["command"]
+        self.action_of = compiled["action"]
+        self.mapping_of = compiled["mapping"]
+        self.outcome_of = compiled["outcome"]
+        self.watchers: list[list[int]] = compiled["watchers"]
+        self.by_command = {self.commands[i]: ops for i, ops in enumerate(compiled["by_command"])}
         self.layers = _axiom_layers(compiled["layers"], compiled["rules"])
         self.derived = {v for variables, _ in self.layers for v in variables}
-        var_of = [var for var, size in enumerate(sizes) for _ in range(size)]
-        start = compiled["start"]
-        self.unmet = [
-            sum(1 for f in conditions if self.base[var_of[f]] + start[var_of[f]] != f)
-            for conditions in self.preconditions
-        ]
+        self.unmet: list[int] = compiled["unmet"]
         self.applicable = {i for i, n in enumerate(self.unmet) if n == 0}
+        self.start_facts = FactStore(compiled["facts"])
 
 
 _games: OrderedDict[str, _Game] = OrderedDict()
+#: Games refused (by digest), so that a refused game is not compiled again at every reset.
+_refused: OrderedDict[str, str] = OrderedDict()
 _games_lock = threading.Lock()
 
 
@@ -322,21 +358,39 @@ def forget(game_file: str | Path) -> None:
     digest = _digest(content)
     with _games_lock:
         _games.pop(digest, None)
+        _refused.pop(digest, None)
     _cache_path(digest).unlink(missing_ok=True)
     if isinstance(data, dict) and isinstance(data.get("pddl_domain"), str):
         translation.forget(data["pddl_domain"], str(data.get("pddl_problem", "")))
 
 
 def load_game_file(game_file: str | Path) -> _Game:
-    """The compiled game of a ``game.tw-pddl`` file: from memory, disk, or compiled now."""
-    import json
+    """The compiled game of a ``game.tw-pddl`` file: from memory, disk, or compiled now.
 
+    Raises:
+        UnsupportedGameError: The game is not played exactly (remembered for the process).
+    """
     content = Path(game_file).read_bytes()
     digest = _digest(content)
     with _games_lock:
         if digest in _games:
             _games.move_to_end(digest)
             return _games[digest]
+        if digest in _refused:
+            raise UnsupportedGameError(_refused[digest])
+    try:
+        return _load(game_file, content, digest)
+    except UnsupportedGameError as exc:
+        with _games_lock:
+            _refused[digest] = str(exc)
+            while len(_refused) > GAMES_KEPT:
+                _refused.popitem(last=False)
+        raise
+
+
+def _load(game_file: str | Path, content: bytes, digest: str) -> _Game:
+    import json
+
     path = _cache_path(digest)
     compiled = _read(path)
     if compiled is None:
@@ -346,7 +400,12 @@ def load_game_file(game_file: str | Path) -> _Game:
             raise UnsupportedGameError(f"{game_file} is not a game file: {exc}") from exc
         compiled = compile_game(data)
         _write(path, compiled)
-    game = _Game(compiled)
+    try:
+        game = _Game(compiled)
+    except (KeyError, TypeError, ValueError, IndexError):  # damaged in a way zlib missed
+        compiled = compile_game(json.loads(content))
+        _write(path, compiled)
+        game = _Game(compiled)
     with _games_lock:
         _games[digest] = game
         while len(_games) > GAMES_KEPT:
@@ -362,10 +421,21 @@ def _cache_path(digest: str) -> Path:
 
 def _read(path: Path) -> dict[str, Any] | None:
     try:
-        # marshal builds plain containers only: reading never runs code from the file.
-        compiled = marshal.loads(zlib.decompress(path.read_bytes()))
-    except (OSError, zlib.error, ValueError, EOFError, TypeError):
+        data = zlib.decompress(path.read_bytes())
+    except (OSError, zlib.error):
         return None  # missing or damaged: compiled again and rewritten
+    # marshal builds plain containers only: reading never runs code from the file. It makes
+    # tens of thousands of tuples, each of which could set off the cyclic collector (which
+    # then scans them all again): 5-10x the time. None of them can be in a cycle.
+    collecting = gc.isenabled()
+    gc.disable()
+    try:
+        compiled = marshal.loads(data)
+    except (ValueError, EOFError, TypeError):
+        return None
+    finally:
+        if collecting:
+            gc.enable()
     return compiled if isinstance(compiled, dict) else None
 
 
@@ -413,10 +483,10 @@ class FastEngine:
         self._values = list(compiled["start"])
         self._unmet = list(game.unmet)
         self._applicable = set(game.applicable)
-        self._facts = FactStore([*compiled["init"], *compiled["state_facts"]])
+        self._facts = game.start_facts.copy()
         self._mirror = None
         if self.request_infos.facts:
-            self._mirror = _Mirror(compiled["init"], compiled["state_facts"])
+            self._mirror = _Mirror(self._mirror_start(game))
         self._moves = 0
         text = game.grammar.derive(compiled["intro"], {}, {}, self._facts, game.entities)
         self.state = self._gather(text)
@@ -437,7 +507,7 @@ class FastEngine:
             text = NOTHING_HAPPENS
         else:
             self._apply(operator)
-            mapping = game.mapping_of[operator]
+            mapping = dict(game.mapping_of[operator])
             variables = {ph[0]: game.entities[var[0]] for ph, var in mapping.items()}
             symbols = game.compiled["feedback"][game.action_of[operator]]
             text = game.grammar.derive(symbols, variables, mapping, self._facts, game.entities)
@@ -507,6 +577,21 @@ class FastEngine:
             state["facts"] = self._mirror.readable(game.entities)
         return state
 
+    def _mirror_start(self, game: _Game) -> list[Fact]:
+        """The start facts in the order a ``PddlState`` of this process adds them.
+
+        Fast Downward's parser keeps the problem's initial facts in a set of objects hashed
+        by identity, so their order differs from process to process: it is taken from this
+        process's parse (the one the PDDL engine would get from the translation cache).
+        """
+        import json
+
+        assert self._file is not None
+        data = json.loads(Path(self._file).read_text())
+        task, _ = translation.translate(data["pddl_domain"], data["pddl_problem"])
+        init = _init_facts(task, {o.name: o.type_name for o in task.objects})
+        return [*init, *game.compiled["facts"][game.compiled["init_count"] :]]
+
     def _require(self) -> _Game:
         if self._game is None:
             raise RuntimeError("no game loaded: call load(game_file) first")
@@ -535,6 +620,7 @@ class FastEngine:
     def close(self) -> None:
         """Forget the loaded game."""
         self._game = None
+        self.state = None
 
 
 def _negation(name: str) -> str:
@@ -544,13 +630,13 @@ def _negation(name: str) -> str:
 class _Mirror:
     """The facts as ``PddlState`` holds them, in its order (what ALFWorld's expert reads).
 
-    Built from the same propositions in the same sequence of adds and removes, so the sets
-    iterate in the same order in this process.
+    Built from the same propositions in the same sequence of adds and removes as a
+    ``PddlState`` of this process, so the sets iterate in the same order.
     """
 
-    def __init__(self, init: list[Fact], state_facts: list[Fact]) -> None:
+    def __init__(self, facts: list[Fact]) -> None:
         self._facts: defaultdict[Any, set[Any]] = defaultdict(set)
-        for fact in [*init, *state_facts]:
+        for fact in facts:
             prop = _proposition(fact)
             self._facts[prop.signature].add(prop)
 

@@ -300,9 +300,13 @@ def test_goals_the_search_does_not_model_fall_back_to_fast_downward(tmp_path: Pa
     assert info["success"] and total == 1.0
 
 
-def test_a_household_made_for_one_episode_is_discarded_after_it() -> None:
+def test_a_household_made_for_one_episode_is_discarded_after_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     from palaestra.envs.alfworld import ALFWorldEnv
     from palaestra.paths import cache_dir
+
+    monkeypatch.setenv("PALAESTRA_CACHE_DIR", str(tmp_path))  # its own: no other writers
 
     def cached() -> set[Path]:
         return {p for folder in ("fast", "sas") for p in cache_dir("alfworld", folder).iterdir()}

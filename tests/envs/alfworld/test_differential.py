@@ -10,7 +10,14 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from palaestra.envs.alfworld import TASK_TYPES, ALFWorldEnv, generated_game
-from palaestra.envs.alfworld.differential import DRIVERS, INVALID, compare, env_on
+from palaestra.envs.alfworld.differential import (
+    DRIVERS,
+    INVALID,
+    compare,
+    compare_engines,
+    env_on,
+    raw_commands,
+)
 
 SPLITS = ("train", "unseen")
 
@@ -26,8 +33,9 @@ def test_engines_agree_on_every_task_type_and_split(task_type: str, split: str) 
     game = generated_game(split, task_type, 0)
     envs = env_on(game, "pddl"), env_on(game, "fast")
     for driver in DRIVERS:
-        check(game, driver, steps=20, envs=envs)
-    assert envs[1]._kind == "fast"  # the fast engine played, not a fallback
+        check(game, driver, steps=20, envs=envs)  # and the fast engine played, no fallback
+    divergence = compare_engines(game, raw_commands(game, 25))
+    assert divergence is None, str(divergence)
 
 
 @pytest.mark.slow
@@ -40,6 +48,8 @@ def test_engines_agree_on_ten_games_per_task_type_and_split(task_type: str, spli
         game = generated_game(split, task_type, index)
         for seed, driver in enumerate(DRIVERS):
             check(game, driver, steps=30, seed=seed, envs=envs)
+        divergence = compare_engines(game, raw_commands(game, 30, seed=index))
+        assert divergence is None, str(divergence)
 
 
 # Codes past the available actions pick an invalid command or a "put" alias.
@@ -71,6 +81,9 @@ def test_expert_actions_agree() -> None:
     game = generated_game("train", "pick_heat_then_place_in_recep", 0)
     check(game, "random", steps=15, expert=True)
     check(game, "walkthrough", steps=12, expert=True)
+    # The facts ALFWorld's expert reads, in the order the PDDL engine holds them.
+    divergence = compare_engines(game, raw_commands(game, 15), expert=True)
+    assert divergence is None, str(divergence)
 
 
 def test_official_data_goes_through_the_fast_engine(tmp_path: Path) -> None:
@@ -87,7 +100,21 @@ def test_official_data_goes_through_the_fast_engine(tmp_path: Path) -> None:
         for game in list(fast.files):
             divergence = compare(game, "random", steps=15, envs=(pddl, fast))
             assert divergence is None, str(divergence)
-            assert fast._kind == "fast"
+
+
+def test_a_fallback_counts_as_a_divergence(monkeypatch: pytest.MonkeyPatch) -> None:
+    from palaestra.envs.alfworld import fast_engine
+
+    def refuse(data: object) -> object:
+        raise fast_engine.UnsupportedGameError("refused for the test")
+
+    game = generated_game("train", "pick_and_place_simple", 0)
+    monkeypatch.setattr(fast_engine, "_load", lambda *args: refuse(args))
+    monkeypatch.setattr(fast_engine, "_games", type(fast_engine._games)())
+    monkeypatch.setattr(fast_engine, "_refused", type(fast_engine._refused)())
+    divergence = compare(game, "walkthrough", steps=3)
+    assert divergence is not None and (divergence.step, divergence.field) == (0, "engine")
+    assert compare(game, "walkthrough", steps=3, fallback=True) is None
 
 
 def test_a_divergence_is_reported_with_where_and_what() -> None:
