@@ -158,6 +158,8 @@ def compare(
                 plans = pddl.oracle_action(), fast.oracle_action()
                 if plans[0] != plans[1]:
                     found = ("oracle_action", *plans)
+                elif not fallback and fast.oracle_engine != "fast":
+                    found = ("oracle engine", "pddl", fast.oracle_engine)
             if found:
                 return Divergence(game, name, step, command, found[0], found[1], found[2])
             info = ours[4]

@@ -70,7 +70,7 @@ class ALFWorldEnv(TextEnv):
     other command is an invalid action: the observation is ALFWorld's "Nothing happens.".
 
     **Engine.** ``engine="fast"`` (the default) plays the game on its compiled form
-    (:mod:`~palaestra.envs.alfworld.fast_engine`), about 100 times faster per step than
+    (:mod:`~palaestra.envs.alfworld.fast_engine`), hundreds of times faster per step than
     ``engine="pddl"``, ALFWorld's own stack (TextWorld's PDDL backend with ALFWorld's
     wrappers), and with the same observations, admissible commands, rewards and ends, which
     a differential test checks step by step. A game the fast engine cannot prove it plays
@@ -143,6 +143,8 @@ class ALFWorldEnv(TextEnv):
         self._loaded: dict[str, Path] = {}  # the game in each
         self._kind = engine  # the engine playing this episode
         self._refused: set[Path] = set()  # games the fast engine refused
+        #: The engine the oracle last planned on (the fast one unless it refused).
+        self.oracle_engine = engine
         self._game: Path | None = None
         self._state: Any = None
         self._commands: list[str] = []
@@ -183,11 +185,14 @@ class ALFWorldEnv(TextEnv):
     def _start(self) -> None:
         assert self._game is not None
         # What the engine's native parts print never reaches the process's output.
+        self._warning: str | None = None
         try:
             with silenced():
                 self._start_engine()
         except Exception as exc:  # a game file with the keys but a broken domain or problem
             raise InvalidArgumentError(f"cannot load ALFWorld game {self._game}: {exc}") from exc
+        if self._warning:  # logged here: inside silenced() the log's stream goes nowhere
+            _log.warning(self._warning)
 
     def _start_engine(self) -> None:
         assert self._game is not None
@@ -199,7 +204,7 @@ class ALFWorldEnv(TextEnv):
             except UnsupportedGameError as exc:
                 if self._game not in self._refused:  # once per game, not every episode
                     self._refused.add(self._game)
-                    _log.warning("%s plays on the pddl engine: %s", self._game, exc)
+                    self._warning = f"{self._game} plays on the pddl engine: {exc}"
         self._kind = "pddl"
         self._state = self._engine_for("pddl").reset()
 
@@ -328,9 +333,11 @@ class ALFWorldEnv(TextEnv):
         """
         if not self._on_walkthrough or len(self._commands) >= len(self._walkthrough):
             assert self._game is not None
+            self.oracle_engine = self.engine
             try:
                 engine, _ = self._shadow.at(self._game, self._commands)
             except UnsupportedGameError:
+                self.oracle_engine = "pddl"  # the fast engine refuses the game or a command
                 engine, _ = self._pddl_shadow.at(self._game, self._commands)
             steps = plan(engine, goal_of(self.task), max_steps=_REPLAN_STEPS)
             if steps is None:  # a goal the search does not model, or nothing in reach

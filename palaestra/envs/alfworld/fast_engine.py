@@ -73,15 +73,23 @@ class AmbiguousCommandError(UnsupportedGameError):
     """
 
 
+def _code_hash() -> str:
+    code = hashlib.sha256()
+    for module in ("fast_engine", "textgen", "sas", "translation", "engine"):
+        code.update((Path(__file__).parent / f"{module}.py").read_bytes())
+    return code.hexdigest()
+
+
+#: The code that compiles games, as imported (its hash is part of every cache key).
+_CODE = _code_hash()
+
+
 @functools.cache
 def _versions() -> str:
     """What a compiled game depends on besides its file: packages, Python, this code."""
     packages = ("textworld", "alfworld", "fast-downward-textworld", "tatsu")
     found = [f"{p}={metadata.version(p)}" for p in packages]
-    code = hashlib.sha256()
-    for module in ("fast_engine", "textgen", "sas", "translation"):
-        code.update((Path(__file__).parent / f"{module}.py").read_bytes())
-    return f"{ENGINE_VERSION}/{sys.version_info[:2]}/{'/'.join(found)}/{code.hexdigest()}"
+    return f"{ENGINE_VERSION}/{sys.version_info[:2]}/{'/'.join(found)}/{_CODE}"
 
 
 # ---------------------------------------------------------------------------- compiling
@@ -340,6 +348,16 @@ _games: OrderedDict[str, _Game] = OrderedDict()
 #: Games refused (by digest), so that a refused game is not compiled again at every reset.
 _refused: OrderedDict[str, str] = OrderedDict()
 _games_lock = threading.Lock()
+_compile_lock = threading.Lock()
+
+
+def _new_locks() -> None:
+    # A child forked while another thread held one would wait for it forever.
+    global _games_lock, _compile_lock
+    _games_lock, _compile_lock = threading.Lock(), threading.Lock()
+
+
+os.register_at_fork(after_in_child=_new_locks)
 
 
 def _digest(content: bytes) -> str:
@@ -364,13 +382,17 @@ def forget(game_file: str | Path) -> None:
         translation.forget(data["pddl_domain"], str(data.get("pddl_problem", "")))
 
 
-def load_game_file(game_file: str | Path) -> _Game:
+def load_game_file(game_file: str | Path, content: bytes | None = None) -> _Game:
     """The compiled game of a ``game.tw-pddl`` file: from memory, disk, or compiled now.
+
+    Args:
+        game_file: The file.
+        content: Its bytes, if already read.
 
     Raises:
         UnsupportedGameError: The game is not played exactly (remembered for the process).
     """
-    content = Path(game_file).read_bytes()
+    content = Path(game_file).read_bytes() if content is None else content
     digest = _digest(content)
     with _games_lock:
         if digest in _games:
@@ -398,12 +420,12 @@ def _load(game_file: str | Path, content: bytes, digest: str) -> _Game:
             data = json.loads(content)
         except ValueError as exc:
             raise UnsupportedGameError(f"{game_file} is not a game file: {exc}") from exc
-        compiled = compile_game(data)
+        compiled = _compile(data)
         _write(path, compiled)
     try:
         game = _Game(compiled)
     except (KeyError, TypeError, ValueError, IndexError):  # damaged in a way zlib missed
-        compiled = compile_game(json.loads(content))
+        compiled = _compile(json.loads(content))
         _write(path, compiled)
         game = _Game(compiled)
     with _games_lock:
@@ -411,6 +433,17 @@ def _load(game_file: str | Path, content: bytes, digest: str) -> _Game:
         while len(_games) > GAMES_KEPT:
             _games.popitem(last=False)
     return game
+
+
+def _compile(data: Any) -> dict[str, Any]:
+    # TextWorld's parsers are shared objects that one thread at a time may use.
+    with _compile_lock:
+        try:
+            return compile_game(data)
+        except UnsupportedGameError:
+            raise
+        except Exception as exc:  # a file that holds no game, or one the engines cannot read
+            raise UnsupportedGameError(f"cannot compile the game: {exc!r}") from exc
 
 
 def _cache_path(digest: str) -> Path:
@@ -468,13 +501,16 @@ class FastEngine:
         self.request_infos = infos or textworld.EnvInfos(won=True, admissible_commands=True)
         self._game: _Game | None = None
         self._file: str | None = None
+        self._content = b""
+        self._mirror_facts: list[Fact] | None = None
         self._moves = 0
         self.state: Any = None
 
     def load(self, path: str | Path) -> None:
         """Load a ``game.tw-pddl`` (the next :meth:`reset` starts it)."""
-        self._game = load_game_file(path)
-        self._file = str(path)
+        content = Path(path).read_bytes()
+        self._game = load_game_file(path, content)
+        self._file, self._content, self._mirror_facts = str(path), content, None
 
     def reset(self) -> Any:
         """Start the loaded game."""
@@ -486,7 +522,9 @@ class FastEngine:
         self._facts = game.start_facts.copy()
         self._mirror = None
         if self.request_infos.facts:
-            self._mirror = _Mirror(self._mirror_start(game))
+            if self._mirror_facts is None:  # once per load
+                self._mirror_facts = self._mirror_start(game)
+            self._mirror = _Mirror(self._mirror_facts)
         self._moves = 0
         text = game.grammar.derive(compiled["intro"], {}, {}, self._facts, game.entities)
         self.state = self._gather(text)
@@ -586,8 +624,7 @@ class FastEngine:
         """
         import json
 
-        assert self._file is not None
-        data = json.loads(Path(self._file).read_text())
+        data = json.loads(self._content)  # as loaded, whatever became of the file since
         task, _ = translation.translate(data["pddl_domain"], data["pddl_problem"])
         init = _init_facts(task, {o.name: o.type_name for o in task.objects})
         return [*init, *game.compiled["facts"][game.compiled["init_count"] :]]

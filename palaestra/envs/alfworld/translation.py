@@ -41,6 +41,15 @@ _FORMAT = 1
 
 # The translator sets module-wide options (and sys.argv) while it runs: one at a time.
 _lock = threading.RLock()
+
+
+def _new_lock() -> None:
+    # A child forked while another thread translated would wait for it forever.
+    global _lock
+    _lock = threading.RLock()
+
+
+os.register_at_fork(after_in_child=_new_lock)
 _memory: OrderedDict[str, tuple[Any, str]] = OrderedDict()
 _runs = [0]
 _ours = threading.local()

@@ -2,7 +2,9 @@
 
 import json
 import logging
+import os
 import shutil
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -160,3 +162,46 @@ def test_a_file_that_is_no_game_is_refused(tmp_path: Path) -> None:
         FastEngine().load(bad)
     with pytest.raises(RuntimeError, match="no game loaded"):
         FastEngine().reset()
+
+
+class _Descriptor2:
+    def write(self, text: str) -> None:
+        os.write(2, text.encode())
+
+    def flush(self) -> None:
+        pass
+
+
+def test_the_fallback_warning_reaches_the_console(
+    tmp_path: Path, capfd: pytest.CaptureFixture[str]
+) -> None:
+    edit = (
+        'template :: "inventory";',
+        'template :: "inventory [{o.name | holds(a:agent, o:object)}]";',
+    )
+    game = game_copy(tmp_path, edit)
+    logger = logging.getLogger("palaestra.envs.alfworld.env")
+    handler = logging.StreamHandler(_Descriptor2())  # what a console shows: file descriptor 2
+    logger.addHandler(handler)
+    try:
+        env_on(game, "fast").reset(seed=0)
+    finally:
+        logger.removeHandler(handler)
+    assert "plays on the pddl engine" in capfd.readouterr().err
+
+
+def test_games_compiled_in_threads_are_all_played(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    games = [
+        generated_game("train", task_type, index)
+        for task_type in ("pick_and_place_simple", "look_at_obj_in_light")
+        for index in range(2)
+    ]
+    monkeypatch.setenv("PALAESTRA_CACHE_DIR", str(tmp_path))
+    monkeypatch.setattr(translation, "_memory", type(translation._memory)())
+    monkeypatch.setattr(fast_engine, "_games", type(fast_engine._games)())
+    monkeypatch.setattr(fast_engine, "_refused", type(fast_engine._refused)())
+    with ThreadPoolExecutor(len(games)) as pool:
+        loaded = list(pool.map(fast_engine.load_game_file, games))
+    assert len(loaded) == len(games) and not fast_engine._refused
