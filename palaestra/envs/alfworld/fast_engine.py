@@ -1,4 +1,4 @@
-"""ALFWorld's text engine, compiled: the PDDL engine's text and rules at a tenth of its cost.
+"""ALFWorld's text engine, compiled: the PDDL engine's text and rules at a fraction of its cost.
 
 ALFWorld plays its games on TextWorld's PDDL backend: Fast Downward's C++ search library
 holds the state, and each step builds a Python action object for every applicable operator,
