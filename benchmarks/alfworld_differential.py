@@ -67,10 +67,11 @@ def main() -> None:
     parser.add_argument("--per-type", type=int, default=42, help="games per task type and split")
     parser.add_argument("--steps", type=int, default=40, help="commands per sequence at most")
     parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--first-index", type=int, default=0, help="skip the games before it")
     args = parser.parse_args()
     jobs = [
         (split, task_type, index, args.steps)
-        for index in range(args.per_type)
+        for index in range(args.first_index, args.per_type)
         for split in SPLITS
         for task_type in TASK_TYPES
     ]
@@ -85,7 +86,8 @@ def main() -> None:
             if done % 50 == 0 or done == len(jobs):
                 print(f"{done}/{len(jobs)} games, {steps} steps, {len(divergences)} "
                       f"divergences, {time.perf_counter() - start:.0f} s", flush=True)  # fmt: skip
-    print(f"\ngames {len(jobs)} ({args.per_type} per task type and split), steps compared "
+    print(f"\ngames {len(jobs)} (indices {args.first_index}-{args.per_type - 1} of each task type "
+          f"and split), steps compared "
           f"{steps} (resets included), divergences {len(divergences)}")  # fmt: skip
     print(f"last sequence replayed alone on each engine: pddl {pddl:.1f} s, fast {fast:.2f} s "
           f"({pddl / fast:.0f}x)")  # fmt: skip
