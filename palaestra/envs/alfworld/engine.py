@@ -7,6 +7,7 @@ import functools
 import io
 import random
 import warnings
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -46,7 +47,7 @@ def start_engine(game_file: Path, *, expert: bool = False, engine: str = "pddl")
         pddl = PddlEnv(infos)
         pddl.downward_lib = translation.deferred_replanning(pddl.downward_lib)
         alfred = _alfred()
-        env = alfred.AlfredInfos(alfred.AlfredDemangler(_Translating(pddl), shuffle=False))
+        env = alfred.AlfredInfos(alfred.AlfredDemangler(_translating(pddl), shuffle=False))
     else:
         raise ValueError(f"unknown ALFWorld engine {engine!r}; choose one of {ENGINES}")
     if expert:
@@ -57,30 +58,33 @@ def start_engine(game_file: Path, *, expert: bool = False, engine: str = "pddl")
     return env
 
 
-class _Translating:
+def _translating(env: Any) -> Any:
     """TextWorld's ``PddlEnv`` loading and resetting on palaestra's cached translations."""
+    from textworld.core import Wrapper
 
-    def __init__(self, env: Any) -> None:
-        self._wrapped_env = env
+    class Translating(Wrapper):  # type: ignore[misc]
+        def load(self, path: str) -> None:
+            with translation.palaestra_engine():
+                self._wrapped_env.load(path)
 
-    def load(self, path: str) -> None:
-        """Load a game."""
-        with translation.palaestra_engine():
-            self._wrapped_env.load(path)
+        def reset(self) -> Any:
+            with translation.palaestra_engine():
+                return self._wrapped_env.reset()
 
-    def reset(self) -> Any:
-        """Start the loaded game."""
-        with translation.palaestra_engine():
-            return self._wrapped_env.reset()
+    return Translating(env)
 
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._wrapped_env, name)
+
+@contextlib.contextmanager
+def _quiet_import() -> Iterator[None]:
+    """ALFWorld's modules print and warn on import (termcolor banners, deprecations)."""
+    with warnings.catch_warnings(), contextlib.redirect_stdout(io.StringIO()):
+        warnings.simplefilter("ignore")
+        yield
 
 
 def _alfred() -> Any:
-    """ALFWorld's engine wrappers (its modules print and warn on import)."""
-    with warnings.catch_warnings(), contextlib.redirect_stdout(io.StringIO()):
-        warnings.simplefilter("ignore")
+    """ALFWorld's engine wrappers."""
+    with _quiet_import():
         from alfworld.agents.environment import alfred_tw_env
     return alfred_tw_env
 
@@ -89,8 +93,7 @@ def demangled_names(types: dict[str, str]) -> dict[str, str]:
     """ALFWorld's display names of a game's entities ("apple_bar__minus_01..." → "apple 1")."""
     from textworld.generator.game import EntityInfo
 
-    with warnings.catch_warnings(), contextlib.redirect_stdout(io.StringIO()):
-        warnings.simplefilter("ignore")
+    with _quiet_import():
         from alfworld.agents.utils.misc import Demangler
 
     infos = {i: EntityInfo(i, t) for i, t in types.items()}
