@@ -9,10 +9,18 @@ optimizer steps (palaestra's ``TrainConfig`` default, or ``--mini-batches``); TR
 same with ``steps_per_generation`` = mini_batches, ``num_iterations`` = 1, no gradient
 checkpointing and no bf16 (``--trl-defaults`` keeps TRL's own bf16 and checkpointing).
 
-Each side runs in its own interpreter (``--side palaestra|trl``, which prints one JSON
-line), sides alternate over ``--rounds`` rounds, and the median and min-max of seconds (wall
-and CPU) per optimizer step are reported after one warm-up rollout; then palaestra's split
-of an iteration into generation, environment and update, and the same for a multi-turn env.
+A third side runs TRL's GRPOTrainer through palaestra's adapter
+(:mod:`palaestra.integrations.trl`) on the env itself: same model, env, batch, reply limit,
+``choice`` extraction, lr and precision as palaestra's side, the env's episode return as the
+reward. The closing table sets TRL via the adapter beside palaestra's trainer on the letter
+bandit and on a multi-turn env (2-armed bandit, 5 turns): seconds per optimizer step and the
+mean episode return over the timed rollouts.
+
+Each side runs in its own interpreter (``--side palaestra|trl|adapter|multi|adapter-multi``,
+which prints one JSON line), sides alternate over ``--rounds`` rounds, and the median and
+min-max of seconds (wall and CPU) per optimizer step are reported after one warm-up rollout;
+then palaestra's split of an iteration into generation, environment and update, and the
+same for a multi-turn env.
 On a busy machine, ``--threads 1`` keeps torch's thread pool from stalling on shared cores.
 
 ``--same-process`` shows the state TRL leaves behind: its trainer leaves accelerate's
@@ -42,6 +50,7 @@ MEANS = [0.1, 0.2, 0.9, 0.3, 0.2]
 ENV_KWARGS = json.dumps({"horizon": 1, "means": MEANS})
 GROUPS, GROUP_SIZE = 8, 8
 BATCH = GROUPS * GROUP_SIZE
+MULTI_ENV, MULTI_KWARGS = "palaestra/Bandit-TwoArmed-v0", json.dumps({"horizon": 5})
 MARKER = "RESULT "
 OFFLINE = {"HF_HUB_OFFLINE": "1", "HF_DATASETS_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1"}
 
@@ -72,8 +81,8 @@ def palaestra_steps(
     Returns:
         Mean seconds per iteration (``iteration_s``) and per optimizer step (``step_s``),
         the mean of every timing metric of an iteration (``generate_s``, ``env_s``,
-        ``update_s``, ...), ``optimizer_steps`` per iteration and the accelerate mixed
-        precision the trainer ran under.
+        ``update_s``, ...), the mean episode ``return``, ``optimizer_steps`` per iteration
+        and the accelerate mixed precision the trainer ran under.
     """
     from palaestra.algorithms import make_algorithm
     from palaestra.algorithms.trainer import TrainConfig, Trainer
@@ -102,7 +111,7 @@ def palaestra_steps(
         start, cpu = time.perf_counter(), time.process_time()
         for k in range(1, steps + 1):
             for key, value in trainer.iteration(k).items():
-                if key.endswith("_s"):
+                if key.endswith("_s") or key == "return":
                     totals[key] = totals.get(key, 0.0) + value
         elapsed, cpu = time.perf_counter() - start, time.process_time() - cpu
     optimizer_steps = config.mini_batches * config.ppo_epochs
@@ -209,6 +218,85 @@ def trl_steps(steps: int, mini_batches: int, trl_defaults: bool = False) -> dict
     }
 
 
+def adapter_steps(
+    steps: int, env: str, env_kwargs: str, max_new_tokens: int, mini_batches: int
+) -> dict[str, Any]:
+    """Time TRL's GRPOTrainer on a palaestra env through ``palaestra.integrations.trl``.
+
+    The settings are palaestra's side's: same model, env, episodes per rollout, reply
+    length, reply extraction (``choice``), lr, no KL, fp32, ``mini_batches`` optimizer steps
+    per rollout; the reward is the env's episode return, as palaestra's trainer uses.
+
+    Args:
+        steps: Timed rollouts, after one warm-up rollout.
+        env: Environment id.
+        env_kwargs: JSON object of environment arguments.
+        max_new_tokens: Reply length limit (per turn).
+        mini_batches: Optimizer steps per rollout (``steps_per_generation``).
+
+    Returns:
+        Mean seconds per optimizer step (``step_s``, ``cpu_step_s``) and per rollout
+        (``iteration_s``), and the mean episode ``return`` TRL logged over the timed rollouts.
+    """
+    os.environ.setdefault("TRL_EXPERIMENTAL_SILENCE", "1")  # rollout_func is experimental
+    from transformers import TrainerCallback
+    from trl import GRPOConfig, GRPOTrainer
+
+    from palaestra.integrations.trl import PalaestraEnvs
+    from palaestra.llm.models import resolve_model
+
+    envs = PalaestraEnvs(env, env_kwargs=json.loads(env_kwargs), extract="choice")
+    times: list[tuple[float, float]] = []
+
+    class Clock(TrainerCallback):  # type: ignore[misc]
+        def on_step_begin(self, *args: object, **kwargs: object) -> None:
+            self.start = (time.perf_counter(), time.process_time())
+
+        def on_step_end(self, *args: object, **kwargs: object) -> None:
+            wall, cpu = self.start
+            times.append((time.perf_counter() - wall, time.process_time() - cpu))
+
+    with tempfile.TemporaryDirectory() as folder:
+        config = GRPOConfig(
+            output_dir=folder,
+            per_device_train_batch_size=BATCH // mini_batches,
+            gradient_accumulation_steps=1,
+            steps_per_generation=mini_batches,
+            num_iterations=1,
+            num_generations=GROUP_SIZE,
+            max_completion_length=max_new_tokens,
+            learning_rate=1e-3,
+            beta=0.0,
+            use_cpu=True,
+            max_steps=(steps + 1) * mini_batches,
+            logging_steps=1,  # each rollout's reward is logged at its first step
+            save_strategy="no",
+            report_to=[],
+            disable_tqdm=True,
+            seed=0,
+            bf16=False,
+            gradient_checkpointing=False,
+        )
+        trainer = GRPOTrainer(
+            model=resolve_model("tiny").location,
+            args=config,
+            **envs.trainer_kwargs(episodes=GROUPS * (steps + 1)),
+        )
+        trainer.add_callback(Clock())
+        trainer.train()
+    envs.close()
+    rewards = [row["reward"] for row in trainer.state.log_history if "reward" in row]
+    timed = times[mini_batches:]  # the first rollout and its steps are the warm-up
+    step_s = sum(t[0] for t in timed) / max(len(timed), 1)
+    return {
+        "step_s": step_s,
+        "cpu_step_s": sum(t[1] for t in timed) / max(len(timed), 1),
+        "iteration_s": step_s * mini_batches,
+        "optimizer_steps": mini_batches,
+        "return": statistics.mean(rewards[1:]),
+    }
+
+
 def run_side(side: str, args: argparse.Namespace) -> dict[str, Any]:
     """Measure one side in this process (``--side``)."""
     mini_batches = args.mini_batches or default_mini_batches()
@@ -216,8 +304,11 @@ def run_side(side: str, args: argparse.Namespace) -> dict[str, Any]:
         return palaestra_steps(args.steps, "palaestra/Bandit-v0", ENV_KWARGS, 4, mini_batches)
     if side == "trl":
         return trl_steps(args.steps, mini_batches, args.trl_defaults)
-    multi = json.dumps({"horizon": 5})
-    return palaestra_steps(3, "palaestra/Bandit-TwoArmed-v0", multi, 8, mini_batches)
+    if side == "adapter":
+        return adapter_steps(args.steps, "palaestra/Bandit-v0", ENV_KWARGS, 4, mini_batches)
+    if side == "adapter-multi":
+        return adapter_steps(3, MULTI_ENV, MULTI_KWARGS, 8, mini_batches)
+    return palaestra_steps(3, MULTI_ENV, MULTI_KWARGS, 8, mini_batches)
 
 
 def in_child(side: str, args: argparse.Namespace) -> dict[str, Any]:
@@ -246,9 +337,10 @@ def spread(values: list[float]) -> str:
 
 def compare(args: argparse.Namespace) -> None:
     """Alternate fresh processes per side over ``args.rounds`` rounds; print the figures."""
-    runs: dict[str, list[dict[str, Any]]] = {"palaestra": [], "trl": []}
+    runs: dict[str, list[dict[str, Any]]] = {"palaestra": [], "trl": [], "adapter": []}
     for k in range(args.rounds):
-        order = ("palaestra", "trl") if k % 2 == 0 else ("trl", "palaestra")
+        order = ("palaestra", "trl", "adapter")
+        order = order if k % 2 == 0 else order[::-1]
         for side in order:
             runs[side].append(in_child(side, args))
             print(f"round {k + 1} {side}: {runs[side][-1]['step_s']:.3f} s/step", flush=True)
@@ -288,6 +380,25 @@ def compare(args: argparse.Namespace) -> None:
         f"{shares['generate']:.0%}, env {shares['env']:.0%}, update {shares['update']:.0%}, "
         f"other {1 - sum(shares.values()):.0%}"
     )
+    adapter_multi = in_child("adapter-multi", args)
+    print(
+        f"\nTRL via the adapter vs palaestra's trainer, same model, batch and env "
+        f"({GROUPS} x {GROUP_SIZE} episodes, {steps} optimizer step(s) per rollout; medians "
+        f"over runs, mean episode return over the timed rollouts)"
+    )
+    table = [
+        ("one-turn letter bandit", "palaestra trainer", ours),
+        ("one-turn letter bandit", "TRL via adapter", runs["adapter"]),
+        ("2-armed bandit, 5 turns", "palaestra trainer", [multi]),
+        ("2-armed bandit, 5 turns", "TRL via adapter", [adapter_multi]),
+    ]
+    print(f"| {'env':<24}| {'side':<18}| s / optimizer step | CPU s / step | mean return |")
+    print(f"|{'-' * 25}|{'-' * 19}|{'-' * 20}|{'-' * 14}|{'-' * 13}|")
+    for env, side, results in table:
+        step_s = statistics.median(r["step_s"] for r in results)
+        cpu_s = statistics.median(r["cpu_step_s"] for r in results)
+        reward = statistics.median(r["return"] for r in results)
+        print(f"| {env:<24}| {side:<18}| {step_s:>18.3f} | {cpu_s:>12.3f} | {reward:>11.3f} |")
 
 
 def global_state() -> dict[str, Any]:
@@ -400,7 +511,11 @@ def main() -> None:
         default=None,
         help="torch threads per side (default: torch's; 1 is steadier on a busy machine)",
     )
-    parser.add_argument("--side", choices=("palaestra", "trl", "multi"), help=argparse.SUPPRESS)
+    parser.add_argument(
+        "--side",
+        choices=("palaestra", "trl", "multi", "adapter", "adapter-multi"),
+        help=argparse.SUPPRESS,
+    )
     parser.add_argument(
         "--same-process",
         action="store_true",

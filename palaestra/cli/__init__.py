@@ -6,6 +6,7 @@ Environments (:mod:`palaestra.cli.envs`):
 - ``palaestra play ENV_ID``: play one yourself in the terminal.
 - ``palaestra run ENV_ID --agent SPEC``: run an agent and print a summary table.
 - ``palaestra serve-env ENV_ID``: serve one to OpenEnv clients.
+- ``palaestra serve-mcp ENV_ID``: serve a tool env's tools over MCP (stdio).
 
 Training (:mod:`palaestra.cli.train`):
 
@@ -51,7 +52,7 @@ from rich.markup import escape
 
 from palaestra.cli.command import Command, subcommands
 from palaestra.cli.demo import Demo
-from palaestra.cli.envs import Envs, Play, Run, ServeEnv
+from palaestra.cli.envs import Envs, Play, Run, ServeEnv, ServeMcp
 from palaestra.cli.leaderboard import LEADERBOARD_COMMANDS, Leaderboard
 from palaestra.cli.train import Baseline, Compare, Synthesize, Train
 from palaestra.errors import PalaestraError, UnknownNameError, did_you_mean
@@ -64,6 +65,7 @@ COMMANDS: dict[str, type[Command]] = {
     "play": Play,
     "run": Run,
     "serve-env": ServeEnv,
+    "serve-mcp": ServeMcp,
     "train": Train,
     "compare": Compare,
     "baseline": Baseline,

@@ -1,4 +1,4 @@
-"""Commands on one environment: list them, play one, run an agent on one, serve one."""
+"""Commands on one environment: list them, play one, run an agent on one, serve one or its tools."""
 
 from __future__ import annotations
 
@@ -151,3 +151,31 @@ class ServeEnv:
             env_kwargs=kwargs,
             idle_seconds=self.session_idle_seconds,
         )
+
+
+@dataclass(frozen=True)
+class ServeMcp:
+    """Serve a tool environment's tools over MCP on stdin and stdout (mcp's MCPServer).
+
+    SearchQA ids serve search, MathTool ids serve python (in the same sandbox, under the
+    same limits). An MCP client starts it as a stdio server, e.g. with the command
+    ``palaestra serve-mcp palaestra/SearchQA-v0``.
+
+    Attributes:
+        env_id: The environment, e.g. palaestra/SearchQA-v0 or palaestra/MathTool-v0.
+        env_kwargs: JSON object of gym.make keyword arguments (corpus, limits).
+    """
+
+    env_id: EnvId
+    env_kwargs: str = "{}"
+
+    def execute(self) -> None:
+        """Check the id and the arguments, then serve until stdin ends."""
+        from palaestra.optional import require
+
+        kwargs = parse_env_kwargs(self.env_kwargs)
+        gym.spec(self.env_id)  # an unknown id fails here, before mcp's import
+        require("mcp", "mcp", "palaestra serve-mcp")
+        from palaestra.integrations.mcp_server import serve_mcp
+
+        serve_mcp(self.env_id, kwargs)

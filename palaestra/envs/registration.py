@@ -13,6 +13,7 @@ from typing import Any
 
 import gymnasium as gym
 
+from palaestra.envs.reasoning_gym.tasks import TASKS as RG_TASKS
 from palaestra.errors import InvalidArgumentError, UnknownNameError, did_you_mean
 
 NAMESPACE = "palaestra"
@@ -233,6 +234,35 @@ ENTRIES += tuple(
     for name, game, description in GRID_GAMES
 )
 
+
+_RG = "palaestra.envs.reasoning_gym:ReasoningGymEnv"
+
+ENTRIES += (
+    EnvEntry(
+        "palaestra/RG-Mix-v0",
+        _RG,
+        "Reasoning Gym: every task with a reference answer, equally weighted (tasks= reweights)",
+    ),
+    EnvEntry(
+        "palaestra/RG-MixFeedback-v0",
+        _RG,
+        "Reasoning Gym mix, three attempts, told the score; reward halves per extra attempt",
+        {"max_attempts": 3},
+    ),
+    *(
+        EnvEntry(f"palaestra/RG-{task}-v0", _RG, f"Reasoning Gym {task}", {"task": task})
+        for task in RG_TASKS
+    ),
+)
+
+ENTRIES += (
+    EnvEntry(
+        "palaestra/MCPTool-v0",
+        "palaestra.envs.mcp:MCPToolEnv",
+        "questions answered with the tools of an MCP server (stdio; palaestra's search by default)",
+        max_episode_steps=10,
+    ),
+)
 
 ENTRIES += (
     EnvEntry(

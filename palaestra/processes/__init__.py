@@ -4,7 +4,8 @@
   and a deadline;
 * :class:`Child`: a process in its own process group, ready after a handshake, spoken to
   in frames over its stdin and stdout, killed with its group when an exchange fails;
-* :class:`WorkerPool`: functions run in worker children, with a hard timeout per call.
+* :class:`WorkerPool`: functions run in worker children, with a hard timeout per call;
+  :class:`SharedPool`, one started on first use and shared by a whole process.
 
 The sandboxes of :mod:`palaestra.sandbox` build their OS boundary around a :class:`Child`.
 
@@ -24,7 +25,7 @@ from palaestra.processes.frames import (
     encode,
     write_frame,
 )
-from palaestra.processes.pool import TaskResult, WorkerPool
+from palaestra.processes.pool import SharedPool, TaskResult, WorkerPool, usable_cores
 
 __all__ = [
     "MAX_FRAME_BYTES",
@@ -32,9 +33,11 @@ __all__ = [
     "Child",
     "FrameReader",
     "ProtocolError",
+    "SharedPool",
     "TaskResult",
     "WorkerPool",
     "encode",
     "kill_group",
+    "usable_cores",
     "write_frame",
 ]

@@ -9,6 +9,7 @@ worker, and ``fork`` copies a parent that may hold threads (torch, pebble) and l
 
 from __future__ import annotations
 
+import atexit
 import itertools
 import os
 import selectors
@@ -16,7 +17,7 @@ import sys
 import threading
 import time
 from collections import deque
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -78,6 +79,7 @@ class WorkerPool:
         workers: Number of worker processes.
         initializer: ``"package.module:function"`` each worker calls once at start.
         memory_bytes: Address-space limit of each worker (``None``: no limit).
+        environment: Variables set for the workers on top of this process's environment.
     """
 
     def __init__(
@@ -87,6 +89,7 @@ class WorkerPool:
         workers: int,
         initializer: str | None = None,
         memory_bytes: int | None = None,
+        environment: Mapping[str, str] | None = None,
     ) -> None:
         self._argv = [
             sys.executable,
@@ -97,6 +100,7 @@ class WorkerPool:
             str(memory_bytes or 0),
         ]
         self._size = max(1, workers)
+        self._environment = dict(environment or {})
         self._workers: list[_Worker] = []
         self._pid = os.getpid()
         self._lock = threading.Lock()
@@ -155,7 +159,8 @@ class WorkerPool:
         return [r for r in run.results if r is not None]
 
     def _start(self) -> _Worker:
-        child = Child(self._argv, max_frame_bytes=MAX_RESULT_BYTES)
+        env = {**os.environ, **self._environment} if self._environment else None
+        child = Child(self._argv, max_frame_bytes=MAX_RESULT_BYTES, env=env)
         return _Worker(child, time.monotonic() + _START_SECONDS)
 
     def _collect(self, worker: _Worker, run: _Map) -> None:
@@ -216,3 +221,65 @@ class WorkerPool:
     def _drop(self, worker: _Worker) -> None:
         worker.child.kill()
         self._workers.remove(worker)
+
+
+def usable_cores() -> int:
+    """Cores this process may run on (a container or taskset may allow fewer than exist)."""
+    return len(os.sched_getaffinity(0))
+
+
+class SharedPool:
+    """A :class:`WorkerPool` that starts on its first task and serves the whole process.
+
+    Many cheap objects (graders, environments, their copies) share one set of workers, so a
+    thousand environments do not start a thousand processes. The pool stops at exit and
+    starts again on the next task after :meth:`close`.
+
+    Args:
+        target: ``"package.module:function"``, importable by the workers.
+        workers: Number of worker processes.
+        initializer: ``"package.module:function"`` each worker calls once at start.
+        memory_bytes: Address-space limit of each worker (``None``: no limit).
+        environment: Variables set for the workers on top of this process's environment.
+        before_start: Called before the workers start, e.g. to check here, not only in the
+            workers, that an optional package is installed, so the error names it.
+    """
+
+    def __init__(
+        self,
+        target: str,
+        *,
+        workers: int,
+        initializer: str | None = None,
+        memory_bytes: int | None = None,
+        environment: Mapping[str, str] | None = None,
+        before_start: Callable[[], object] | None = None,
+    ) -> None:
+        self._target = target
+        self._options: dict[str, Any] = {
+            "workers": workers,
+            "initializer": initializer,
+            "memory_bytes": memory_bytes,
+            "environment": environment,
+        }
+        self._before_start = before_start
+        self._pool: WorkerPool | None = None
+        self._lock = threading.Lock()
+        atexit.register(self.close)
+
+    def map(self, tasks: Sequence[Sequence[Any]], timeout: float) -> list[TaskResult]:
+        """Run the function on every argument tuple; each call gets ``timeout`` seconds."""
+        with self._lock:
+            if self._pool is None:
+                if self._before_start is not None:
+                    self._before_start()
+                self._pool = WorkerPool(self._target, **self._options)
+            pool = self._pool
+        return pool.map(tasks, timeout)
+
+    def close(self) -> None:
+        """Stop the workers (they start again on the next task)."""
+        with self._lock:
+            if self._pool is not None:
+                self._pool.close()
+            self._pool = None

@@ -36,6 +36,28 @@ def test_shipped_suite_covers_every_family() -> None:
         load_suite("palaestra-v0")
 
 
+#: palaestra-v1's hash: results files on it stay valid whatever suites come after it.
+V1_HASH = "0882d1226c126b3afe43a448ba13163cf124fd2ceca377249e50037bcabd992c"
+
+
+def test_v2_is_v1_and_reasoning_gym() -> None:
+    v1, v2 = load_suite("palaestra-v1"), load_suite("palaestra-v2")
+    assert v1.hash == V1_HASH
+    assert v2.tasks[: len(v1.tasks)] == v1.tasks
+    assert {t.family for t in v2.tasks[len(v1.tasks) :]} == {"rg"}
+
+
+def test_reasoning_gym_results_replay_and_hidden_seeds_differ(tmp_path: Path) -> None:
+    v2 = load_suite("palaestra-v2")
+    results = evaluate("oracle", v2, tmp_path / "rg.json", families=["rg"], progress=False)
+    assert {e.task for e in results.episodes} == {t.name for t in v2.select(["rg"])}
+    assert all(e.success for e in results.episodes)
+    verify(results, v2)
+    secret = {t.name: hidden_seeds(v2, t, b"server secret") for t in v2.tasks}
+    with pytest.raises(Mismatch, match="not an episode of the suite"):
+        verify(results, v2, seeds=secret)
+
+
 def test_hash_follows_every_task_field() -> None:
     base = {"id": "s", "tasks": [{"name": "a", "family": "f", "env": "palaestra/Bandit-v0",
                                   "episodes": 2}]}  # fmt: skip

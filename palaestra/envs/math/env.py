@@ -405,13 +405,22 @@ class MathToolEnv(MathEnv):
 
     def _tool_text(self, result: SandboxResult) -> str:
         left = self.max_tool_calls - self._tool_calls
-        output = result.output if result.output else "(no output)"
-        lines = [f"Tool output:\n{output}"]
-        if result.truncated:
-            lines.append(f"(output cut to {self.tool_limits.max_output_chars} characters)")
-        if result.error:
-            lines.append(f"Error: {result.error}")
-        lines.append(
+        return (
+            f"{sandbox_report(result, self.tool_limits.max_output_chars)}\n"
             f"You have {left} tool call{'s' if left != 1 else ''} left.\n\n{self._question_text()}"
         )
-        return "\n".join(lines)
+
+
+def sandbox_report(result: SandboxResult, max_output_chars: int) -> str:
+    """What a run of the Python tool shows: its output, whether it was cut, and its error.
+
+    :class:`MathToolEnv` and the MCP server of :mod:`palaestra.integrations.mcp_server`
+    both show a run so.
+    """
+    output = result.output if result.output else "(no output)"
+    lines = [f"Tool output:\n{output}"]
+    if result.truncated:
+        lines.append(f"(output cut to {max_output_chars} characters)")
+    if result.error:
+        lines.append(f"Error: {result.error}")
+    return "\n".join(lines)

@@ -34,12 +34,9 @@ is first taken by that rule, and math-verify then checks it, written as ``$...$`
 
 from __future__ import annotations
 
-import atexit
 import logging
 import math
-import os
 import re
-import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
 from fractions import Fraction
@@ -55,7 +52,7 @@ from palaestra.envs.math.answers import (
 )
 from palaestra.errors import InvalidArgumentError
 from palaestra.optional import require
-from palaestra.processes import TaskResult, WorkerPool
+from palaestra.processes import SharedPool, TaskResult, usable_cores
 
 #: Address-space cap of a grading worker: a pathological input fails there, not the host.
 WORKER_MEMORY_BYTES = 2 << 30
@@ -246,39 +243,25 @@ def _fast_grade(answer: str | None, gold: str) -> Grade | None:
 
 # ---------------------------------------------------------------------- the worker pool
 
-_pool: WorkerPool | None = None
-_pool_lock = threading.Lock()
+# One per core this process may use: more would only take turns.
+_POOL = SharedPool(
+    "palaestra.envs.math.grader:verify",
+    workers=max(1, min(4, usable_cores())),
+    initializer="palaestra.envs.math.grader:init_worker",
+    memory_bytes=WORKER_MEMORY_BYTES,
+    # Here, not only in the workers: a missing package is an error that names it.
+    before_start=lambda: require("math_verify", "math", "grading with math-verify"),
+)
 
 
 def _verify_many(pairs: Sequence[tuple[str, str]], timeout: float) -> list[TaskResult]:
-    global _pool
-    with _pool_lock:
-        if _pool is None:
-            # Here, not only in the workers: a missing package is an error that names it.
-            require("math_verify", "math", "grading with math-verify")
-            _pool = WorkerPool(
-                "palaestra.envs.math.grader:verify",
-                # One per core this process may use (a container or taskset may allow fewer
-                # than the machine has): more would only take turns.
-                workers=max(1, min(4, len(os.sched_getaffinity(0)))),
-                initializer="palaestra.envs.math.grader:init_worker",
-                memory_bytes=WORKER_MEMORY_BYTES,
-            )
-        pool = _pool
     seconds = max(1, math.ceil(timeout))
-    return pool.map([(gold, text, seconds) for gold, text in pairs], timeout=timeout + 0.5)
+    return _POOL.map([(gold, text, seconds) for gold, text in pairs], timeout=timeout + 0.5)
 
 
 def shutdown_pool() -> None:
     """Stop the grading workers (they restart on the next grade)."""
-    global _pool
-    with _pool_lock:
-        if _pool is not None:
-            _pool.close()
-        _pool = None
-
-
-atexit.register(shutdown_pool)
+    _POOL.close()
 
 
 class _TimeoutLog(logging.Handler):

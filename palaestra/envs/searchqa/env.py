@@ -107,6 +107,11 @@ class SearchQAEnv(TextEnv):
             if s > 0
         ]
 
+    def results_text(self, query: str) -> str:
+        """What a search shows: the documents of :meth:`search`, numbered, or "No results."."""
+        documents = self.search(query)
+        return "\n".join(f"[{k + 1}] {doc}" for k, doc in enumerate(documents)) or "No results."
+
     def _reset(self, options: dict[str, Any] | None) -> tuple[str, dict[str, Any]]:
         self.question = make_question(self.world, self.np_random)
         self._searches = 0
@@ -134,8 +139,7 @@ class SearchQAEnv(TextEnv):
             self._f1 = word_f1(argument, self.question.answer)
             return Transition(f"You answered: {argument}", self._f1, True, info)
         self._searches += 1
-        results = self.search(argument)
-        listing = "\n".join(f"[{k + 1}] {doc}" for k, doc in enumerate(results)) or "No results."
+        listing = self.results_text(argument)
         left = self.max_searches - self._searches
         text = (
             f"Results for {argument!r}:\n{listing}\n\n({left} searches left) "

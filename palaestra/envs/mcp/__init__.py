@@ -1,0 +1,23 @@
+"""Questions answered with the tools of any MCP server: ``palaestra/MCPTool-v0``.
+
+:class:`MCPToolEnv` is the environment; :class:`ServerConfig` names a server (a stdio
+command); :class:`ToolServer` drives one from synchronous code, with time and size limits.
+Needs the ``mcp`` extra.
+"""
+
+from palaestra.optional import require
+
+require("mcp", "mcp", "palaestra/MCPTool-v0")
+
+from palaestra.envs.mcp.client import ToolOutput, ToolServer, ToolServerError, ToolSpec  # noqa: E402
+from palaestra.envs.mcp.config import ServerConfig  # noqa: E402
+from palaestra.envs.mcp.env import MCPToolEnv  # noqa: E402
+
+__all__ = [
+    "MCPToolEnv",
+    "ServerConfig",
+    "ToolOutput",
+    "ToolServer",
+    "ToolServerError",
+    "ToolSpec",
+]
