@@ -229,20 +229,25 @@ def usable_cores() -> int:
 
 
 class SharedPool:
-    """A :class:`WorkerPool` that starts on its first task and serves the whole process.
+    """Worker pools that start on first use and serve the whole process.
 
-    Many cheap objects (graders, environments, their copies) share one set of workers, so a
-    thousand environments do not start a thousand processes. The pool stops at exit and
-    starts again on the next task after :meth:`close`.
+    Many cheap objects (graders, environments, their copies) share a bounded set of
+    workers, so a thousand environments do not start a thousand processes. Up to
+    ``concurrency`` callers (threads) run at once, each on a :class:`WorkerPool` of its
+    own, so a caller whose task runs to its timeout does not hold the others up. Pools
+    stop at exit, start again on the next task after :meth:`close`, and a forked child
+    starts its own (the parent's workers, and any lock a parent thread held at the fork,
+    stay the parent's).
 
     Args:
         target: ``"package.module:function"``, importable by the workers.
-        workers: Number of worker processes.
+        workers: Worker processes of each pool.
+        concurrency: Pools, i.e. callers served at once; more wait for a free one.
         initializer: ``"package.module:function"`` each worker calls once at start.
         memory_bytes: Address-space limit of each worker (``None``: no limit).
         environment: Variables set for the workers on top of this process's environment.
-        before_start: Called before the workers start, e.g. to check here, not only in the
-            workers, that an optional package is installed, so the error names it.
+        before_start: Called before the first pool starts, e.g. to check here, not only in
+            the workers, that an optional package is installed, so the error names it.
     """
 
     def __init__(
@@ -250,6 +255,7 @@ class SharedPool:
         target: str,
         *,
         workers: int,
+        concurrency: int = 1,
         initializer: str | None = None,
         memory_bytes: int | None = None,
         environment: Mapping[str, str] | None = None,
@@ -262,24 +268,53 @@ class SharedPool:
             "memory_bytes": memory_bytes,
             "environment": environment,
         }
+        self._concurrency = max(1, concurrency)
         self._before_start = before_start
-        self._pool: WorkerPool | None = None
-        self._lock = threading.Lock()
+        self._reset()
         atexit.register(self.close)
+        os.register_at_fork(after_in_child=self._reset)
+
+    def _reset(self) -> None:
+        self._condition = threading.Condition()
+        self._idle: list[WorkerPool] = []
+        self._started = 0  # pools that exist, idle or busy
+        self._generation = 0  # bumped by close(): busy pools of an older one are closed
 
     def map(self, tasks: Sequence[Sequence[Any]], timeout: float) -> list[TaskResult]:
         """Run the function on every argument tuple; each call gets ``timeout`` seconds."""
-        with self._lock:
-            if self._pool is None:
-                if self._before_start is not None:
-                    self._before_start()
-                self._pool = WorkerPool(self._target, **self._options)
-            pool = self._pool
-        return pool.map(tasks, timeout)
+        pool, generation = self._acquire()
+        try:
+            return pool.map(tasks, timeout)
+        finally:
+            self._release(pool, generation)
 
     def close(self) -> None:
         """Stop the workers (they start again on the next task)."""
-        with self._lock:
-            if self._pool is not None:
-                self._pool.close()
-            self._pool = None
+        with self._condition:
+            idle, self._idle = self._idle, []
+            self._started -= len(idle)
+            self._generation += 1
+        for pool in idle:
+            pool.close()
+
+    def _acquire(self) -> tuple[WorkerPool, int]:
+        with self._condition:
+            while not self._idle and self._started >= self._concurrency:
+                self._condition.wait()
+            if self._idle:
+                return self._idle.pop(), self._generation
+            if self._before_start is not None:
+                self._before_start()
+            self._started += 1
+            return WorkerPool(self._target, **self._options), self._generation
+
+    def _release(self, pool: WorkerPool, generation: int) -> None:
+        with self._condition:
+            current = generation == self._generation
+            if current:
+                self._idle.append(pool)
+            else:  # close() ran while it worked
+                self._started -= 1
+            self._condition.notify()
+        if not current:
+            pool.close()

@@ -9,12 +9,21 @@ import pytest
 import palaestra
 import palaestra.testing
 
+#: Reasoning Gym tasks whose generator takes 0.05-1 s an item on some seeds (searches,
+#: puzzle solvers, sympy); the conformance suite makes about 200 items. ``make test-all``.
+SLOW_RG = frozenset(
+    {"countdown", "futoshiki", "intermediate_integration", "knight_swap",
+     "polynomial_equations", "puzzle24", "quantum_lock", "rearc", "rubiks_cube", "sokoban",
+     "sudoku", "zebra_puzzles"}
+)  # fmt: skip
+
 
 def conformance_cases() -> list[object]:
     """Every id; the generated text games on small pools (generation is their cost).
 
     ALFWorld's per-type ids are ALFWorld-v0 with one ``task_type`` (the same engine, and
-    games that ALFWorld-v0 also plays): they run with ``make test-all``.
+    games that ALFWorld-v0 also plays): they run with ``make test-all``, as do the Reasoning
+    Gym tasks of :data:`SLOW_RG` (the mixes play them in the default run).
     """
     cases: list[object] = []
     for env_id in palaestra.env_ids():
@@ -30,6 +39,8 @@ def conformance_cases() -> list[object]:
                 marks = [pytest.mark.slow]
         elif env_id.startswith("palaestra/TextWorld-"):
             kwargs = {"pool_size": 4}
+        elif env_id.removeprefix("palaestra/RG-").removesuffix("-v0") in SLOW_RG:
+            marks = [pytest.mark.slow]
         cases.append(pytest.param(env_id, kwargs, id=env_id, marks=marks))
     return cases
 

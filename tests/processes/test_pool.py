@@ -1,12 +1,15 @@
 """The worker pool kills tasks past their timeout and keeps serving."""
 
+import os
+import select
 import signal
 import time
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
 import palaestra.processes.pool as pool_module
-from palaestra.processes import WorkerPool
+from palaestra.processes import SharedPool, WorkerPool
 
 
 def test_results_in_order_and_errors_reported() -> None:
@@ -118,3 +121,61 @@ def test_a_value_that_cannot_be_sent_is_the_tasks_error_not_a_crash() -> None:
         assert results[3].value == "fine"
     finally:
         pool.close()
+
+
+def test_a_shared_pool_serves_callers_at_once_and_after_close() -> None:
+    # One caller's task runs to its timeout; the other's, on a pool of its own, does not
+    # wait for it.
+    shared = SharedPool("time:sleep", workers=1, concurrency=2)
+    try:
+        with ThreadPoolExecutor(2) as threads:
+            slow = threads.submit(shared.map, [(30,)], 3.0)
+            time.sleep(0.2)
+            start = time.monotonic()
+            assert shared.map([(0,)], 10.0)[0].ok
+            quick = time.monotonic() - start
+            assert slow.result()[0].error == "timeout"
+        assert quick < 2.5  # not the 3 s the other caller's task takes
+        shared.close()
+        assert shared.map([(0,)], 10.0)[0].ok  # starts again
+    finally:
+        shared.close()
+
+
+def test_a_shared_pool_closed_while_busy_does_not_lose_its_places() -> None:
+    shared = SharedPool("time:sleep", workers=1, concurrency=1)
+    try:
+        with ThreadPoolExecutor(1) as threads:
+            busy = threads.submit(shared.map, [(0.5,)], 10.0)
+            time.sleep(0.2)
+            shared.close()
+            assert busy.result()[0].ok
+        # The busy pool was closed on its return, and its place is free again.
+        assert shared.map([(0,)], 10.0)[0].ok
+    finally:
+        shared.close()
+
+
+def test_a_forked_child_starts_its_own_pool_even_with_a_call_in_flight() -> None:
+    # A thread is inside map() (holding the pool's locks) when the process forks: the
+    # child must not inherit the held locks nor the parent's workers.
+    shared = SharedPool("time:sleep", workers=1, concurrency=1)
+    try:
+        with ThreadPoolExecutor(1) as threads:
+            busy = threads.submit(shared.map, [(2,)], 10.0)
+            time.sleep(0.5)
+            read, write = os.pipe()
+            pid = os.fork()
+            if pid == 0:  # the child: one call, then report and leave at once
+                ok = shared.map([(0,)], 10.0)[0].ok
+                shared.close()
+                os.write(write, b"ok" if ok else b"no")
+                os._exit(0)
+            os.close(write)
+            ready = select.select([read], [], [], 30)[0]
+            answer = os.read(read, 2) if ready else b"hung"
+            os.waitpid(pid, 0)
+            assert answer == b"ok"
+            assert busy.result()[0].ok
+    finally:
+        shared.close()

@@ -51,7 +51,11 @@ class ReasoningGymEnv(TextEnv):
     Each episode draws a reasoning-gym seed (and, in a mix, a task) from the episode's
     generator; the problem is ``reasoning_gym.create_dataset(task, seed=seed, size=1,
     **config)[0]``, byte for byte, and the reset ``info`` names both (``rg_task``,
-    ``rg_seed``) so anyone can regenerate it with reasoning-gym alone.
+    ``rg_seed``) so anyone can regenerate it with reasoning-gym. Generation runs in a worker
+    whose hash seed is fixed and whose global generators (``random``, numpy's) are seeded
+    with the item's seed (:mod:`~palaestra.envs.reasoning_gym.items`): five tasks iterate
+    over sets of strings and ``codeio`` calls ``random``, so reasoning-gym called in a
+    process of one's own gives their items only under the same conditions.
 
     **Observation.** The question; after a wrong attempt, the score and the question again.
 
@@ -61,7 +65,9 @@ class ReasoningGymEnv(TextEnv):
 
     **Reward.** The dataset's own ``score_answer`` (in [0, 1], partial credit where the
     task gives it), run in a worker process with a time bound (``scoring_timeout``; a
-    scorer that runs past it or raises scores 0 and the observation says so). With several
+    scorer that runs past it or raises scores 0 and the observation says so). A bound in
+    seconds depends on the machine: an answer whose scoring takes about as long as the
+    bound can score on a fast machine and time out on a loaded one. With several
     attempts, attempt ``k`` is worth ``attempt_discount ** (k - 1)`` times its score and
     each step pays what it adds to the best so far, so the return is the best discounted
     score, and a wrong answer after a good one costs nothing.
@@ -116,13 +122,13 @@ class ReasoningGymEnv(TextEnv):
         super().__init__(invalid_action_penalty=invalid_action_penalty, **kwargs)
         if isinstance(max_attempts, bool) or not isinstance(max_attempts, int) or max_attempts < 1:
             raise InvalidArgumentError(f"max_attempts must be an int >= 1, got {max_attempts!r}")
-        if not 0.0 <= attempt_discount <= 1.0:
+        if not (_is_number(attempt_discount) and 0.0 <= attempt_discount <= 1.0):
             raise InvalidArgumentError(
-                f"attempt_discount must lie in [0, 1], got {attempt_discount}"
+                f"attempt_discount must lie in [0, 1], got {attempt_discount!r}"
             )
-        if not 0.0 < scoring_timeout <= 600.0:
+        if not (_is_number(scoring_timeout) and 0.0 < scoring_timeout <= 600.0):
             raise InvalidArgumentError(
-                f"scoring_timeout must be in (0, 600] seconds, got {scoring_timeout}"
+                f"scoring_timeout must be in (0, 600] seconds, got {scoring_timeout!r}"
             )
         if system_prompt not in PROMPTS:
             raise InvalidArgumentError(
@@ -141,15 +147,18 @@ class ReasoningGymEnv(TextEnv):
                 )
             self.mix = _parse_mix(tasks)
         names = list(self.mix)
-        total = sum(weight for weight, _ in self.mix.values())
+        # Scaled by the largest first: weights near the float maximum would sum to inf.
+        largest = max(weight for weight, _ in self.mix.values())
+        scaled = [self.mix[name][0] / largest for name in names]
         self._names = names
-        self._weights = [self.mix[name][0] / total for name in names]
+        self._weights = [weight / math.fsum(scaled) for weight in scaled]
         self.max_attempts = max_attempts
         self.attempt_discount = attempt_discount
         self.scoring_timeout = scoring_timeout
-        # A step scores in a worker within the timeout (plus half a second); a worker that
-        # runs past it is replaced, which takes up to a second more.
-        self.max_step_seconds = scoring_timeout + 2.0
+        # A step scores in a worker within the timeout (plus half a second). A worker that
+        # ran past it is replaced, and the next step waits for its successor to import
+        # reasoning-gym and rebuild the dataset: about 2 s, more on a loaded machine.
+        self.max_step_seconds = scoring_timeout + 5.0
         self.system_prompt = system_prompt
         self.expose_ground_truth = expose_ground_truth
         self.item: items.Item | None = None
@@ -310,6 +319,10 @@ def _settings(task: str, config: Mapping[str, Any] | None, level: int | None) ->
     return settings
 
 
+def _is_number(value: object) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
+
+
 def _parse_mix(tasks: Mapping[str, Any] | None) -> dict[str, tuple[float, dict[str, Any]]]:
     """``{name: (weight, settings)}`` from a ``tasks=`` argument, every part checked."""
     if tasks is None:
@@ -329,7 +342,7 @@ def _parse_mix(tasks: Mapping[str, Any] | None) -> dict[str, tuple[float, dict[s
                 "Keys: weight, config, level."
             )
         weight = options.get("weight", 1.0)
-        if isinstance(weight, bool) or not isinstance(weight, int | float):
+        if not _is_number(weight):
             raise InvalidArgumentError(f"the weight of {name!r} must be a number, got {weight!r}")
         if not (math.isfinite(weight) and weight > 0):
             raise InvalidArgumentError(f"the weight of {name!r} must be > 0, got {weight}")

@@ -102,6 +102,16 @@ def test_mix_weights_and_settings() -> None:
     assert 240 < drawn["basic_arithmetic"] < 360
     level = ReasoningGymEnv(tasks={"basic_arithmetic": {"level": 0}})
     assert level.mix["basic_arithmetic"][1]
+    # Weights near the float maximum do not sum to infinity.
+    huge = ReasoningGymEnv(tasks={"basic_arithmetic": 1e308, "leg_counting": 1e308})
+    assert huge.reset(seed=0)[1]["rg_task"] in huge.mix
+
+
+def test_building_a_dataset_is_left_to_the_workers() -> None:
+    # count_primes sieves up to max_n when its dataset is built: making the env checks the
+    # settings only, and the first reset builds it in a worker, within the generation bound.
+    env = ReasoningGymEnv(task="count_primes", config={"max_n": 10**12})
+    assert "count_primes" in env.mix
 
 
 def test_a_scorer_that_runs_long_is_an_observation() -> None:
@@ -133,6 +143,9 @@ def test_a_scorer_that_runs_long_is_an_observation() -> None:
         ({"task": "leg_counting", "max_attempts": 0}, "max_attempts"),
         ({"task": "leg_counting", "scoring_timeout": float("inf")}, "scoring_timeout"),
         ({"task": "leg_counting", "system_prompt": "defualt"}, "did you mean 'default'"),
+        ({"task": "leg_counting", "config": {1: 2}}, "has no setting 1"),
+        ({"task": "leg_counting", "scoring_timeout": "5"}, "scoring_timeout"),
+        ({"task": "leg_counting", "attempt_discount": "0.5"}, "attempt_discount"),
     ],
 )
 def test_bad_arguments_give_clear_errors(kwargs: dict[str, object], message: str) -> None:
