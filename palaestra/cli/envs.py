@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -10,6 +11,7 @@ import gymnasium as gym
 
 from palaestra.cli.command import EnvId
 from palaestra.envs.registration import parse_env_kwargs
+from palaestra.errors import PalaestraError
 from palaestra.reporting import console, envs_table, summary_table
 from palaestra.rollout import AgentError
 
@@ -170,12 +172,24 @@ class ServeMcp:
     env_kwargs: str = "{}"
 
     def execute(self) -> None:
-        """Check the id and the arguments, then serve until stdin ends."""
+        """Check the id and the arguments, then serve until stdin ends.
+
+        Errors go to stderr with exit status 2, as from ``python -m
+        palaestra.integrations.mcp_server``: stdout is the MCP wire, where the client would
+        read an error as a broken message.
+
+        Raises:
+            SystemExit: With status 2 on a bad id or argument, or without the mcp extra.
+        """
         from palaestra.optional import require
 
-        kwargs = parse_env_kwargs(self.env_kwargs)
-        gym.spec(self.env_id)  # an unknown id fails here, before mcp's import
-        require("mcp", "mcp", "palaestra serve-mcp")
-        from palaestra.integrations.mcp_server import serve_mcp
+        try:
+            kwargs = parse_env_kwargs(self.env_kwargs)
+            gym.spec(self.env_id)  # an unknown id fails here, before mcp's import
+            require("mcp", "mcp", "palaestra serve-mcp")
+            from palaestra.integrations.mcp_server import serve_mcp
 
-        serve_mcp(self.env_id, kwargs)
+            serve_mcp(self.env_id, kwargs)
+        except (PalaestraError, gym.error.Error) as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            raise SystemExit(2) from None

@@ -9,7 +9,13 @@ server on its stdin and stdout whose tools are the environment's own:
   same corpus (``--env-kwargs '{"corpus_seed": 1}'`` picks another);
 * ``python(code)`` for :class:`~palaestra.envs.math.MathToolEnv` ids: the code runs in the
   same OS sandbox under the same limits as a tool call of the environment, and the result
-  reads as it does there. A run that fails (an exception, a limit) is an ``isError`` result.
+  reads as it does there. A run that fails (an exception, a limit) is an ``isError`` result
+  with the same text.
+
+A tool's own failure (an empty query, a failed run) is an ``isError`` result whose text is
+exactly the tool's report. Arguments that do not match a tool's input schema are rejected
+by mcp's MCPServer before the tool runs, as an ``isError`` result of its own wording
+(``Error executing tool NAME: ...``, pydantic's report).
 
 Each tool is a pure function of its arguments (a snippet runs with seed 0), so a client
 that replays its calls sees the same results. Nothing but MCP messages reaches stdout:
@@ -28,7 +34,7 @@ from typing import Annotated, Any
 
 import gymnasium as gym
 from mcp.server.mcpserver import MCPServer
-from mcp.server.mcpserver.exceptions import ToolError
+from mcp_types import CallToolResult, TextContent
 from pydantic import Field
 
 from palaestra.envs.math.env import MathToolEnv, sandbox_report
@@ -78,11 +84,21 @@ def build_server(env_id: str, env_kwargs: Mapping[str, Any] | None = None) -> MC
     return server
 
 
+def _result(text: str, *, failed: bool = False) -> CallToolResult:
+    """A tool's text as its result.
+
+    Returned, not raised as mcp's ``ToolError``: MCPServer puts ``Error executing tool
+    NAME:`` before the text of a raised failure, and a failure should read as it reads in
+    the environment.
+    """
+    return CallToolResult(content=[TextContent(type="text", text=text)], is_error=failed)
+
+
 def _add_search(server: MCPServer, env: SearchQAEnv) -> None:
-    def search(query: SearchQuery) -> str:
+    def search(query: SearchQuery) -> CallToolResult:
         if not query.strip():
-            raise ToolError("the query is empty; give some words to search for")
-        return env.results_text(query)
+            return _result("the query is empty; give some words to search for", failed=True)
+        return _result(env.results_text(query))
 
     server.add_tool(
         search,
@@ -99,12 +115,9 @@ def _add_python(server: MCPServer, env: MathToolEnv) -> None:
     limits = env.tool_limits
     sandbox = shared_sandbox(limits=limits, unsafe_sandbox=env.unsafe_sandbox)
 
-    def python(code: PythonCode) -> str:
+    def python(code: PythonCode) -> CallToolResult:
         result = sandbox.run(code, seed=0)
-        report = sandbox_report(result, limits.max_output_chars)
-        if not result.ok:
-            raise ToolError(report)
-        return report
+        return _result(sandbox_report(result, limits.max_output_chars), failed=not result.ok)
 
     server.add_tool(
         python,

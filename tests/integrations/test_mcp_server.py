@@ -9,6 +9,7 @@ import gymnasium as gym
 import pytest
 from mcp import Client, StdioServerParameters
 
+from palaestra.envs.searchqa import SearchQAEnv
 from palaestra.errors import InvalidArgumentError
 from palaestra.integrations.mcp_server import build_server, main
 
@@ -37,7 +38,9 @@ def text(result: Any) -> str:
 def test_search_over_stdio_shows_what_the_env_shows() -> None:
     env = gym.make(SEARCHQA, corpus_seed=1, top_k=2)
     env.reset(seed=0)
-    hop = env.unwrapped.question.hops[0]
+    base = env.unwrapped
+    assert isinstance(base, SearchQAEnv)
+    hop = base.question.hops[0]
     shown, *_ = env.step(f"search[{hop}]")
     command = stdio("-m", "palaestra.cli", "serve-mcp", SEARCHQA, "--env-kwargs",
                     '{"corpus_seed": 1, "top_k": 2}')  # fmt: skip
@@ -49,7 +52,8 @@ def test_search_over_stdio_shows_what_the_env_shows() -> None:
     assert tool.input_schema["required"] == ["query"]
     assert shown.startswith(f"Results for {hop!r}:\n{text(found)}\n\n")
     assert not found.is_error
-    assert empty.is_error and "the query is empty" in text(empty)
+    # A tool's own failure reads as the tool says it, without MCPServer's prefix.
+    assert empty.is_error and text(empty) == "the query is empty; give some words to search for"
     assert wrong.is_error and "query" in text(wrong)
 
 
@@ -67,7 +71,8 @@ def test_python_over_stdio_runs_in_the_sandbox() -> None:
     )
     assert [t.name for t in tools.tools] == ["python"]
     assert text(ok) == "Tool output:\n{2: 3, 3: 2, 5: 1}\n" and not ok.is_error
-    assert error.is_error and "ValueError: nope" in text(error)
+    # As MathTool-v0 shows it, without MCPServer's "Error executing tool python:".
+    assert error.is_error and text(error) == "Tool output:\n(no output)\nError: ValueError: nope"
     assert "(output cut to 50 characters)" in text(long)
     assert escape.is_error and "os" in text(escape)
 
@@ -85,8 +90,22 @@ def test_bad_command_lines_exit_with_an_error(capsys: pytest.CaptureFixture[str]
     assert main(["palaestra/Bandit-v0"]) == 2
     assert "has no tools to serve" in capsys.readouterr().err
     assert main([SEARCHQA, "--env-kwargs", "[1]"]) == 2
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["palaestra/SerchQA-v0"], "Did you mean: `SearchQA`?"),
+        ([SEARCHQA, "--env-kwargs", "[1]"], "error: "),
+        (["palaestra/Bandit-v0"], "has no tools to serve over MCP"),
+    ],
+)
+def test_serve_mcp_writes_its_errors_on_stderr_not_on_the_wire(
+    args: list[str], message: str
+) -> None:
     out = subprocess.run(
-        [sys.executable, "-m", "palaestra.cli", "serve-mcp", "palaestra/SerchQA-v0"],
+        [sys.executable, "-m", "palaestra.cli", "serve-mcp", *args],
         capture_output=True, text=True, stdin=subprocess.DEVNULL, timeout=60,
     )  # fmt: skip
-    assert out.returncode == 2 and "Did you mean: `SearchQA`?" in out.stdout + out.stderr
+    assert out.returncode == 2 and out.stdout == ""  # stdout is the MCP wire
+    assert message in out.stderr

@@ -9,15 +9,24 @@ from palaestra.optional import require
 
 require("mcp", "mcp", "palaestra/MCPTool-v0")
 
-from palaestra.envs.mcp.client import ToolOutput, ToolServer, ToolServerError, ToolSpec  # noqa: E402
+from palaestra.envs.mcp.client import (  # noqa: E402
+    ToolCallRefused,
+    ToolOutput,
+    ToolServer,
+    ToolServerError,
+    ToolSpec,
+    UnsendableCall,
+)
 from palaestra.envs.mcp.config import ServerConfig  # noqa: E402
 from palaestra.envs.mcp.env import MCPToolEnv  # noqa: E402
 
 __all__ = [
     "MCPToolEnv",
     "ServerConfig",
+    "ToolCallRefused",
     "ToolOutput",
     "ToolServer",
     "ToolServerError",
     "ToolSpec",
+    "UnsendableCall",
 ]

@@ -8,8 +8,11 @@ An action is one of:
 * ``name[text]`` for a tool whose input is one text argument (``search[Kamiren Dosavel]``);
 * ``answer[text]``, the final answer.
 
-Every step is one scan or one ``json.loads`` (linear; nesting too deep for it is an invalid
-action, as is anything else that is not one of the three).
+Every step is one scan, one ``json.loads`` or one walk of what it read (linear; arguments
+nested deeper than :data:`MAX_DEPTH` are an invalid action, as is anything else that is not
+one of the three). A tool's input schema is the server's data: a malformed part of it (a
+``required`` that is not a list, ``properties`` that are not an object) is ignored, never
+trusted.
 """
 
 from __future__ import annotations
@@ -27,6 +30,9 @@ from palaestra.errors import did_you_mean
 #: A tool's name (MCP's own rule: letters, digits, ``_``, ``-`` and ``.``, at most 128)
 #: and the bracket that opens its argument. The name is bounded, so the match is linear.
 _BRACKET = re.compile(rf"({TOOL_NAME.pattern})[ \t]*\[")
+#: Levels of nesting allowed in a call's arguments (an object or array in an object is two).
+#: pydantic, which serializes the request, gives up past about 250; no tool needs 64.
+MAX_DEPTH = 64
 _JSON_TYPES: dict[str, tuple[type, ...]] = {
     "string": (str,),
     "integer": (int,),
@@ -119,6 +125,10 @@ def _json_call(body: str) -> ToolCall:
         arguments = {}
     if not isinstance(arguments, dict):
         raise InvalidAction(f"the arguments of {shorten(name)} must be a JSON object")
+    if _depth(arguments) > MAX_DEPTH:  # before pydantic, which fails past about 250
+        raise InvalidAction(
+            f"the arguments of {shorten(name)} are nested more than {MAX_DEPTH} levels deep"
+        )
     try:  # JSON's "\ud800" escapes decode to lone surrogates, which no server can read
         json.dumps(arguments, ensure_ascii=False).encode("utf-8")
     except UnicodeEncodeError:
@@ -161,7 +171,8 @@ def _check_call(call: ToolCall, tools: Sequence[ToolSpec]) -> None:
         )
     schema = tool.input_schema
     properties = _properties(schema)
-    required = schema.get("required", [])
+    required = schema.get("required")
+    required = required if isinstance(required, list) else []
     missing = [key for key in required if isinstance(key, str) and key not in call.arguments]
     if missing:
         raise InvalidAction(f"{tool.name} needs the argument {missing[0]!r}")
@@ -184,6 +195,20 @@ def _check_call(call: ToolCall, tools: Sequence[ToolSpec]) -> None:
 def _properties(schema: Mapping[str, Any]) -> dict[str, Any]:
     properties = schema.get("properties")
     return properties if isinstance(properties, dict) else {}
+
+
+def _depth(value: Any) -> int:
+    """How deep objects and arrays nest in ``value`` (a walk with a stack: no recursion)."""
+    deepest = 0
+    stack: list[tuple[Any, int]] = [(value, 1)]
+    while stack:
+        item, level = stack.pop()
+        deepest = max(deepest, level)
+        if level > MAX_DEPTH:
+            return level  # deep enough to refuse; no need to see the rest
+        children = item.values() if isinstance(item, dict) else item
+        stack.extend((child, level + 1) for child in children if isinstance(child, (dict, list)))
+    return deepest
 
 
 def _type_of(spec: Any) -> str | None:

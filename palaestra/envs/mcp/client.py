@@ -6,6 +6,16 @@ waits for each exchange with a deadline; an exchange that misses it, or a server
 dies or answers garbage, kills the server's process group from the calling thread (which
 needs nothing from the loop), and the next exchange starts a new server. Every failure is
 a :class:`ToolServerError` whose message says what happened, for an observation.
+
+Nothing the server sends is interpreted by more than pydantic's parsing of MCP's types
+(linear in the message, which the transport bounds): a ``tools/call`` goes out as a plain
+request, not through ``Client.call_tool``, which validates a result's structured content
+against the tool's ``outputSchema`` with jsonschema on the loop thread, where a schema's
+regular expression or an exponential ``anyOf``/``$ref`` holds the GIL past any deadline.
+
+A :class:`ToolServer` belongs to the process that made it: in a forked child it never
+touches the parent's server (nor its loop, which has no thread there) and starts a server
+of its own if it is used.
 """
 
 from __future__ import annotations
@@ -26,6 +36,7 @@ from typing import Any, TypeVar
 
 import anyio
 import mcp_types
+import pydantic
 from mcp import Client
 from mcp.shared.exceptions import MCPError
 
@@ -49,11 +60,20 @@ class ToolServerError(Exception):
 
     Args:
         reason: What happened, in words for an agent.
+        sent: Whether a call had been sent to the server when it failed.
     """
+
+    def __init__(self, reason: str, *, sent: bool = False) -> None:
+        super().__init__(reason)
+        self.sent = sent
 
 
 class ToolCallRefused(Exception):  # noqa: N818 - the server's answer, not our error
     """The server answered a call with a JSON-RPC error (unknown tool, bad arguments)."""
+
+
+class UnsendableCall(ValueError):  # noqa: N818 - a verdict on the call, like ToolCallRefused
+    """The call cannot be written as an MCP request (nothing was sent; the server runs on)."""
 
 
 @dataclass(frozen=True)
@@ -124,10 +144,11 @@ class ToolServer:
 
     @property
     def running(self) -> bool:
-        """Whether a server is connected and its process alive."""
+        """Whether a server of this process is connected and its process alive."""
         connection = self._connection
         return (
-            self._client is not None
+            self._owner == os.getpid()
+            and self._client is not None
             and connection is not None
             and connection.process is not None
             and connection.process.returncode is None
@@ -137,7 +158,7 @@ class ToolServer:
     @property
     def pid(self) -> int | None:
         """The server's process id (its process group's too), while one runs."""
-        connection = self._connection
+        connection = self._connection if self._owner == os.getpid() else None
         process = connection.process if connection is not None else None
         return process.pid if process is not None and process.returncode is None else None
 
@@ -178,19 +199,24 @@ class ToolServer:
         """Call tool ``name`` (starting the server if it does not run).
 
         Raises:
+            UnsendableCall: The call cannot be written as a request (checked first: nothing
+                is sent, and the server is not started for it).
             ToolServerError: The server failed (it is stopped, and restarts on next use).
+                ``sent`` says whether the call had gone out (not when the start failed).
             ToolCallRefused: It answered with a JSON-RPC error; it keeps running.
         """
+        request = call_request(name, arguments)
         self.start()
         client = self._client
         assert client is not None
         try:
-            result = self._wait(client.call_tool(name, arguments), self.call_timeout_s)
+            result = self._wait(_send_call(client, request), self.call_timeout_s)
         except concurrent.futures.TimeoutError:
             self.stop()
             raise ToolServerError(
                 f"the MCP server did not answer within {self.call_timeout_s:g} s; it was "
-                "stopped and restarts at the next call"
+                "stopped and restarts at the next call",
+                sent=True,
             ) from None
         except MCPError as exc:
             if exc.code != mcp_types.CONNECTION_CLOSED:
@@ -199,16 +225,22 @@ class ToolServer:
                 ) from exc
             reason = self._failure(exc, "call")
             self.stop()
-            raise ToolServerError(f"{reason}; it restarts at the next call") from exc
+            raise ToolServerError(f"{reason}; it restarts at the next call", sent=True) from exc
         except Exception as exc:
             reason = self._failure(exc, "call")
             self.stop()
-            raise ToolServerError(f"{reason}; it restarts at the next call") from exc
+            raise ToolServerError(f"{reason}; it restarts at the next call", sent=True) from exc
         text, truncated = _result_text(result, self.max_output_chars)
         return ToolOutput(text, bool(result.is_error), truncated)
 
     def stop(self) -> None:
-        """Stop the server (its whole process group); the loop thread stays for a restart."""
+        """Stop the server (its whole process group); the loop thread stays for a restart.
+
+        In a forked child, the parent's server and loop are forgotten, never touched.
+        """
+        if self._owner != os.getpid():
+            self._forget_parent()
+            return
         connection, self._connection = self._connection, None
         self._client = None
         process = connection.process if connection is not None else None
@@ -219,43 +251,58 @@ class ToolServer:
         if loop is not None and stop is not None and loop.is_running():
             loop.call_soon_threadsafe(stop.set)
         if task is not None:
-            with contextlib.suppress(Exception):
+            try:
                 task.result(3.0)  # the transport's bounded clean-up
+            except concurrent.futures.TimeoutError:
+                # The loop does not get to it: something holds its thread. A restart gets a
+                # loop of its own rather than waiting behind it (the old thread is a daemon).
+                self._drop_loop(wait_s=0.0)
+            except Exception:  # how the session ended was reported already
+                pass
 
     def close(self) -> None:
         """Stop the server and the loop thread (idempotent)."""
         self.stop()
-        loop, thread = self._loop, self._thread
-        self._loop = self._thread = None
-        if self._finalizer is not None:
-            self._finalizer.detach()
-            self._finalizer = None
-        if loop is not None and thread is not None:
-            loop.call_soon_threadsafe(loop.stop)
-            thread.join(5.0)
-            if not thread.is_alive():
-                loop.close()
+        self._drop_loop(wait_s=2.0)
 
     # ------------------------------------------------------------------ internals
 
     def _running_loop(self) -> asyncio.AbstractEventLoop:
         if self._owner != os.getpid():
-            # A forked copy of this process has none of the parent's threads: its loop
-            # does not run here, and the server is the parent's.
-            self._loop = self._thread = self._client = self._connection = None
-            self._finalizer, self._pids = None, []
-            self._owner = os.getpid()
+            self._forget_parent()
         if self._loop is None:
             loop = asyncio.new_event_loop()
             thread = threading.Thread(
-                target=loop.run_forever, name="palaestra-mcp-client", daemon=True
+                target=_serve, args=(loop,), name="palaestra-mcp-client", daemon=True
             )
             thread.start()
             self._loop, self._thread = loop, thread
             # A server never outlives its env: killed when the env is collected unclosed,
-            # or when the interpreter exits.
-            self._finalizer = weakref.finalize(self, _shut_down, loop, self._pids)
+            # or when the interpreter exits (by this process only, not by a fork of it).
+            self._finalizer = weakref.finalize(self, _shut_down, loop, self._pids, self._owner)
         return self._loop
+
+    def _forget_parent(self) -> None:
+        """In a forked child: drop the parent's server, loop and finalizer, touching none.
+
+        The child has none of the parent's threads, so the loop does not run here; the
+        server is the parent's to stop.
+        """
+        if self._finalizer is not None:
+            self._finalizer.detach()  # this process's copy of it
+        self._loop = self._thread = self._client = self._connection = None
+        self._stop_event = self._task = None
+        self._finalizer, self._pids = None, []
+        self._owner = os.getpid()
+
+    def _drop_loop(self, wait_s: float) -> None:
+        """Kill what still runs, stop the loop (its thread closes it), and forget both."""
+        thread, finalizer = self._thread, self._finalizer
+        self._loop = self._thread = self._finalizer = None
+        if finalizer is not None:
+            finalizer()
+        if thread is not None and wait_s > 0 and thread is not threading.current_thread():
+            thread.join(wait_s)
 
     def _wait(self, coroutine: Coroutine[Any, Any, _T], timeout: float) -> _T:
         loop = self._loop
@@ -268,10 +315,22 @@ class ToolServer:
             raise
 
     def _failure(self, exc: BaseException, what: str) -> str:
-        """What went wrong, from the transport's record, the process, or the exception."""
+        """What went wrong, for an observation.
+
+        In order: the transport's record, an answer that is not MCP, the process's exit,
+        the exception.
+        """
         connection = self._connection
         if connection is not None and connection.failure is not None:
             return connection.failure
+        invalid = _validation_error(exc)
+        if invalid is not None:
+            # Checked before the exit: the client ends the session, and the server leaves.
+            errors = invalid.errors(include_url=False, include_input=False)
+            first = errors[0] if errors else {"loc": (), "msg": str(invalid)}
+            where = ".".join(str(part) for part in first["loc"]) or "the message"
+            reason = f"the MCP server's answer is not valid MCP ({where}: {first['msg']})"
+            return text_of(reason)[:300]
         process = connection.process if connection is not None else None
         if process is not None:
             # Its output ends a moment before the loop learns that it exited.
@@ -280,8 +339,15 @@ class ToolServer:
                 time.sleep(0.01)
             if process.returncode is not None:
                 return f"the MCP server exited (status {process.returncode})"
-        if isinstance(exc, FileNotFoundError):
-            return f"no program {self.config.command!r}"
+        if process is None and isinstance(exc, OSError):  # it did not start
+            cwd = self.config.cwd
+            if cwd is not None and (exc.filename == cwd or not os.path.isdir(cwd)):
+                return f"no folder {cwd!r} (the server's cwd)"
+            if isinstance(exc, FileNotFoundError):
+                return f"no program {self.config.command!r}"
+            return (
+                f"{(exc.filename or self.config.command)!r} cannot be run ({exc.strerror or exc})"
+            )
         if isinstance(exc, MCPError) and exc.code == mcp_types.CONNECTION_CLOSED:
             return "the MCP server closed the connection"
         text = str(exc) or type(exc).__name__
@@ -306,12 +372,36 @@ class ToolServer:
         return copy
 
 
-def _shut_down(loop: asyncio.AbstractEventLoop, pids: list[int]) -> None:
-    """Kill the servers of a :class:`ToolServer` nobody closed, and stop its loop."""
+def _shut_down(loop: asyncio.AbstractEventLoop, pids: list[int], owner: int) -> None:
+    """Kill the servers of a :class:`ToolServer` nobody closed, and stop its loop.
+
+    Only in the process that started them: a forked child that exits runs its copy of this
+    finalizer too, and must not kill its parent's servers.
+    """
+    if os.getpid() != owner:
+        return
     for pid in list(pids):
         kill_group(pid)
     with contextlib.suppress(RuntimeError):  # closed already
         loop.call_soon_threadsafe(loop.stop)
+
+
+def _serve(loop: asyncio.AbstractEventLoop) -> None:
+    """Run ``loop`` until it is stopped, end what still runs in it, and close it.
+
+    Closing it here, in its own thread, releases its file descriptors (its selector and
+    wake-up pipe) however the :class:`ToolServer` ended: closed, or collected unclosed.
+    """
+    try:
+        loop.run_forever()
+    finally:
+        tasks = asyncio.all_tasks(loop)
+        for task in tasks:
+            task.cancel()
+        if tasks:  # a session left open: its transport kills and waits for its server
+            with contextlib.suppress(BaseException):
+                loop.run_until_complete(asyncio.wait(tasks, timeout=3.0))
+        loop.close()
 
 
 async def _hold(
@@ -345,14 +435,54 @@ async def _hold(
             raise
 
 
+async def _send_call(
+    client: Client, request: mcp_types.CallToolRequest
+) -> mcp_types.CallToolResult:
+    """Send ``request`` and parse the result with MCP's types, nothing more.
+
+    Not ``client.call_tool``: it validates structured content against the tool's
+    ``outputSchema`` with jsonschema, in this loop's thread (see the module docstring).
+    """
+    return await client.session.send_request(request, mcp_types.CallToolResult)
+
+
+def call_request(name: str, arguments: dict[str, Any]) -> mcp_types.CallToolRequest:
+    """The ``tools/call`` request for a call, once it is known to serialize.
+
+    Serialized here as the session and the transport will serialize it, so that a value
+    pydantic cannot write (nested past its depth limit, say) is the caller's error, found
+    before anything is sent, and not a failure of the session.
+
+    Raises:
+        UnsendableCall: It cannot be written.
+    """
+    try:
+        request = mcp_types.CallToolRequest(
+            params=mcp_types.CallToolRequestParams(name=name, arguments=arguments)
+        )
+        data = request.model_dump(by_alias=True, mode="json", exclude_none=True)
+        message = mcp_types.JSONRPCRequest(
+            jsonrpc="2.0", id=0, method=data["method"], params=data.get("params")
+        )
+        message.model_dump_json(by_alias=True, exclude_unset=True).encode("utf-8")
+    except (ValueError, TypeError, RecursionError) as exc:  # pydantic's errors are ValueErrors
+        raise UnsendableCall(
+            f"the call of {text_of(name)[:128]!r} cannot be written as an MCP request "
+            f"({text_of(str(exc))[:200]})"
+        ) from None
+    return request
+
+
 async def _list_tools(client: Client) -> list[ToolSpec]:
     tools: list[ToolSpec] = []
+    names: set[str] = set()
     cursor: str | None = None
     for _ in range(MAX_TOOL_PAGES):
         page = await client.list_tools(cursor=cursor)
         for tool in page.tools:
-            if not TOOL_NAME.fullmatch(tool.name):
-                continue  # MCP's rule for names: one a call can name
+            if not TOOL_NAME.fullmatch(tool.name) or tool.name in names:
+                continue  # MCP's rule for names: one a call can name, and names one tool
+            names.add(tool.name)
             schema = tool.input_schema if isinstance(tool.input_schema, dict) else {}
             try:
                 text_of(json.dumps(schema))  # it must serialize, into the instruction
@@ -364,6 +494,24 @@ async def _list_tools(client: Client) -> list[ToolSpec]:
         if cursor is None or len(tools) >= MAX_TOOLS:
             break
     return tools[:MAX_TOOLS]
+
+
+def _validation_error(exc: BaseException) -> pydantic.ValidationError | None:
+    """The pydantic error behind ``exc`` (raised, its cause, or in an exception group)."""
+    seen: set[int] = set()
+    pending: list[BaseException | None] = [exc]
+    while pending:
+        item = pending.pop()
+        if item is None or id(item) in seen:
+            continue
+        seen.add(id(item))
+        if isinstance(item, pydantic.ValidationError):
+            return item
+        grouped = getattr(item, "exceptions", None)  # an exception group (3.11, anyio's)
+        if isinstance(grouped, tuple):
+            pending.extend(e for e in grouped if isinstance(e, BaseException))
+        pending.append(item.__cause__)
+    return None
 
 
 def _result_text(result: mcp_types.CallToolResult, limit: int) -> tuple[str, bool]:

@@ -15,6 +15,8 @@ from palaestra.envs.mcp.client import (
     ToolServer,
     ToolServerError,
     ToolSpec,
+    UnsendableCall,
+    call_request,
     text_of,
 )
 from palaestra.envs.mcp.config import ServerConfig
@@ -39,8 +41,12 @@ class MCPToolEnv(TextEnv):
     **Server.** ``server`` is the stdio command of any MCP server, as a dict or JSON:
     ``{"command": "npx", "args": ["-y", "some-mcp-server"], "env": {...}, "cwd": ...}``
     (:class:`~palaestra.envs.mcp.config.ServerConfig`). It starts at the first reset, runs
-    in a process group of its own, and is killed with that group on ``close()``, after a
-    failure, or when the interpreter exits.
+    in a process group of its own, and is killed with its process group on ``close()``,
+    after a failure, when the env is garbage-collected unclosed, or when the interpreter
+    exits: a process that leaves the group with ``setsid`` (a daemon) is not. A forked
+    copy of the process never touches the server; it starts its own if it uses the env.
+    Nothing the server sends is checked against a JSON schema of its own (its tools'
+    ``outputSchema``), so no schema can stall a step past ``call_timeout_s``.
 
     **Observation.** The question; after a tool call, the tool's result (text content, cut
     to ``tool_output_chars``, which the observation then says), then the calls left and the
@@ -49,13 +55,17 @@ class MCPToolEnv(TextEnv):
     **Action.** A tool call, ``{"tool": "search", "arguments": {"query": "..."}}`` (JSON,
     alone or in a code fence), or ``name[text]`` for a tool with one text argument; or
     ``answer[text]`` to finish (:mod:`palaestra.envs.mcp.actions`). A call of an unknown
-    tool, with arguments its input schema does not admit, beyond ``max_tool_calls``, or
-    that the server refuses, fails or does not answer in ``call_timeout_s`` is an invalid
-    action whose observation says which. A tool's own failure (``isError``) is a result.
+    tool, with arguments its input schema does not admit or that cannot be sent (nested
+    over 64 levels deep), beyond ``max_tool_calls``, or that the server refuses, fails or
+    does not answer in ``call_timeout_s`` is an invalid action whose observation says
+    which. A tool's own failure (``isError``) is a result. ``info["tool_status"]`` of a
+    step that reached the server: ``ok``, ``error`` (``isError``), ``refused``, ``failed``
+    or ``unavailable`` (failed more than ``max_restarts`` times).
 
     **Reward.** ``searchqa`` and ``custom``: the word F1 of the answer (``success``: exact
     match after normalization). ``math``: 1 for an answer math-verify finds equal.
-    ``episode_metrics``: ``score``, ``tool_calls`` (calls sent to the server),
+    ``episode_metrics``: ``score``, ``tool_calls`` (calls sent to the server; an invalid
+    action or a server that did not start sends none),
     ``tool_errors`` (``isError`` results), ``server_failures``, ``invalid_actions``.
 
     **Oracle.** With palaestra's own server: the question's tool calls (a search for each
@@ -192,8 +202,13 @@ class MCPToolEnv(TextEnv):
 
     def _parse_action(self, text: str) -> Answer | ToolCall:
         action = parse_action(text, self.tools)
-        if isinstance(action, ToolCall) and self._calls >= self.max_tool_calls:
-            raise InvalidAction(f"all {self.max_tool_calls} tool calls are used; answer now")
+        if isinstance(action, ToolCall):
+            if self._calls >= self.max_tool_calls:
+                raise InvalidAction(f"all {self.max_tool_calls} tool calls are used; answer now")
+            try:
+                call_request(action.name, action.arguments)
+            except UnsendableCall as exc:
+                raise InvalidAction(str(exc)) from None
         return action
 
     def _step(self, action: Answer | ToolCall) -> Transition:
@@ -254,17 +269,20 @@ class MCPToolEnv(TextEnv):
                 info,
             )
         try:
-            self.server.start()  # a failure here sent nothing: it is no tool call
-            self._calls += 1
             output = self.server.call(call.name, call.arguments)
+        except UnsendableCall as exc:  # checked by _parse_action already; nothing was sent
+            return self._refused(str(exc), info)
         except ToolServerError as exc:
+            self._calls += exc.sent  # a server that did not start got no call
             self._failures += 1
             self.server_problem = str(exc)
             info["tool_status"] = "failed"
             return self._refused(f"the tool call failed: {exc}", info)
         except ToolCallRefused as exc:
+            self._calls += 1
             info["tool_status"] = "refused"
             return self._refused(f"the server refused the call: {exc}", info)
+        self._calls += 1
         # The tools of the server that answered (one started at this call included).
         self.tools, self.server_problem = self.server.tools, None
         self._errors += output.is_error

@@ -1,12 +1,13 @@
 """Actions of MCPTool-v0: tool calls and answers, parsed in linear time on any text."""
 
 import contextlib
+import json
 import time
 
 import pytest
 
 from palaestra.envs.core import InvalidAction
-from palaestra.envs.mcp.actions import Answer, ToolCall, parse_action
+from palaestra.envs.mcp.actions import MAX_DEPTH, Answer, ToolCall, parse_action
 from palaestra.envs.mcp.client import ToolSpec
 
 SEARCH = ToolSpec(
@@ -126,3 +127,68 @@ def test_parsing_time_grows_linearly() -> None:
 
     small, large = cost(20_000), cost(160_000)
     assert large < 8 * small * 4 + 0.01  # 8 times the text: far from 64 times the time
+
+
+def nested(depth: int) -> str:
+    """Arguments whose ``query``'s value nests ``depth - 1`` arrays (``depth`` levels in all)."""
+    return (
+        '{"tool": "search", "arguments": {"query": ' + "[" * (depth - 1) + "]" * (depth - 1) + "}}"
+    )
+
+
+def test_arguments_nested_too_deep_for_pydantic_are_an_invalid_action() -> None:
+    # 300 levels pass json.loads but not pydantic's serialization of the request.
+    for depth in (MAX_DEPTH + 1, 300, 900):
+        with pytest.raises(InvalidAction, match=f"nested more than {MAX_DEPTH} levels deep"):
+            parse_action(nested(depth), [])
+    assert parse_action(nested(MAX_DEPTH), []) == ToolCall(  # the checker judges types
+        "search", json.loads(nested(MAX_DEPTH))["arguments"]
+    )
+
+
+def test_the_depth_check_is_linear_on_wide_arguments() -> None:
+    # 100 KB, six times the longest action MCPTool-v0 reads.
+    wide = '{"tool": "x", "arguments": {"a": [' + ",".join(["[[1]]"] * 20_000) + "]}}"
+    start = time.perf_counter()
+    assert isinstance(parse_action(wide, []), ToolCall)
+    assert time.perf_counter() - start < 1.0  # a quadratic walk would take minutes
+
+
+#: Malformed parts of an input schema, as a hostile server may list them.
+BAD_PARTS: list[dict[str, object]] = [
+    {"required": None},
+    {"required": 5},
+    {"required": "query"},
+    {"required": {"query": 1}},
+    {"required": ["query", None, 3, ["x"], {"a": 1}]},
+    {"properties": [1, 2], "additionalProperties": False},
+    {"properties": None, "required": ["query"]},
+    {"properties": "query"},
+    {"properties": {"query": ["string"], "n": {"type": 7}, "m": None}},
+    {"properties": {"query": {"type": ["string", "null"]}}, "additionalProperties": "no"},
+    {"type": None, "properties": {"query": True}},
+]
+
+
+@pytest.mark.parametrize("part", BAD_PARTS, ids=str)
+@pytest.mark.parametrize(
+    "text",
+    [
+        "search[x]",
+        '{"tool": "search", "arguments": {"query": "x"}}',
+        '{"tool": "search", "arguments": {"n": 1, "query": [1]}}',
+        '{"tool": "search"}',
+    ],
+)
+def test_a_malformed_input_schema_never_raises_anything_but_invalid_action(
+    part: dict[str, object], text: str
+) -> None:
+    tool = ToolSpec("search", "", {"type": "object", **part})
+    with contextlib.suppress(InvalidAction):
+        call = parse_action(text, [tool])
+        assert isinstance(call, ToolCall) and call.name == "search"
+
+
+def test_a_null_required_list_is_no_requirement() -> None:
+    tool = ToolSpec("search", "", {"type": "object", "required": None})
+    assert parse_action('{"tool": "search"}', [tool]) == ToolCall("search", {})

@@ -75,9 +75,11 @@ def test_math_questions_with_python_over_mcp() -> None:
         observation, _, _, _, info = env.step('{"tool": "python", "arguments": {"code": "1/0"}}')
         assert observation.startswith("python failed:") and "ZeroDivisionError" in observation
         assert info["tool_status"] == "error" and not info["invalid_action"]
-        observation, reward, terminated, _, info = env.step(env.unwrapped.oracle_action())
+        base = env.unwrapped
+        assert isinstance(base, MCPToolEnv)
+        observation, reward, terminated, _, info = env.step(base.oracle_action())
         while not terminated:
-            observation, reward, terminated, _, info = env.step(env.unwrapped.oracle_action())
+            observation, reward, terminated, _, info = env.step(base.oracle_action())
         assert info["success"] and reward == 1.0
         assert info["episode_metrics"]["tool_errors"] == 1.0
     finally:
@@ -218,5 +220,75 @@ def test_a_servers_tool_listing_is_held_to_bounds() -> None:
         assert [tool.name for tool in env.tools] == ["odd"]
         assert "- odd: " + "d" * 1000 + "\n" in info["instruction"]  # cut to 1000
         assert len(info["instruction"]) < 3000
+    finally:
+        env.close()
+
+
+def test_arguments_too_deep_to_send_cost_no_call_and_no_restart() -> None:
+    # 300 levels pass json.loads, but pydantic cannot write the request: the agent's error,
+    # not the server's.
+    env = custom(hostile(), max_restarts=0)
+    try:
+        env.reset(seed=0)
+        pid = env.server.pid
+        deep = '{"tool": "echo", "arguments": {"text": "x", "d": ' + "[" * 300 + "]" * 300 + "}}"
+        for _ in range(3):
+            _, _, _, _, info = env.step(deep)
+            assert info["invalid_action"] and "nested more than 64" in info["invalid_reason"]
+            assert "tool_status" not in info
+        observation, _, _, _, info = env.step("echo[still]")
+        assert observation.startswith("echo returned:\nstill") and env.server.pid == pid
+        metrics = env.episode_metrics()
+        assert (metrics["tool_calls"], metrics["server_failures"]) == (1.0, 0.0)
+        assert metrics["invalid_actions"] == 3.0
+    finally:
+        env.close()
+
+
+def test_malformed_input_schemas_never_raise() -> None:
+    env = custom(hostile("bad_schemas"))
+    try:
+        env.reset(seed=0)
+        names = [tool.name for tool in env.tools]
+        assert names == ["required_null", "properties_null", "additional_junk"]
+        both = {"text": "x", "n": 1}
+        for name in names:
+            for action in (f"{name}[x]", json.dumps({"tool": name}),
+                           json.dumps({"tool": name, "arguments": both})):  # fmt: skip
+                _, _, _, _, info = env.step(action)
+                assert info["invalid_action"] or info["tool_status"] == "ok"
+            env.reset(seed=0)  # a fresh budget of calls
+        observation, _, _, _, info = env.step('{"tool": "required_null", "arguments": {}}')
+        assert observation.startswith("required_null returned:\n{}") and not info["invalid_action"]
+    finally:
+        env.close()
+
+
+@pytest.mark.parametrize("mode", ["redos", "expo"])
+def test_an_output_schema_cannot_stall_a_step(mode: str) -> None:
+    env = custom(hostile(mode), call_timeout_s=1.0)
+    try:
+        env.reset(seed=0)
+        for _ in range(3):
+            start = time.monotonic()
+            observation, _, _, _, info = env.step("echo[x]")
+            assert time.monotonic() - start < 1.0
+            assert observation.startswith("echo returned:\nx") and info["tool_status"] == "ok"
+        assert env.episode_metrics()["server_failures"] == 0.0
+    finally:
+        start = time.monotonic()
+        env.close()
+        assert time.monotonic() - start < 1.0
+
+
+def test_a_server_that_fails_to_start_at_a_call_costs_no_call() -> None:
+    env = custom(hostile("exit"), max_restarts=5)
+    try:
+        env.reset(seed=0)
+        for _ in range(2):
+            _, _, _, _, info = env.step('{"tool": "echo", "arguments": {"text": "x"}}')
+            assert info["tool_status"] == "failed"
+        metrics = env.episode_metrics()
+        assert (metrics["tool_calls"], metrics["server_failures"]) == (0.0, 3.0)
     finally:
         env.close()
