@@ -6,7 +6,8 @@ import re
 from pathlib import Path
 from typing import Any
 
-from palaestra.envs.core import InvalidAction, TextEnv, Transition
+from palaestra.envs.attempts import AttemptsEnv
+from palaestra.envs.core import InvalidAction, Transition
 from palaestra.envs.math.answers import EXTRACTION_MODES, ExtractionMode, extract_boxed
 from palaestra.envs.math.datasets import Layout, load_problems
 from palaestra.envs.math.grader import Grade, Grader
@@ -37,7 +38,7 @@ def code_block(text: str) -> str | None:
     return min(blocks)[1] if blocks else None
 
 
-class MathEnv(TextEnv):
+class MathEnv(AttemptsEnv):
     r"""Math problems graded with math-verify, answered in one or several attempts.
 
     **Task.** Solve the problem in the observation. Problems are generated (``task``,
@@ -86,9 +87,6 @@ class MathEnv(TextEnv):
         * v0: Initial version.
     """
 
-    free_text_actions = True
-    max_action_length = 65_536
-
     def __init__(
         self,
         *,
@@ -107,7 +105,12 @@ class MathEnv(TextEnv):
         invalid_action_penalty: float = 0.0,
         **kwargs: Any,
     ) -> None:
-        super().__init__(invalid_action_penalty=invalid_action_penalty, **kwargs)
+        super().__init__(
+            max_attempts=max_attempts,
+            attempt_discount=attempt_discount,
+            invalid_action_penalty=invalid_action_penalty,
+            **kwargs,
+        )
         if task not in _TASK_CHOICES:
             raise InvalidArgumentError(
                 f"task must be one of {_TASK_CHOICES}, got {task!r}"
@@ -115,12 +118,6 @@ class MathEnv(TextEnv):
             )
         if difficulty not in (0, 1, 2, 3):
             raise InvalidArgumentError(f"difficulty must be 0, 1, 2 or 3, got {difficulty}")
-        if max_attempts < 1:
-            raise InvalidArgumentError(f"max_attempts must be at least 1, got {max_attempts}")
-        if not 0.0 <= attempt_discount <= 1.0:
-            raise InvalidArgumentError(
-                f"attempt_discount must lie in [0, 1], got {attempt_discount}"
-            )
         if extraction not in EXTRACTION_MODES:
             raise InvalidArgumentError(
                 f"extraction must be one of {EXTRACTION_MODES}, got {extraction!r}"
@@ -133,8 +130,6 @@ class MathEnv(TextEnv):
             self.problems = load_problems(
                 data_path, layout=layout, question_field=question_field, answer_field=answer_field
             )
-        self.max_attempts = max_attempts
-        self.attempt_discount = attempt_discount
         self.format_reward = format_reward
         self.extraction: ExtractionMode = extraction
         self.grader = Grader(extraction=extraction, timeout=grading_timeout)
@@ -144,16 +139,10 @@ class MathEnv(TextEnv):
         self.max_step_seconds = grading_timeout + 2.0
         self.expose_ground_truth = expose_ground_truth
         self.problem = Problem("", "")
-        self._attempts = 0
         self._solved = False
         self._grade: Grade | None = None  # the grade of the reply being stepped
 
     # ------------------------------------------------------------------ TextEnv
-
-    @property
-    def turn_limit(self) -> int:
-        """``max_attempts``: every step, invalid ones included, uses one up."""
-        return self.max_attempts
 
     def _reset(self, options: dict[str, Any] | None) -> tuple[str, dict[str, Any]]:
         self.problem = self._draw_problem(options or {})
@@ -174,15 +163,6 @@ class MathEnv(TextEnv):
 
     def _step(self, action: str) -> Transition:
         return self._answer(action)
-
-    def _invalid_transition(self, reason: str) -> Transition:
-        # A reply without an answer uses up an attempt, so an agent cannot stall forever.
-        self._attempts += 1
-        info: dict[str, Any] = {}
-        self._add_ground_truth(info)
-        return Transition(
-            self._feedback(f"Invalid answer: {reason}."), 0.0, self._out_of_attempts(), info
-        )
 
     def _success(self) -> bool:
         return self._solved
@@ -228,18 +208,6 @@ class MathEnv(TextEnv):
             reward,
             self._out_of_attempts(),
             info,
-        )
-
-    def _out_of_attempts(self) -> bool:
-        return self._attempts >= self.max_attempts
-
-    def _feedback(self, verdict: str) -> str:
-        left = self.max_attempts - self._attempts
-        if left <= 0:
-            return f"{verdict} No attempts left; the episode is over."
-        return (
-            f"{verdict} You have {left} attempt{'s' if left != 1 else ''} left. Try again.\n\n"
-            f"{self._question_text()}"
         )
 
     def _draw_problem(self, options: dict[str, Any]) -> Problem:

@@ -6,7 +6,8 @@ import math
 from collections.abc import Mapping
 from typing import Any
 
-from palaestra.envs.core import InvalidAction, TextEnv, Transition
+from palaestra.envs.attempts import AttemptsEnv, is_number
+from palaestra.envs.core import InvalidAction, Transition
 from palaestra.envs.reasoning_gym import items
 from palaestra.envs.reasoning_gym.tasks import TASKS
 from palaestra.errors import InvalidArgumentError, did_you_mean
@@ -43,7 +44,7 @@ def extract_answer(text: str) -> str | None:
     return answer
 
 
-class ReasoningGymEnv(TextEnv):
+class ReasoningGymEnv(AttemptsEnv):
     r"""A Reasoning Gym task (or a weighted mix of them), scored by reasoning-gym itself.
 
     **Task.** A problem that reasoning-gym generates: ``task`` names one of its datasets
@@ -101,9 +102,6 @@ class ReasoningGymEnv(TextEnv):
         * v0: Initial version (reasoning-gym 0.1.25).
     """
 
-    free_text_actions = True
-    max_action_length = 65_536
-
     def __init__(
         self,
         *,
@@ -119,14 +117,13 @@ class ReasoningGymEnv(TextEnv):
         invalid_action_penalty: float = 0.0,
         **kwargs: Any,
     ) -> None:
-        super().__init__(invalid_action_penalty=invalid_action_penalty, **kwargs)
-        if isinstance(max_attempts, bool) or not isinstance(max_attempts, int) or max_attempts < 1:
-            raise InvalidArgumentError(f"max_attempts must be an int >= 1, got {max_attempts!r}")
-        if not (_is_number(attempt_discount) and 0.0 <= attempt_discount <= 1.0):
-            raise InvalidArgumentError(
-                f"attempt_discount must lie in [0, 1], got {attempt_discount!r}"
-            )
-        if not (_is_number(scoring_timeout) and 0.0 < scoring_timeout <= 600.0):
+        super().__init__(
+            max_attempts=max_attempts,
+            attempt_discount=attempt_discount,
+            invalid_action_penalty=invalid_action_penalty,
+            **kwargs,
+        )
+        if not (is_number(scoring_timeout) and 0.0 < scoring_timeout <= 600.0):
             raise InvalidArgumentError(
                 f"scoring_timeout must be in (0, 600] seconds, got {scoring_timeout!r}"
             )
@@ -152,8 +149,6 @@ class ReasoningGymEnv(TextEnv):
         scaled = [self.mix[name][0] / largest for name in names]
         self._names = names
         self._weights = [weight / math.fsum(scaled) for weight in scaled]
-        self.max_attempts = max_attempts
-        self.attempt_discount = attempt_discount
         self.scoring_timeout = scoring_timeout
         # A step scores in a worker within the timeout (plus half a second). A worker that
         # ran past it is replaced, and the next step waits for its successor to import
@@ -162,17 +157,11 @@ class ReasoningGymEnv(TextEnv):
         self.system_prompt = system_prompt
         self.expose_ground_truth = expose_ground_truth
         self.item: items.Item | None = None
-        self._attempts = 0
         self._best_score = 0.0
         self._best_value = 0.0
         self._answer: str | None = None
 
     # ------------------------------------------------------------------ TextEnv
-
-    @property
-    def turn_limit(self) -> int:
-        """``max_attempts``: every step, invalid ones included, uses one up."""
-        return self.max_attempts
 
     @property
     def has_oracle(self) -> bool:
@@ -229,15 +218,6 @@ class ReasoningGymEnv(TextEnv):
         )
         return Transition(self._feedback(verdict), reward, self._out_of_attempts(), info)
 
-    def _invalid_transition(self, reason: str) -> Transition:
-        # A reply without an answer uses up an attempt, so an agent cannot stall forever.
-        self._attempts += 1
-        info: dict[str, Any] = {}
-        self._add_ground_truth(info)
-        return Transition(
-            self._feedback(f"Invalid answer: {reason}."), 0.0, self._out_of_attempts(), info
-        )
-
     def _success(self) -> bool:
         return self._best_score >= 1.0
 
@@ -266,17 +246,8 @@ class ReasoningGymEnv(TextEnv):
             raise InvalidArgumentError("no problem yet: call reset() first")
         return self.item
 
-    def _out_of_attempts(self) -> bool:
-        return self._attempts >= self.max_attempts
-
-    def _feedback(self, verdict: str) -> str:
-        left = self.max_attempts - self._attempts
-        if left <= 0:
-            return f"{verdict} No attempts left; the episode is over."
-        return (
-            f"{verdict} You have {left} attempt{'s' if left != 1 else ''} left. Try again.\n\n"
-            f"{self._current().question}"
-        )
+    def _question_text(self) -> str:
+        return self._current().question
 
     def _instruction(self) -> str:
         from reasoning_gym.utils import SYSTEM_PROMPTS
@@ -319,10 +290,6 @@ def _settings(task: str, config: Mapping[str, Any] | None, level: int | None) ->
     return settings
 
 
-def _is_number(value: object) -> bool:
-    return isinstance(value, int | float) and not isinstance(value, bool)
-
-
 def _parse_mix(tasks: Mapping[str, Any] | None) -> dict[str, tuple[float, dict[str, Any]]]:
     """``{name: (weight, settings)}`` from a ``tasks=`` argument, every part checked."""
     if tasks is None:
@@ -342,7 +309,7 @@ def _parse_mix(tasks: Mapping[str, Any] | None) -> dict[str, tuple[float, dict[s
                 "Keys: weight, config, level."
             )
         weight = options.get("weight", 1.0)
-        if not _is_number(weight):
+        if not is_number(weight):
             raise InvalidArgumentError(f"the weight of {name!r} must be a number, got {weight!r}")
         if not (math.isfinite(weight) and weight > 0):
             raise InvalidArgumentError(f"the weight of {name!r} must be > 0, got {weight}")
