@@ -4,17 +4,21 @@ Run: ``python benchmarks/trainer_vs_trl.py`` (needs ``pip install trl``; nothing
 children run with ``HF_HUB_OFFLINE=1``). Both train the same tiny model (``tiny``, built
 from scratch) on the same one-turn task, a 5-armed letter bandit with fixed arm means whose
 reward is the chosen arm's mean (invalid replies 0), with 8 prompts x 8 generations per
-rollout, at most 4 new tokens, lr 1e-3, no KL, fp32. One rollout feeds ``mini_batches``
+rollout, at most 4 new tokens, lr 1e-3, no KL, fp32, and the loss palaestra's GRPO
+aggregates by default (TRL's ``loss_type`` chosen to match, see ``TRL_LOSS_TYPES``; TRL's
+own default, ``dapo``, is palaestra's ``DAPO`` preset's). One rollout feeds ``mini_batches``
 optimizer steps (palaestra's ``TrainConfig`` default, or ``--mini-batches``); TRL gets the
 same with ``steps_per_generation`` = mini_batches, ``num_iterations`` = 1, no gradient
 checkpointing and no bf16 (``--trl-defaults`` keeps TRL's own bf16 and checkpointing).
 
 A third side runs TRL's GRPOTrainer through palaestra's adapter
 (:mod:`palaestra.integrations.trl`) on the env itself: same model, env, batch, reply limit,
-``choice`` extraction, lr and precision as palaestra's side, the env's episode return as the
-reward. The closing table sets TRL via the adapter beside palaestra's trainer on the letter
-bandit and on a multi-turn env (2-armed bandit, 5 turns): seconds per optimizer step and the
-mean episode return over the timed rollouts.
+``choice`` extraction, lr, precision, loss and episode seeds as palaestra's side (rows in
+order, ``shuffle_dataset=False``), the env's episode return as the reward. The closing table
+sets TRL via the adapter beside palaestra's trainer on the letter bandit and on a multi-turn
+env (a 50-armed bandit, 3 turns, one-token replies: arms are numbered, and the random tiny
+model's tokens are often numbers, so returns vary), each over ``--rounds`` fresh processes:
+seconds per optimizer step and the mean episode return over the timed rollouts.
 
 Each side runs in its own interpreter (``--side palaestra|trl|adapter|multi|adapter-multi``,
 which prints one JSON line), sides alternate over ``--rounds`` rounds, and the median and
@@ -50,9 +54,26 @@ MEANS = [0.1, 0.2, 0.9, 0.3, 0.2]
 ENV_KWARGS = json.dumps({"horizon": 1, "means": MEANS})
 GROUPS, GROUP_SIZE = 8, 8
 BATCH = GROUPS * GROUP_SIZE
-MULTI_ENV, MULTI_KWARGS = "palaestra/Bandit-TwoArmed-v0", json.dumps({"horizon": 5})
+MULTI_ENV, MULTI_KWARGS = "palaestra/Bandit-v0", json.dumps({"horizon": 3, "n_arms": 50})
+#: Reply limit and timed rollouts of the multi-turn rows.
+MULTI_NEW_TOKENS, MULTI_STEPS = 1, 2
+#: TRL's ``loss_type`` for each of palaestra's loss aggregations: ``grpo`` averages each
+#: sequence's tokens, then the sequences (palaestra's default, ``seq_mean_token_mean``);
+#: ``dapo`` averages all tokens; ``dr_grpo`` divides token sums by a constant length.
+TRL_LOSS_TYPES = {
+    "seq_mean_token_mean": "grpo",
+    "token_mean": "dapo",
+    "seq_mean_token_sum_norm": "dr_grpo",
+}
 MARKER = "RESULT "
 OFFLINE = {"HF_HUB_OFFLINE": "1", "HF_DATASETS_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1"}
+
+
+def trl_loss_type() -> str:
+    """TRL's ``loss_type`` matching the aggregation of palaestra's default GRPO."""
+    from palaestra.algorithms.grpo import GRPOConfig
+
+    return TRL_LOSS_TYPES[GRPOConfig().loss_aggregation]
 
 
 def default_mini_batches() -> int:
@@ -184,6 +205,7 @@ def trl_steps(steps: int, mini_batches: int, trl_defaults: bool = False) -> dict
             max_completion_length=4,
             learning_rate=1e-3,
             beta=0.0,
+            loss_type=trl_loss_type(),
             use_cpu=True,
             max_steps=total_steps,
             logging_steps=10_000,
@@ -214,18 +236,25 @@ def trl_steps(steps: int, mini_batches: int, trl_defaults: bool = False) -> dict
             "num_iterations": config.num_iterations,
             "gradient_checkpointing": config.gradient_checkpointing,
             "bf16": config.bf16,
+            "loss_type": config.loss_type,
         },
     }
 
 
 def adapter_steps(
-    steps: int, env: str, env_kwargs: str, max_new_tokens: int, mini_batches: int
+    steps: int,
+    env: str,
+    env_kwargs: str,
+    max_new_tokens: int,
+    mini_batches: int,
+    episode_tokens: int | None = None,
 ) -> dict[str, Any]:
     """Time TRL's GRPOTrainer on a palaestra env through ``palaestra.integrations.trl``.
 
-    The settings are palaestra's side's: same model, env, episodes per rollout, reply
-    length, reply extraction (``choice``), lr, no KL, fp32, ``mini_batches`` optimizer steps
-    per rollout; the reward is the env's episode return, as palaestra's trainer uses.
+    The settings are palaestra's side's: same model, env, episode seeds in the same order,
+    episodes per rollout, reply length, reply extraction (``choice``), lr, no KL, fp32,
+    loss aggregation, ``mini_batches`` optimizer steps per rollout; the reward is the env's
+    episode return, as palaestra's trainer uses.
 
     Args:
         steps: Timed rollouts, after one warm-up rollout.
@@ -233,6 +262,9 @@ def adapter_steps(
         env_kwargs: JSON object of environment arguments.
         max_new_tokens: Reply length limit (per turn).
         mini_batches: Optimizer steps per rollout (``steps_per_generation``).
+        episode_tokens: ``max_completion_length``, the token budget of a whole episode
+            (default: ``max_new_tokens``, one reply); palaestra's side has none, so a
+            multi-turn run needs one its episodes never reach.
 
     Returns:
         Mean seconds per optimizer step (``step_s``, ``cpu_step_s``) and per rollout
@@ -245,7 +277,9 @@ def adapter_steps(
     from palaestra.integrations.trl import PalaestraEnvs
     from palaestra.llm.models import resolve_model
 
-    envs = PalaestraEnvs(env, env_kwargs=json.loads(env_kwargs), extract="choice")
+    envs = PalaestraEnvs(
+        env, env_kwargs=json.loads(env_kwargs), extract="choice", max_new_tokens=max_new_tokens
+    )
     times: list[tuple[float, float]] = []
 
     class Clock(TrainerCallback):  # type: ignore[misc]
@@ -264,9 +298,11 @@ def adapter_steps(
             steps_per_generation=mini_batches,
             num_iterations=1,
             num_generations=GROUP_SIZE,
-            max_completion_length=max_new_tokens,
+            max_completion_length=episode_tokens or max_new_tokens,
             learning_rate=1e-3,
             beta=0.0,
+            loss_type=trl_loss_type(),
+            shuffle_dataset=False,  # rows in order: palaestra's seeds, iteration by iteration
             use_cpu=True,
             max_steps=(steps + 1) * mini_batches,
             logging_steps=1,  # each rollout's reward is logged at its first step
@@ -307,8 +343,10 @@ def run_side(side: str, args: argparse.Namespace) -> dict[str, Any]:
     if side == "adapter":
         return adapter_steps(args.steps, "palaestra/Bandit-v0", ENV_KWARGS, 4, mini_batches)
     if side == "adapter-multi":
-        return adapter_steps(3, MULTI_ENV, MULTI_KWARGS, 8, mini_batches)
-    return palaestra_steps(3, MULTI_ENV, MULTI_KWARGS, 8, mini_batches)
+        return adapter_steps(
+            MULTI_STEPS, MULTI_ENV, MULTI_KWARGS, MULTI_NEW_TOKENS, mini_batches, 4096
+        )
+    return palaestra_steps(MULTI_STEPS, MULTI_ENV, MULTI_KWARGS, MULTI_NEW_TOKENS, mini_batches)
 
 
 def in_child(side: str, args: argparse.Namespace) -> dict[str, Any]:
@@ -337,10 +375,10 @@ def spread(values: list[float]) -> str:
 
 def compare(args: argparse.Namespace) -> None:
     """Alternate fresh processes per side over ``args.rounds`` rounds; print the figures."""
-    runs: dict[str, list[dict[str, Any]]] = {"palaestra": [], "trl": [], "adapter": []}
+    sides = ("palaestra", "trl", "adapter", "multi", "adapter-multi")
+    runs: dict[str, list[dict[str, Any]]] = {side: [] for side in sides}
     for k in range(args.rounds):
-        order = ("palaestra", "trl", "adapter")
-        order = order if k % 2 == 0 else order[::-1]
+        order = sides if k % 2 == 0 else sides[::-1]
         for side in order:
             runs[side].append(in_child(side, args))
             print(f"round {k + 1} {side}: {runs[side][-1]['step_s']:.3f} s/step", flush=True)
@@ -372,25 +410,27 @@ def compare(args: argparse.Namespace) -> None:
         f"{spread(ours_cpu)}, TRL {spread(theirs_cpu)}, ratio "
         f"{statistics.median(theirs_cpu) / statistics.median(ours_cpu):.2f}x"
     )
-    multi = in_child("multi", args)
-    total = multi["iteration_s"]
-    shares = {k: multi[f"{k}_s"] / total for k in ("generate", "env", "update")}
+    total = statistics.median(r["iteration_s"] for r in runs["multi"])
+    shares = {
+        k: statistics.median(r[f"{k}_s"] for r in runs["multi"]) / total
+        for k in ("generate", "env", "update")
+    }
     print(
-        f"multi-turn (2-armed bandit, 5 turns): {total:.3f} s per iteration: generation "
+        f"multi-turn (50-armed bandit, 3 turns): {total:.3f} s per iteration: generation "
         f"{shares['generate']:.0%}, env {shares['env']:.0%}, update {shares['update']:.0%}, "
         f"other {1 - sum(shares.values()):.0%}"
     )
-    adapter_multi = in_child("adapter-multi", args)
     print(
         f"\nTRL via the adapter vs palaestra's trainer, same model, batch and env "
-        f"({GROUPS} x {GROUP_SIZE} episodes, {steps} optimizer step(s) per rollout; medians "
-        f"over runs, mean episode return over the timed rollouts)"
+        f"({GROUPS} x {GROUP_SIZE} episodes, the same seeds, {steps} optimizer step(s) per "
+        f"rollout, TRL loss_type={trl_loss_type()!r}; medians over {args.rounds} runs, mean "
+        f"episode return over the timed rollouts)"
     )
     table = [
         ("one-turn letter bandit", "palaestra trainer", ours),
         ("one-turn letter bandit", "TRL via adapter", runs["adapter"]),
-        ("2-armed bandit, 5 turns", "palaestra trainer", [multi]),
-        ("2-armed bandit, 5 turns", "TRL via adapter", [adapter_multi]),
+        ("50-armed bandit, 3 turns", "palaestra trainer", runs["multi"]),
+        ("50-armed bandit, 3 turns", "TRL via adapter", runs["adapter-multi"]),
     ]
     print(f"| {'env':<24}| {'side':<18}| s / optimizer step | CPU s / step | mean return |")
     print(f"|{'-' * 25}|{'-' * 19}|{'-' * 20}|{'-' * 14}|{'-' * 13}|")

@@ -20,7 +20,7 @@ from typing import Literal
 
 import torch
 
-from palaestra.rollout.records import Episode, concat_tokens
+from palaestra.rollout.records import Episode, concat_logprobs, concat_tokens
 
 Layout = Literal["concat", "per_turn"]
 LAYOUTS: tuple[str, ...] = ("concat", "per_turn")
@@ -51,12 +51,7 @@ def build_samples(episodes: Sequence[Episode], layout: Layout) -> list[Sample]:
     for index, episode in enumerate(episodes):
         if layout == "concat":
             ids, mask, turns = concat_tokens(episode)
-            logprobs = [0.0] * len(ids)
-            positions = [p for p, m in enumerate(mask) if m]
-            flat = [lp for turn in episode.turns for lp in turn.logprobs]
-            for position, logprob in zip(positions, flat, strict=True):
-                logprobs[position] = logprob
-            samples.append(Sample(ids, mask, turns, logprobs, index))
+            samples.append(Sample(ids, mask, turns, concat_logprobs(episode, mask), index))
             continue
         for t, turn in enumerate(episode.turns):
             prompt, response = len(turn.prompt_ids), len(turn.response_ids)

@@ -18,6 +18,7 @@ from palaestra.distributed import DistributedError, RayGenerators
 from palaestra.errors import InvalidArgumentError, PalaestraError
 from palaestra.llm.hf_agent import HFAgent
 from palaestra.rollout import EnvPool, Episode, Turn, play
+from palaestra.rollout.records import SEED_STRIDE
 
 #: Group ids of stream s start at s x this (never mixed with the main groups).
 STREAM_GROUPS = 100_000
@@ -83,7 +84,7 @@ class TrainerSampler:
     def seeds(self, groups: int | None = None, *, stream: int = 0) -> list[int]:
         """The seed of each group of this iteration (at most ``groups`` per iteration)."""
         count = min(groups or self.groups, self.groups)
-        base = self.seed * 1_000_003 + self.iteration * self.groups + stream * 500_000_009
+        base = self.seed * SEED_STRIDE + self.iteration * self.groups + stream * 500_000_009
         return [base + g for g in range(count)]
 
     def rollout(

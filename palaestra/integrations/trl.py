@@ -42,24 +42,38 @@ episode) and ``env/invalid_rate`` (invalid actions per turn). The rollout passes
 function as keyword arguments, so a user may add reward functions of their own.
 
 **Seeds.** The training set (:meth:`PalaestraEnvs.dataset`) has one row per episode seed,
-``seed * 1_000_003 + k`` for row ``k``: the seeds palaestra's trainer plays, in the same
-order (:class:`palaestra.algorithms.rollout.TrainerSampler`, stream 0). TRL's sampler repeats
-each row ``num_generations`` times (a GRPO group shares its seed) and, unless
-``shuffle_dataset=False``, shuffles rows with ``args.seed``. Each episode's replies sample
-from their own stream keyed by (``args.seed``, process, step, train/eval, position), so a
-run is the same run again.
+``seed * SEED_STRIDE + k`` for row ``k``: the seeds palaestra's trainer plays, in the same
+order (:class:`palaestra.algorithms.rollout.TrainerSampler`, stream 0); with
+``shuffle_dataset=False`` both play the same episodes in the same order. TRL's sampler
+repeats each row ``num_generations`` times (a GRPO group shares its seed) and otherwise
+shuffles rows with ``args.seed``. Each episode's replies sample from their own stream keyed
+by (``args.seed``, process, optimizer step, rollout within that step, train/eval,
+position): TRL may generate several times in one optimizer step (``steps_per_generation x
+num_iterations < gradient_accumulation_steps``), and each of those rollouts draws afresh.
+A run is the same run again.
 
-**Limits.** ``max_new_tokens`` bounds each reply (default: ``args.max_completion_length``);
-``max_turns`` bounds an episode (default: the env's own end or time limit); an episode
-whose chat outgrows the model's context ends there, truncated. Sampling follows
-``args.temperature``, ``top_p`` and ``top_k``; TRL's ``generation_kwargs``,
-``repetition_penalty``, ``min_p`` and vLLM generation are not used. Generation runs on the
-training process's model copy (DDP and DeepSpeed ZeRO as TRL unwraps them; FSDP untested).
+**Limits.** TRL's ``max_completion_length`` bounds a whole episode's completion: its
+replies and the observation tokens between them. An episode whose next reply would
+outgrow it ends before that reply, truncated (not terminated), as an episode whose chat
+outgrows the model's context does; the reply that crossed the line is dropped, never sent
+to the env. ``max_new_tokens`` bounds each reply (default: palaestra's 64, at most
+``max_completion_length``); ``max_turns`` bounds the turns (default: the env's own end or
+time limit). TRL's ``completions/clipped_ratio`` counts episodes whose *last* reply ended
+without EOS (cut at ``max_new_tokens``, or the tiny model's garbage), not episodes the
+budget cut, and ``mask_truncated_completions=True`` drops every token of such an episode,
+all its turns, from the loss: keep it off (TRL's default) for multi-turn envs.
+
+**TRL settings.** Sampling follows ``args.temperature``, ``top_p`` and ``top_k``. The
+rollout refuses ``use_vllm=True`` (it generates on the training model, never in vLLM) and
+warns once that ``generation_kwargs``, ``repetition_penalty`` and ``min_p`` are ignored
+when they are set. Generation runs on the training process's model copy (DDP and
+DeepSpeed ZeRO as TRL unwraps them; FSDP untested).
 """
 
 from __future__ import annotations
 
 import re
+import warnings
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -74,8 +88,8 @@ from palaestra.errors import (
 from palaestra.llm.generation import SamplingConfig
 from palaestra.llm.hf_agent import HFAgent
 from palaestra.llm.prompting import EXTRACT_MODES, ChatTemplateError, ExtractMode, PromptConfig
-from palaestra.rollout import Episode, play
-from palaestra.rollout.records import PrefixError, concat_tokens
+from palaestra.rollout import Episode, Turn, play
+from palaestra.rollout.records import SEED_STRIDE, PrefixError, concat_logprobs, concat_tokens
 
 try:
     from datasets import Dataset
@@ -88,15 +102,16 @@ except ImportError as exc:  # pragma: no cover - the dev environment has the ext
 if TYPE_CHECKING:
     from trl.trainer.grpo_trainer import GRPOTrainer
 
-#: Seed of row ``k`` of the training set is ``seed * SEED_STRIDE + k``: the spacing of run
-#: seeds in palaestra's trainer (``TrainerSampler.seeds``), so both play the same episodes.
-SEED_STRIDE = 1_000_003
+__all__ = ["EPISODE_FIELDS", "SEED_STRIDE", "PalaestraEnvs", "env_return"]
 
 #: The extra fields :meth:`PalaestraEnvs.rollout` returns, one value per episode; TRL passes
 #: them to every reward function as keyword arguments.
 EPISODE_FIELDS = ("env_return", "env_success", "env_turns", "env_invalid_actions")
 
 _PROMPT = re.compile(r"^(?P<env>\S+) seed=(?P<seed>-?\d+)$")
+
+#: TRL settings the rollout does not apply, with the values that mean "not set".
+_IGNORED_SETTINGS = {"generation_kwargs": None, "repetition_penalty": 1.0, "min_p": None}
 
 
 def env_return(
@@ -133,17 +148,57 @@ def env_return(
     return [float(value) for value in env_return]
 
 
+class _BudgetAgent(HFAgent):
+    """An :class:`HFAgent` whose episodes end once their completion outgrows a token budget.
+
+    The completion is everything after an episode's first prompt: replies, and the
+    observation and template tokens between them. A reply that would take it past
+    ``completion_tokens`` is answered with ``None``, which :func:`~palaestra.rollout.play`
+    takes as the end of the episode (truncated), as it does for a full context.
+    """
+
+    def __init__(self, *args: Any, completion_tokens: int | None, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.completion_tokens = completion_tokens
+        self._first_prompt: dict[int, int] = {}
+
+    def start(
+        self, instructions: Sequence[str], keys: Sequence[Sequence[int]] | None = None
+    ) -> None:
+        """Begin one chat per episode (see :meth:`HFAgent.start`)."""
+        super().start(instructions, keys)
+        self._first_prompt = {}
+
+    def respond(
+        self, episodes: Sequence[int], observations: Sequence[str], infos: Sequence[dict[str, Any]]
+    ) -> list[Turn | None]:
+        """Reply in each listed episode; ``None`` where the reply would pass the budget."""
+        turns = super().respond(episodes, observations, infos)
+        if self.completion_tokens is None:
+            return turns
+        kept: list[Turn | None] = []
+        for k, turn in zip(episodes, turns, strict=True):
+            if turn is not None:
+                first = self._first_prompt.setdefault(k, len(turn.prompt_ids))
+                # The prompt only grows (full history), so its growth is the completion so far.
+                used = len(turn.prompt_ids) - first + len(turn.response_ids)
+                turn = turn if used <= self.completion_tokens else None
+            kept.append(turn)
+        return kept
+
+
 class PalaestraEnvs:
     """A registered text environment as TRL ``GRPOTrainer`` rollouts (see the module doc).
 
     Args:
         env_id: A registered environment id (``palaestra/MathTool-v0``).
         env_kwargs: Keyword arguments of ``gym.make``.
-        seed: Run seed of the episode seeds (row ``k`` plays ``seed * 1_000_003 + k``).
+        seed: Run seed of the episode seeds (row ``k`` plays ``seed * SEED_STRIDE + k``).
         extract: How a reply becomes an action: ``whole``, ``last_line``, ``tag`` or
             ``choice`` (see :mod:`palaestra.llm.prompting`).
-        max_new_tokens: Token limit of each reply (default: the trainer's
-            ``max_completion_length``, or palaestra's 64 where that is ``None``).
+        max_new_tokens: Token limit of each reply (default: palaestra's 64, or the
+            trainer's ``max_completion_length`` where that is smaller). The trainer's
+            ``max_completion_length`` bounds the whole episode's completion.
         max_turns: Cut episodes after this many turns (default: the env's own end).
 
     Raises:
@@ -183,6 +238,9 @@ class PalaestraEnvs:
         self.envs: list[gym.Env[Any, Any]] = [gym.make(env_id, **self.env_kwargs)]
         #: The episodes of the latest rollout (this process's share), in prompt order.
         self.episodes: list[Episode] = []
+        # (optimizer step, train/eval) of the latest rollout and the rollouts in it so far.
+        self._calls: tuple[tuple[int, int], int] = ((-1, -1), 0)
+        self._warned = False
 
     # ------------------------------------------------------------------ what TRL takes
 
@@ -226,28 +284,25 @@ class PalaestraEnvs:
             and the :data:`EPISODE_FIELDS`.
 
         Raises:
-            InvalidArgumentError: A prompt is not a row of :meth:`dataset`, or an episode's
-                first observation does not fit the model's context.
+            InvalidArgumentError: A prompt is not a row of :meth:`dataset`; an episode's
+                first observation does not fit the model's context; ``max_new_tokens``
+                exceeds ``max_completion_length``; or ``use_vllm`` is on.
             ChatTemplateError: The chat template rewrites earlier turns, so an episode is
                 not one sequence.
         """
         seeds = [self._seed_of(prompt) for prompt in prompts]
+        args = trainer.args
+        sampling = self._sampling(args)
         while len(self.envs) < len(seeds):
             self.envs.append(gym.make(self.env_id, **self.env_kwargs))
-        args = trainer.args
         mode = 1 if trainer.model is not None and not trainer.model.training else 0
+        step = (trainer.state.global_step, mode)
+        call = self._calls[1] + 1 if self._calls[0] == step else 0
+        self._calls = (step, call)
         keys = [
-            (args.seed, trainer.accelerator.process_index, trainer.state.global_step, mode, k)
+            (args.seed, trainer.accelerator.process_index, step[0], call, mode, k)
             for k in range(len(seeds))
         ]
-        sampling = SamplingConfig(
-            max_new_tokens=(
-                self.max_new_tokens or args.max_completion_length or SamplingConfig.max_new_tokens
-            ),
-            temperature=args.temperature,
-            top_p=args.top_p,
-            top_k=args.top_k or 0,
-        )
         processor = trainer.processing_class
         tokenizer = getattr(processor, "tokenizer", processor)  # a VLM's processor holds one
         with unwrap_model_for_generation(
@@ -259,12 +314,13 @@ class PalaestraEnvs:
             training = model.training
             model.eval()
             try:
-                agent = HFAgent(
+                agent = _BudgetAgent(
                     model,
                     tokenizer,
                     sampling=sampling,
                     prompt=self.prompt,
                     max_batch_size=max(len(seeds), 1),
+                    completion_tokens=args.max_completion_length,
                 )
                 self.episodes = play(
                     agent,
@@ -283,6 +339,39 @@ class PalaestraEnvs:
             env.close()
 
     # ------------------------------------------------------------------ internals
+
+    def _sampling(self, args: Any) -> SamplingConfig:
+        """The reply sampling TRL's ``args`` ask for; refuses or flags what it cannot do."""
+        if args.use_vllm:
+            raise InvalidArgumentError(
+                "use_vllm=True: PalaestraEnvs generates on the training model, not in vLLM; "
+                "set use_vllm=False"
+            )
+        ignored = [
+            name for name, unset in _IGNORED_SETTINGS.items() if getattr(args, name) != unset
+        ]
+        if ignored and not self._warned:
+            self._warned = True
+            warnings.warn(
+                f"PalaestraEnvs ignores TRL's {', '.join(ignored)}: replies sample with "
+                "temperature, top_p and top_k only",
+                UserWarning,
+                stacklevel=3,
+            )
+        budget = args.max_completion_length
+        if budget is not None and self.max_new_tokens is not None and self.max_new_tokens > budget:
+            raise InvalidArgumentError(
+                f"max_new_tokens={self.max_new_tokens} exceeds the trainer's "
+                f"max_completion_length={budget}, the token budget of a whole episode: lower "
+                "max_new_tokens or raise max_completion_length"
+            )
+        default = min(SamplingConfig.max_new_tokens, budget or SamplingConfig.max_new_tokens)
+        return SamplingConfig(
+            max_new_tokens=self.max_new_tokens or default,
+            temperature=args.temperature,
+            top_p=args.top_p,
+            top_k=args.top_k or 0,
+        )
 
     def _seed_of(self, prompt: Any) -> int:
         match = _PROMPT.match(prompt) if isinstance(prompt, str) else None
@@ -315,11 +404,10 @@ class PalaestraEnvs:
                     "that keeps earlier turns as they were sampled"
                 ) from exc
             start = len(episode.turns[0].prompt_ids)
-            sampled = iter(lp for turn in episode.turns for lp in turn.logprobs)
             out["prompt_ids"].append(ids[:start])
             out["completion_ids"].append(ids[start:])
             out["env_mask"].append(mask[start:])
-            out["logprobs"].append([next(sampled) if m else 0.0 for m in mask[start:]])
+            out["logprobs"].append(concat_logprobs(episode, mask[start:]))
             out["env_return"].append(episode.total_reward)
             out["env_success"].append(episode.success)
             out["env_turns"].append(episode.length)

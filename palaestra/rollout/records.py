@@ -153,6 +153,11 @@ def summarize_episodes(episodes: Sequence[Episode]) -> dict[str, float]:
     return summary
 
 
+#: Seeds of run seed ``s`` start at ``s x SEED_STRIDE``, so runs of different seeds play
+#: different episodes (for their first million): palaestra's trainer and its TRL adapter.
+SEED_STRIDE = 1_000_003
+
+
 class PrefixError(ValueError):
     """A turn's prompt does not extend the previous prompt and response."""
 
@@ -194,3 +199,22 @@ def concat_tokens(episode: Episode) -> tuple[list[int], list[int], list[int]]:
         mask += [1] * len(turn.response_ids)
         turn_of += [index] * len(turn.response_ids)
     return ids, mask, turn_of
+
+
+def concat_logprobs(episode: Episode, loss_mask: Sequence[int]) -> list[float]:
+    """The sampling log-prob of each token of ``episode``'s ``concat`` sequence (0 off the mask).
+
+    Args:
+        episode: The episode.
+        loss_mask: The sequence's loss mask (from :func:`concat_tokens`), or a slice of it
+            that holds every sampled token.
+
+    Raises:
+        ValueError: The mask does not select exactly the episode's sampled tokens.
+    """
+    logprobs = [0.0] * len(loss_mask)
+    positions = [p for p, m in enumerate(loss_mask) if m]
+    flat = [lp for turn in episode.turns for lp in turn.logprobs]
+    for position, logprob in zip(positions, flat, strict=True):
+        logprobs[position] = logprob
+    return logprobs

@@ -1,14 +1,15 @@
 """TRL's GRPOTrainer trains on palaestra envs through ``palaestra.integrations.trl``.
 
 Real TRL optimizer steps on the tiny model (built from a config with a locally trained
-tokenizer; nothing is downloaded), on the one-turn letter bandit and the three-attempt
+tokenizer; nothing is downloaded), on a one-turn bandit and the three-attempt
 MathFeedback env; the rewards TRL logs are checked against the returns the envs gave.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
@@ -16,13 +17,16 @@ import torch
 from transformers import AutoModelForCausalLM, TrainerCallback
 from trl import GRPOConfig, GRPOTrainer
 
+from palaestra.algorithms.batch import build_samples
 from palaestra.algorithms.rollout import TrainerSampler
 from palaestra.errors import InvalidArgumentError, UnknownNameError
 from palaestra.integrations.trl import SEED_STRIDE, PalaestraEnvs, env_return
 from palaestra.llm.models import resolve_model
 from palaestra.rollout import Episode
 
-LETTER_BANDIT = {"horizon": 1, "means": [0.1, 0.2, 0.9, 0.3, 0.2]}
+#: Arms named 1-50: the random tiny model's one-token replies are often numbers, so some
+#: pulls are valid and a group's returns vary (with lettered arms nearly all are invalid).
+NUMBERED_BANDIT = {"horizon": 1, "n_arms": 50}
 
 
 @pytest.fixture(autouse=True)
@@ -49,12 +53,15 @@ class Recorder(TrainerCallback):  # type: ignore[misc]
 
 
 def grpo_config(folder: Path, **overrides: Any) -> GRPOConfig:
-    """One rollout per optimizer step, logged every step; fp32 and no checkpointing on CPU."""
+    """One rollout per optimizer step, logged every step; fp32 and no checkpointing on CPU.
+
+    ``max_completion_length`` bounds a whole episode: 1024 holds every episode played here.
+    """
     settings: dict[str, Any] = {
         "output_dir": str(folder),
         "per_device_train_batch_size": 8,
         "num_generations": 4,
-        "max_completion_length": 4,
+        "max_completion_length": 1024,
         "learning_rate": 1e-3,
         "beta": 0.0,
         "use_cpu": True,
@@ -96,15 +103,15 @@ def logged_steps(trainer: GRPOTrainer) -> list[dict[str, float]]:
     return [row for row in trainer.state.log_history if "reward" in row]
 
 
-def mean(values: list[float]) -> float:
+def mean(values: Sequence[float]) -> float:
     return sum(values) / len(values)
 
 
 @pytest.fixture
 def bandit() -> Iterator[PalaestraEnvs]:
-    # One-token replies: a letter, or a two-letter piece closest to one, is a valid pull.
+    # One-token replies: a number token naming an arm is a valid pull.
     envs = PalaestraEnvs(
-        "palaestra/Bandit-v0", env_kwargs=LETTER_BANDIT, extract="choice", max_new_tokens=1
+        "palaestra/Bandit-v0", env_kwargs=NUMBERED_BANDIT, extract="choice", max_new_tokens=1
     )
     yield envs
     envs.close()
@@ -165,6 +172,10 @@ def test_three_attempt_math_plays_multi_turn_episodes(tiny_path: str, tmp_path: 
             lp for t in episode.turns for lp in t.logprobs
         ]
         assert all(lp == 0.0 for lp, m in zip(output["logprobs"][k], mask, strict=True) if not m)
+        # Placed as palaestra's trainer places them in its concat layout.
+        (sample,) = build_samples([episode], "concat")
+        start = len(output["prompt_ids"][k])
+        assert output["logprobs"][k] == sample.sample_logprobs[start:]
         between = tokenizer.decode([i for i, m in zip(completion, mask, strict=True) if not m])
         assert episode.turns[1].observation.split("\n")[0] in between
         assert output["env_turns"][k] == episode.length
@@ -210,8 +221,70 @@ def test_empty_replies_become_invalid_actions(tiny_path: str, tmp_path: Path) ->
     assert row["env/turns"] == 3.0
 
 
+def test_rollouts_within_one_optimizer_step_draw_afresh(
+    bandit: PalaestraEnvs, tiny_path: str, tmp_path: Path
+) -> None:
+    # Two accumulation steps, one rollout each, before the first optimizer step: same
+    # weights, same first observation (the bandit's is the same for every seed), so
+    # only the sampling key tells the rollouts apart.
+    _, _, outputs = train(
+        tiny_path, bandit, tmp_path, max_steps=1, gradient_accumulation_steps=2,
+        steps_per_generation=1, per_device_train_batch_size=4,
+    )  # fmt: skip
+    assert len(outputs) == 2
+    first, second = (output["completion_ids"] for output in outputs)
+    assert first != second, "two rollouts of one optimizer step sampled the same replies"
+
+
+def test_max_completion_length_bounds_the_whole_episode(tiny_path: str, tmp_path: Path) -> None:
+    # Each bandit observation adds about 150 template and observation tokens to the chat:
+    # with 2-token replies, a budget of 300 holds three turns of the five.
+    envs = PalaestraEnvs("palaestra/Bandit-v0", env_kwargs={"horizon": 5}, max_new_tokens=2)
+    try:
+        trainer, recorder, outputs = train(
+            tiny_path, envs, tmp_path, max_steps=1, max_completion_length=300
+        )
+    finally:
+        envs.close()
+    ((episodes,), (output,)) = recorder.rollouts, outputs
+    assert all(len(ids) <= 300 for ids in output["completion_ids"])
+    assert [e.length for e in episodes] == [3] * 8
+    assert not any(e.terminated for e in episodes)  # truncated, as a full context ends them
+    for episode, ids in zip(episodes, output["completion_ids"], strict=True):
+        next_observation = len(episode.turns[-1].prompt_ids) - len(episode.turns[0].prompt_ids)
+        assert len(ids) > next_observation  # the fourth turn's chat alone leaves no room
+    (row,) = logged_steps(trainer)
+    assert row["env/turns"] == 3.0
+
+
+def test_max_new_tokens_over_the_episode_budget_is_refused(tmp_path: Path) -> None:
+    envs = PalaestraEnvs("palaestra/Bandit-v0", max_new_tokens=8)
+    trainer = SimpleNamespace(args=grpo_config(tmp_path, max_completion_length=4))
+    try:
+        with pytest.raises(InvalidArgumentError, match="max_new_tokens=8 exceeds the trainer's"):
+            envs.rollout(["palaestra/Bandit-v0 seed=0"], trainer)  # type: ignore[arg-type]
+    finally:
+        envs.close()
+
+
+def test_vllm_generation_is_refused(bandit: PalaestraEnvs, tmp_path: Path) -> None:
+    trainer = SimpleNamespace(args=grpo_config(tmp_path, use_vllm=True))
+    with pytest.raises(InvalidArgumentError, match="use_vllm=True: PalaestraEnvs generates on"):
+        bandit.rollout(["palaestra/Bandit-v0 seed=0"], trainer)  # type: ignore[arg-type]
+
+
+def test_ignored_sampling_settings_warn_once(
+    bandit: PalaestraEnvs, tiny_path: str, tmp_path: Path
+) -> None:
+    with pytest.warns(UserWarning, match="ignores TRL's repetition_penalty, min_p:") as caught:
+        train(tiny_path, bandit, tmp_path, max_steps=2, repetition_penalty=1.2, min_p=0.1)
+    assert len([w for w in caught if "ignores TRL's" in str(w.message)]) == 1
+
+
 def test_max_turns_cuts_episodes(tiny_path: str, tmp_path: Path) -> None:
-    envs = PalaestraEnvs("palaestra/Bandit-v0", env_kwargs={"horizon": 5}, max_turns=2)
+    envs = PalaestraEnvs(
+        "palaestra/Bandit-v0", env_kwargs={"horizon": 5}, max_new_tokens=4, max_turns=2
+    )
     try:
         trainer, recorder, _ = train(tiny_path, envs, tmp_path, max_steps=1)
     finally:
