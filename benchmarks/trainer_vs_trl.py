@@ -1,6 +1,6 @@
 """GRPO on the same task: palaestra's trainer against TRL's GRPOTrainer, each in a fresh process.
 
-Run: ``python benchmarks/trainer_vs_trl.py`` (needs ``pip install trl``; nothing is downloaded:
+Run: ``python benchmarks/trainer_vs_trl.py`` (needs ``palaestra[trl]``; nothing is downloaded:
 children run with ``HF_HUB_OFFLINE=1``). Both train the same tiny model (``tiny``, built
 from scratch) on the same one-turn task, a 5-armed letter bandit with fixed arm means whose
 reward is the chosen arm's mean (invalid replies 0), with 8 prompts x 8 generations per

@@ -111,7 +111,14 @@ EPISODE_FIELDS = ("env_return", "env_success", "env_turns", "env_invalid_actions
 _PROMPT = re.compile(r"^(?P<env>\S+) seed=(?P<seed>-?\d+)$")
 
 #: TRL settings the rollout does not apply, with the values that mean "not set".
-_IGNORED_SETTINGS = {"generation_kwargs": None, "repetition_penalty": 1.0, "min_p": None}
+_IGNORED_SETTINGS = {
+    "generation_kwargs": None,
+    "repetition_penalty": 1.0,
+    "min_p": None,
+    "chat_template_kwargs": None,
+    "cache_implementation": None,
+    "use_transformers_paged": False,
+}
 
 
 def env_return(
@@ -251,6 +258,9 @@ class PalaestraEnvs:
             episodes: Distinct episode seeds (rows of the training set); each row is one
                 GRPO group of ``num_generations`` episodes. TRL starts over (a new epoch)
                 after the last row.
+
+        Returns:
+            The keyword arguments, to pass as ``GRPOTrainer(..., **kwargs)``.
         """
         return {
             "train_dataset": self.dataset(episodes),
@@ -263,6 +273,15 @@ class PalaestraEnvs:
 
         The prompt only names the episode: :meth:`rollout` resets the env with that seed,
         and the env's own first observation is what the model sees.
+
+        Args:
+            episodes: Rows, one episode seed each.
+
+        Returns:
+            A ``datasets.Dataset`` with one column, ``prompt``.
+
+        Raises:
+            InvalidArgumentError: ``episodes`` < 1.
         """
         if episodes < 1:
             raise InvalidArgumentError(f"episodes must be >= 1, got {episodes}")
@@ -354,7 +373,7 @@ class PalaestraEnvs:
             self._warned = True
             warnings.warn(
                 f"PalaestraEnvs ignores TRL's {', '.join(ignored)}: replies sample with "
-                "temperature, top_p and top_k only",
+                "temperature, top_p and top_k only, on palaestra's chat formatting",
                 UserWarning,
                 stacklevel=3,
             )

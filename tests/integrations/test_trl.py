@@ -276,9 +276,60 @@ def test_vllm_generation_is_refused(bandit: PalaestraEnvs, tmp_path: Path) -> No
 def test_ignored_sampling_settings_warn_once(
     bandit: PalaestraEnvs, tiny_path: str, tmp_path: Path
 ) -> None:
-    with pytest.warns(UserWarning, match="ignores TRL's repetition_penalty, min_p:") as caught:
-        train(tiny_path, bandit, tmp_path, max_steps=2, repetition_penalty=1.2, min_p=0.1)
+    with pytest.warns(
+        UserWarning, match="ignores TRL's repetition_penalty, min_p, chat_template_kwargs:"
+    ) as caught:
+        train(
+            tiny_path,
+            bandit,
+            tmp_path,
+            max_steps=2,
+            repetition_penalty=1.2,
+            min_p=0.1,
+            chat_template_kwargs={"enable_thinking": False},
+        )
     assert len([w for w in caught if "ignores TRL's" in str(w.message)]) == 1
+
+
+def test_the_same_settings_train_the_same_run(
+    bandit: PalaestraEnvs, tiny_path: str, tmp_path: Path
+) -> None:
+    runs = []
+    for name in ("first", "second"):
+        _, recorder, outputs = train(tiny_path, bandit, tmp_path / name, max_steps=2)
+        runs.append(
+            (
+                [o["completion_ids"] for o in outputs],
+                [e.total_reward for r in recorder.rollouts for e in r],
+            )
+        )
+    assert runs[0] == runs[1]
+
+
+@pytest.mark.parametrize(
+    ("env_id", "env_kwargs", "limit"),
+    [
+        ("palaestra/MathTool-v0", {}, 1024),
+        pytest.param("palaestra/TextWorld-v0", {"pool_size": 2}, 512, marks=pytest.mark.slow),
+    ],
+)
+def test_the_named_envs_train(
+    env_id: str, env_kwargs: dict[str, Any], limit: int, tiny_path: str, tmp_path: Path
+) -> None:
+    # One TRL step on each env the README names: the logged reward is the episodes' mean
+    # return, and no completion passes max_completion_length.
+    envs = PalaestraEnvs(env_id, env_kwargs=env_kwargs, max_new_tokens=8, max_turns=4)
+    try:
+        trainer, recorder, outputs = train(
+            tiny_path, envs, tmp_path, max_steps=1, max_completion_length=limit
+        )
+    finally:
+        envs.close()
+    ((row,), (episodes,), (output,)) = logged_steps(trainer), recorder.rollouts, outputs
+    assert row["reward"] == pytest.approx(mean([e.total_reward for e in episodes]), abs=1e-6)
+    assert all(len(ids) <= limit for ids in output["completion_ids"])
+    if env_id == "palaestra/TextWorld-v0":
+        assert all(e.length > 1 for e in episodes)
 
 
 def test_max_turns_cuts_episodes(tiny_path: str, tmp_path: Path) -> None:

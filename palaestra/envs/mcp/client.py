@@ -198,6 +198,13 @@ class ToolServer:
     def call(self, name: str, arguments: dict[str, Any]) -> ToolOutput:
         """Call tool ``name`` (starting the server if it does not run).
 
+        Args:
+            name: The tool's name, as the server lists it.
+            arguments: Its arguments (checked against its input schema already).
+
+        Returns:
+            What the tool answered: its content, and whether it is an ``isError`` result.
+
         Raises:
             UnsendableCall: The call cannot be written as a request (checked first: nothing
                 is sent, and the server is not started for it).

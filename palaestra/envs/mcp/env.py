@@ -7,6 +7,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from palaestra.envs.attempts import is_number
 from palaestra.envs.core import InvalidAction, TextEnv, Transition
 from palaestra.envs.mcp.actions import Answer, ToolCall, parse_action
 from palaestra.envs.mcp.client import (
@@ -55,12 +56,15 @@ class MCPToolEnv(TextEnv):
     **Action.** A tool call, ``{"tool": "search", "arguments": {"query": "..."}}`` (JSON,
     alone or in a code fence), or ``name[text]`` for a tool with one text argument; or
     ``answer[text]`` to finish (:mod:`palaestra.envs.mcp.actions`). A call of an unknown
-    tool, with arguments its input schema does not admit or that cannot be sent (nested
-    over 64 levels deep), beyond ``max_tool_calls``, or that the server refuses, fails or
-    does not answer in ``call_timeout_s`` is an invalid action whose observation says
-    which. A tool's own failure (``isError``) is a result. ``info["tool_status"]`` of a
-    step that reached the server: ``ok``, ``error`` (``isError``), ``refused``, ``failed``
-    or ``unavailable`` (failed more than ``max_restarts`` times).
+    tool; with arguments that miss a key its input schema requires, add one it forbids
+    (``additionalProperties: false``), give a top-level value of another JSON type than
+    the schema's, or cannot be sent (nested over 64 levels deep); beyond
+    ``max_tool_calls``; or that the server refuses, fails or does not answer in
+    ``call_timeout_s``: each is an invalid action whose observation says which (the rest
+    of a schema is the server's to judge). A tool's own failure (``isError``) is a
+    result. ``info["tool_status"]`` of a step that reached the server: ``ok``, ``error``
+    (``isError``), ``refused``, ``failed`` or ``unavailable`` (failed more than
+    ``max_restarts`` times).
 
     **Reward.** ``searchqa`` and ``custom``: the word F1 of the answer (``success``: exact
     match after normalization). ``math``: 1 for an answer math-verify finds equal.
@@ -128,16 +132,18 @@ class MCPToolEnv(TextEnv):
             ("start_timeout_s", start_timeout_s),
             ("call_timeout_s", call_timeout_s),
         ):
-            if not 0 < value <= 3600:
-                raise InvalidArgumentError(f"{name} must lie in (0, 3600] seconds, got {value}")
+            if not (is_number(value) and 0 < value <= 3600):
+                raise InvalidArgumentError(f"{name} must lie in (0, 3600] seconds, got {value!r}")
         for name, count, least in (
             ("max_tool_calls", max_tool_calls, 0),
             ("max_restarts", max_restarts, 0),
             ("tool_output_chars", tool_output_chars, 1),
             ("max_message_bytes", max_message_bytes, 1024),
         ):
-            if count < least:
-                raise InvalidArgumentError(f"{name} must be at least {least}, got {count}")
+            if isinstance(count, bool) or not isinstance(count, int) or count < least:
+                raise InvalidArgumentError(
+                    f"{name} must be an int of at least {least}, got {count!r}"
+                )
         self.source = make_source(
             task,
             questions=questions,

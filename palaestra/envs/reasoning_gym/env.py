@@ -147,8 +147,9 @@ class ReasoningGymEnv(AttemptsEnv):
         # Scaled by the largest first: weights near the float maximum would sum to inf.
         largest = max(weight for weight, _ in self.mix.values())
         scaled = [self.mix[name][0] / largest for name in names]
+        total = math.fsum(scaled)
         self._names = names
-        self._weights = [weight / math.fsum(scaled) for weight in scaled]
+        self._weights = [weight / total for weight in scaled]
         self.scoring_timeout = scoring_timeout
         # A step scores in a worker within the timeout (plus half a second). A worker that
         # ran past it is replaced, and the next step waits for its successor to import
@@ -159,7 +160,6 @@ class ReasoningGymEnv(AttemptsEnv):
         self.item: items.Item | None = None
         self._best_score = 0.0
         self._best_value = 0.0
-        self._answer: str | None = None
 
     # ------------------------------------------------------------------ TextEnv
 

@@ -1,8 +1,8 @@
 """Reasoning Gym items and their scores, from reasoning-gym's own generators and scorers.
 
 An item is ``create_dataset(task, seed=seed, size=1, **config)[0]``: what reasoning-gym
-itself gives for that task, settings and seed, byte for byte. Its score is the dataset's
-own ``score_answer(answer, entry)``.
+itself gives for that task, settings and seed, byte for byte, in a process set up as the
+workers are (below). Its score is the dataset's own ``score_answer(answer, entry)``.
 
 Both run in worker processes (:class:`~palaestra.processes.SharedPool`) with hard time
 bounds:
@@ -12,7 +12,7 @@ bounds:
 * some generators iterate over sets of strings (``isomorphic_strings`` picks letters
   from ``list(set_of_letters)``), so their items change with the process's hash seed:
   the workers run with ``PYTHONHASHSEED`` fixed (:data:`HASH_SEED`), which makes every
-  item the same on every run and machine;
+  item the same on every run and machine (with the same reasoning-gym and Python);
 * some generators run code: ``codeio`` executes the code samples of its data file, a few
   of which draw from Python's global ``random`` and print. A worker seeds the global
   generators (``random``, numpy's) with the item's seed before generating, so such items
@@ -174,6 +174,14 @@ def as_json(value: Any) -> str:
 def generate(task: str, config: dict[str, Any], seed: int) -> Item:
     """The item reasoning-gym generates for ``task`` under ``config`` and ``seed``.
 
+    Args:
+        task: A reasoning-gym dataset name.
+        config: Its settings (checked by :func:`check_task`).
+        seed: The reasoning-gym seed.
+
+    Returns:
+        The item, generated in a worker.
+
     Raises:
         InvalidArgumentError: reasoning-gym failed to generate it (settings it accepts
             but cannot generate under), or took longer than :data:`GENERATION_TIMEOUT`.
@@ -192,7 +200,15 @@ def generate(task: str, config: dict[str, Any], seed: int) -> Item:
 
 
 def score_many(items: list[tuple[Item, dict[str, Any], str]], timeout: float) -> list[Score]:
-    """Score ``(item, config, answer)`` triples in the workers, each within ``timeout``."""
+    """Score answers with their datasets' own ``score_answer``, in the workers.
+
+    Args:
+        items: ``(item, settings it was generated under, answer)`` triples.
+        timeout: Seconds each score may take; past it the worker is killed and replaced.
+
+    Returns:
+        One score per triple, in order (0 with the reason where scoring failed).
+    """
     tasks = [
         ("score", item.task, _config_key(config), item.seed, _pack([item.entry, answer]))
         for item, config, answer in items
@@ -209,7 +225,18 @@ def shutdown_pool() -> None:
 
 
 def work(request: str, task: str, config_key: str, seed: int, payload: str) -> Any:
-    """A worker's side: ``"generate"`` an item, or ``"score"`` an answer to one."""
+    """A worker's side: ``"generate"`` an item, or ``"score"`` an answer to one.
+
+    Args:
+        request: ``"generate"`` or ``"score"``.
+        task: The reasoning-gym dataset name.
+        config_key: Its settings, as canonical JSON.
+        seed: The item's seed.
+        payload: For ``"score"``: the pickled ``[entry, answer]``.
+
+    Returns:
+        The pickled entry (``"generate"``), or the score in [0, 1] (``"score"``).
+    """
     if request == "generate":
         # Tasks that draw from the global generators (codeio's code samples) get the
         # item's seed there too; this process is palaestra's own, so nobody else's state.

@@ -193,6 +193,9 @@ def test_close_and_copies_leave_no_process(tmp_path: Path) -> None:
         ({"server": {"command": "x", "args": "y"}}, "server.args must be a list of strings"),
         ({"server": "{"}, "server is not valid JSON"),
         ({"call_timeout_s": 0}, "call_timeout_s must lie in (0, 3600]"),
+        ({"call_timeout_s": "5"}, "call_timeout_s must lie in (0, 3600]"),
+        ({"max_tool_calls": 2.5}, "max_tool_calls must be an int of at least 0"),
+        ({"max_tool_calls": True}, "max_tool_calls must be an int of at least 0"),
         ({"task": "custom", "server": {"command": "x"}, "questions": [{"q": 1}]}, "questions[0]"),
     ],
 )

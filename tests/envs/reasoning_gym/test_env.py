@@ -108,8 +108,8 @@ def test_mix_weights_and_settings() -> None:
 
 
 def test_building_a_dataset_is_left_to_the_workers() -> None:
-    # count_primes sieves up to max_n when its dataset is built: making the env checks the
-    # settings only, and the first reset builds it in a worker, within the generation bound.
+    # count_primes sieves up to max_n when its dataset is built (10**12 would take hours and
+    # terabytes): making the env checks the settings only; resets build it in a worker.
     env = ReasoningGymEnv(task="count_primes", config={"max_n": 10**12})
     assert "count_primes" in env.mix
 
