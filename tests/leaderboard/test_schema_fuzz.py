@@ -183,8 +183,12 @@ def test_chained_operations_answer_as_the_document_says(api: schemathesis.BaseSc
                 linked.setdefault(label, []).append(output.response.status_code)
             return output
 
+    # Ten steps a scenario: a live session's delete needs its start earlier in the same
+    # scenario, and the server's answers (its random ids and hidden seeds) steer which
+    # chains are drawn; at six steps a run reached the delete about once, and a run on a
+    # loaded machine not at all.
     Workflow.run(
-        settings=hypothesis.settings(SETTINGS, max_examples=SCENARIOS, stateful_step_count=6)
+        settings=hypothesis.settings(SETTINGS, max_examples=SCENARIOS, stateful_step_count=10)
     )
     # Values taken from earlier answers reach real rows: a seeded submission is found.
     assert 200 in linked.get("GET /api/leaderboard/{suite_id}", []), linked
