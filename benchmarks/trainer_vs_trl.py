@@ -163,8 +163,7 @@ def trl_steps(steps: int, mini_batches: int, trl_defaults: bool = False) -> dict
     """
     import gymnasium as gym
     from datasets import Dataset
-    from transformers import TrainerCallback
-    from trl import GRPOConfig, GRPOTrainer
+    from trl import GRPOTrainer
 
     import palaestra  # noqa: F401
     from palaestra.llm.models import resolve_model
@@ -183,36 +182,13 @@ def trl_steps(steps: int, mini_batches: int, trl_defaults: bool = False) -> dict
         return [MEANS[arms.index(a)] if a in arms else 0.0 for a in actions]
 
     like_palaestra = {} if trl_defaults else {"bf16": False, "gradient_checkpointing": False}
-    total_steps = (steps + 1) * mini_batches
-    times: list[tuple[float, float]] = []
-
-    class Clock(TrainerCallback):
-        def on_step_begin(self, *args: object, **kwargs: object) -> None:
-            self.start = (time.perf_counter(), time.process_time())
-
-        def on_step_end(self, *args: object, **kwargs: object) -> None:
-            wall, cpu = self.start
-            times.append((time.perf_counter() - wall, time.process_time() - cpu))
-
     with tempfile.TemporaryDirectory() as folder:
-        config = GRPOConfig(
-            output_dir=folder,
-            per_device_train_batch_size=BATCH // mini_batches,
-            gradient_accumulation_steps=1,
-            steps_per_generation=mini_batches,
-            num_iterations=1,
-            num_generations=GROUP_SIZE,
+        config = grpo_config(
+            folder,
+            steps,
+            mini_batches,
             max_completion_length=4,
-            learning_rate=1e-3,
-            beta=0.0,
-            loss_type=trl_loss_type(),
-            use_cpu=True,
-            max_steps=total_steps,
             logging_steps=10_000,
-            save_strategy="no",
-            report_to=[],
-            disable_tqdm=True,
-            seed=0,
             **like_palaestra,
         )
         trainer = GRPOTrainer(
@@ -221,15 +197,9 @@ def trl_steps(steps: int, mini_batches: int, trl_defaults: bool = False) -> dict
             args=config,
             train_dataset=Dataset.from_list([{"prompt": prompt}] * BATCH * (steps + 1)),
         )
-        trainer.add_callback(Clock())
-        trainer.train()
-    timed = times[mini_batches:]  # the first rollout and its steps are the warm-up
-    step_s = sum(t[0] for t in timed) / max(len(timed), 1)
+        timing = train_timed(trainer, mini_batches)
     return {
-        "step_s": step_s,
-        "cpu_step_s": sum(t[1] for t in timed) / max(len(timed), 1),
-        "iteration_s": step_s * mini_batches,
-        "optimizer_steps": mini_batches,
+        **timing,
         "settings": {
             "per_device_train_batch_size": config.per_device_train_batch_size,
             "steps_per_generation": config.steps_per_generation,
@@ -238,6 +208,60 @@ def trl_steps(steps: int, mini_batches: int, trl_defaults: bool = False) -> dict
             "bf16": config.bf16,
             "loss_type": config.loss_type,
         },
+    }
+
+
+def grpo_config(folder: str, steps: int, mini_batches: int, **settings: Any) -> Any:
+    """TRL's ``GRPOConfig`` as both TRL sides run it.
+
+    One warm-up rollout and ``steps`` timed ones of ``BATCH`` episodes, ``mini_batches``
+    optimizer steps each, the loss palaestra's GRPO aggregates, no KL, on the CPU.
+    """
+    from trl import GRPOConfig
+
+    return GRPOConfig(
+        output_dir=folder,
+        per_device_train_batch_size=BATCH // mini_batches,
+        gradient_accumulation_steps=1,
+        steps_per_generation=mini_batches,
+        num_iterations=1,
+        num_generations=GROUP_SIZE,
+        learning_rate=1e-3,
+        beta=0.0,
+        loss_type=trl_loss_type(),
+        use_cpu=True,
+        max_steps=(steps + 1) * mini_batches,
+        save_strategy="no",
+        report_to=[],
+        disable_tqdm=True,
+        seed=0,
+        **settings,
+    )
+
+
+def train_timed(trainer: Any, mini_batches: int) -> dict[str, float]:
+    """Train; seconds (wall and CPU) per optimizer step after the warm-up rollout."""
+    from transformers import TrainerCallback
+
+    times: list[tuple[float, float]] = []
+
+    class Clock(TrainerCallback):  # type: ignore[misc]
+        def on_step_begin(self, *args: object, **kwargs: object) -> None:
+            self.start = (time.perf_counter(), time.process_time())
+
+        def on_step_end(self, *args: object, **kwargs: object) -> None:
+            wall, cpu = self.start
+            times.append((time.perf_counter() - wall, time.process_time() - cpu))
+
+    trainer.add_callback(Clock())
+    trainer.train()
+    timed = times[mini_batches:]  # the first rollout and its steps are the warm-up
+    step_s = sum(t[0] for t in timed) / max(len(timed), 1)
+    return {
+        "step_s": step_s,
+        "cpu_step_s": sum(t[1] for t in timed) / max(len(timed), 1),
+        "iteration_s": step_s * mini_batches,
+        "optimizer_steps": mini_batches,
     }
 
 
@@ -271,8 +295,7 @@ def adapter_steps(
         (``iteration_s``), and the mean episode ``return`` TRL logged over the timed rollouts.
     """
     os.environ.setdefault("TRL_EXPERIMENTAL_SILENCE", "1")  # rollout_func is experimental
-    from transformers import TrainerCallback
-    from trl import GRPOConfig, GRPOTrainer
+    from trl import GRPOTrainer
 
     from palaestra.integrations.trl import PalaestraEnvs
     from palaestra.llm.models import resolve_model
@@ -280,36 +303,14 @@ def adapter_steps(
     envs = PalaestraEnvs(
         env, env_kwargs=json.loads(env_kwargs), extract="choice", max_new_tokens=max_new_tokens
     )
-    times: list[tuple[float, float]] = []
-
-    class Clock(TrainerCallback):  # type: ignore[misc]
-        def on_step_begin(self, *args: object, **kwargs: object) -> None:
-            self.start = (time.perf_counter(), time.process_time())
-
-        def on_step_end(self, *args: object, **kwargs: object) -> None:
-            wall, cpu = self.start
-            times.append((time.perf_counter() - wall, time.process_time() - cpu))
-
     with tempfile.TemporaryDirectory() as folder:
-        config = GRPOConfig(
-            output_dir=folder,
-            per_device_train_batch_size=BATCH // mini_batches,
-            gradient_accumulation_steps=1,
-            steps_per_generation=mini_batches,
-            num_iterations=1,
-            num_generations=GROUP_SIZE,
+        config = grpo_config(
+            folder,
+            steps,
+            mini_batches,
             max_completion_length=episode_tokens or max_new_tokens,
-            learning_rate=1e-3,
-            beta=0.0,
-            loss_type=trl_loss_type(),
             shuffle_dataset=False,  # rows in order: palaestra's seeds, iteration by iteration
-            use_cpu=True,
-            max_steps=(steps + 1) * mini_batches,
             logging_steps=1,  # each rollout's reward is logged at its first step
-            save_strategy="no",
-            report_to=[],
-            disable_tqdm=True,
-            seed=0,
             bf16=False,
             gradient_checkpointing=False,
         )
@@ -318,19 +319,10 @@ def adapter_steps(
             args=config,
             **envs.trainer_kwargs(episodes=GROUPS * (steps + 1)),
         )
-        trainer.add_callback(Clock())
-        trainer.train()
+        timing = train_timed(trainer, mini_batches)
     envs.close()
     rewards = [row["reward"] for row in trainer.state.log_history if "reward" in row]
-    timed = times[mini_batches:]  # the first rollout and its steps are the warm-up
-    step_s = sum(t[0] for t in timed) / max(len(timed), 1)
-    return {
-        "step_s": step_s,
-        "cpu_step_s": sum(t[1] for t in timed) / max(len(timed), 1),
-        "iteration_s": step_s * mini_batches,
-        "optimizer_steps": mini_batches,
-        "return": statistics.mean(rewards[1:]),
-    }
+    return {**timing, "return": statistics.mean(rewards[1:])}
 
 
 def run_side(side: str, args: argparse.Namespace) -> dict[str, Any]:
