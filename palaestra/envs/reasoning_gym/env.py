@@ -198,9 +198,7 @@ class ReasoningGymEnv(AttemptsEnv):
     def _step(self, action: str) -> Transition:
         item = self._current()
         self._attempts += 1
-        score = items.score_many(
-            [(item, self.mix[item.task][1], action)], timeout=self.scoring_timeout + 0.5
-        )[0]
+        [score] = items.score_many([(item, action)], timeout=self.scoring_timeout + 0.5)
         value = score.value * self.attempt_discount ** (self._attempts - 1)
         reward = max(0.0, value - self._best_value)
         self._best_value = max(self._best_value, value)

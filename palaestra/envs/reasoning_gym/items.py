@@ -69,6 +69,8 @@ class Item:
         question: The question text.
         answer: The dataset's reference answer (``None`` where the task accepts many).
         entry: The whole dataset entry (metadata included), as reasoning-gym made it.
+        config_key: The settings it was generated under, as canonical JSON (its dataset
+            scores answers to it).
     """
 
     task: str
@@ -76,6 +78,7 @@ class Item:
     question: str
     answer: str | None
     entry: dict[str, Any]
+    config_key: str
 
 
 @dataclass(frozen=True)
@@ -186,9 +189,8 @@ def generate(task: str, config: dict[str, Any], seed: int) -> Item:
         InvalidArgumentError: reasoning-gym failed to generate it (settings it accepts
             but cannot generate under), or took longer than :data:`GENERATION_TIMEOUT`.
     """
-    [result] = _POOL.map(
-        [("generate", task, _config_key(config), seed, "")], timeout=GENERATION_TIMEOUT
-    )
+    config_key = _config_key(config)
+    [result] = _POOL.map([("generate", task, config_key, seed, "")], timeout=GENERATION_TIMEOUT)
     if not result.ok:
         raise InvalidArgumentError(
             f"reasoning-gym could not generate a {task!r} problem with seed {seed} and "
@@ -196,22 +198,29 @@ def generate(task: str, config: dict[str, Any], seed: int) -> Item:
         )
     entry = _unpack(result.value)
     answer = entry.get("answer")
-    return Item(task, seed, str(entry["question"]), None if answer is None else str(answer), entry)
+    return Item(
+        task,
+        seed,
+        str(entry["question"]),
+        None if answer is None else str(answer),
+        entry,
+        config_key,
+    )
 
 
-def score_many(items: list[tuple[Item, dict[str, Any], str]], timeout: float) -> list[Score]:
+def score_many(answers: list[tuple[Item, str]], timeout: float) -> list[Score]:
     """Score answers with their datasets' own ``score_answer``, in the workers.
 
     Args:
-        items: ``(item, settings it was generated under, answer)`` triples.
+        answers: ``(item, answer)`` pairs.
         timeout: Seconds each score may take; past it the worker is killed and replaced.
 
     Returns:
-        One score per triple, in order (0 with the reason where scoring failed).
+        One score per pair, in order (0 with the reason where scoring failed).
     """
     tasks = [
-        ("score", item.task, _config_key(config), item.seed, _pack([item.entry, answer]))
-        for item, config, answer in items
+        ("score", item.task, item.config_key, item.seed, _pack([item.entry, answer]))
+        for item, answer in answers
     ]
     return [_score(result) for result in _POOL.map(tasks, timeout=timeout)]
 

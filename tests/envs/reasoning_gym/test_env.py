@@ -31,7 +31,7 @@ def test_answers_are_found_as_reasoning_gym_finds_them(parts: list[str]) -> None
     assert extract_answer(text) == reasoning_gym_extract(text)
 
 
-def test_many_unclosed_answer_tags_are_one_pass() -> None:
+def test_many_unclosed_answer_tags_pair_as_in_reasoning_gym() -> None:
     # reasoning-gym's lazy expression retries from each opener: quadratic; this is linear.
     text = "<answer>" * 20_000 + "x"
     assert extract_answer(text) is None

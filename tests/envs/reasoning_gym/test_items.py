@@ -87,7 +87,7 @@ def test_reference_answers_score_one(task: str) -> None:
     answers = [reference_answer(item) for item in generated]
     assert all(answer is not None for answer in answers)
     scores = items.score_many(
-        [(item, {}, str(answer)) for item, answer in zip(generated, answers, strict=True)],
+        [(item, str(answer)) for item, answer in zip(generated, answers, strict=True)],
         timeout=10,
     )
     assert [score.value for score in scores] == [1.0, 1.0, 1.0]
@@ -97,7 +97,7 @@ def test_wrong_and_partial_answers_score_below_one() -> None:
     item = items.generate("basic_arithmetic", {}, 3)
     assert item.answer is not None
     wrong, near = items.score_many(
-        [(item, {}, "not a number"), (item, {}, f"{item.answer} or so")], timeout=10
+        [(item, "not a number"), (item, f"{item.answer} or so")], timeout=10
     )
     assert wrong.value == 0.0 and wrong.error is None
     assert near.value < 1.0
@@ -107,9 +107,7 @@ def test_a_scorer_that_runs_long_is_cut_off() -> None:
     # sympy evaluates 9**9**9**9 while simple_integration parses the answer: it would
     # run for hours; the worker running it is killed at the timeout and replaced.
     item = items.generate("simple_integration", {}, 3)
-    hostile, good = items.score_many(
-        [(item, {}, "9**9**9**9"), (item, {}, str(item.answer))], timeout=1.0
-    )
+    hostile, good = items.score_many([(item, "9**9**9**9"), (item, str(item.answer))], timeout=1.0)
     assert hostile == items.Score(0.0, "scoring timed out")
     assert good.value == 1.0
 
